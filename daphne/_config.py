@@ -1,0 +1,84 @@
+"""``ServerConfig``: every limit, timeout and switch of the server, in one place.
+
+Covered by ``tests/unit/test_config.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = ["SECONDS", "ServerConfig"]
+
+#: Unit marker: the field is in seconds.
+SECONDS = 1.0
+KIB = 1024
+MIB = 1024 * KIB
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerConfig:
+    """Frozen server settings; :class:`daphne.server.Server` builds one from its keywords.
+
+    Timeouts of ``None`` mean "no limit".
+    """
+
+    #: Seconds the app has to *start* an HTTP response before a 503 (None: no limit).
+    http_timeout: float | None = None
+    #: Largest ``body`` of one ``http.request`` message, in bytes.
+    request_buffer_size: int = 8192
+    #: Maximum WebSocket lifetime in seconds (negative: unlimited).
+    websocket_timeout: float = 86400 * SECONDS
+    #: Seconds the app has to accept or reject a WebSocket handshake.
+    websocket_connect_timeout: float = 20 * SECONDS
+    #: Seconds of WebSocket silence before a keepalive ping.
+    ping_interval: float = 20 * SECONDS
+    #: Seconds to wait for the pong before dropping the socket.
+    ping_timeout: float = 30 * SECONDS
+    #: Default ``root_path`` of every scope.
+    root_path: str = ""
+    #: Header giving the client address when behind a proxy (None: proxy headers off).
+    proxy_forwarded_address_header: str | None = None
+    #: Header giving the client port (only read with the address header).
+    proxy_forwarded_port_header: str | None = None
+    #: Header giving the scheme (only read with the address header).
+    proxy_forwarded_proto_header: str | None = None
+    #: 0..3: log level, and Twisted log routing at 2+.
+    verbosity: int = 1
+    #: Seconds for the WebSocket opening handshake at the protocol level.
+    websocket_handshake_timeout: float = 5 * SECONDS
+    #: Largest reassembled inbound WebSocket message (0: unlimited).
+    websocket_max_message_size: int = 1 * MIB
+    #: Largest inbound WebSocket frame payload (0: unlimited).
+    websocket_max_frame_size: int = 1 * MIB
+    #: Seconds an app instance may run on after its connection ended before it is cancelled.
+    application_close_timeout: float = 10 * SECONDS
+    #: ``Server`` response header value; empty string: no header.
+    server_name: str = "daphne"
+
+    #: Longest request line (method, target, version), in bytes; longer gets 414.
+    max_request_line: int = 16 * KIB
+    #: Largest request header section, in bytes; larger gets 431.
+    max_header_bytes: int = 64 * KIB
+    #: Most header field lines in one request; more gets 431.
+    max_header_count: int = 500
+    #: Seconds an idle keep-alive connection is kept open.
+    keep_alive_timeout: float = 60 * SECONDS
+    #: Unread request-body bytes queued for the app before the socket stops being read.
+    read_high_water: int = 64 * KIB
+    #: Unsent response bytes buffered for a client before ``send`` starts waiting.
+    write_high_water: int = 64 * KIB
+
+    def __post_init__(self) -> None:
+        if self.request_buffer_size < 1:
+            raise ValueError(f"request_buffer_size must be positive, got {self.request_buffer_size}")
+        if (
+            self.proxy_forwarded_port_header or self.proxy_forwarded_proto_header
+        ) and not self.proxy_forwarded_address_header:
+            raise ValueError(
+                "proxy_forwarded_port_header/proxy_forwarded_proto_header need "
+                "proxy_forwarded_address_header"
+            )
+        for name in ("http_timeout",):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must not be negative, got {value}")

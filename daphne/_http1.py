@@ -1,0 +1,351 @@
+"""``HTTP1Connection``: the Twisted protocol speaking HTTP/1.x on one connection.
+
+It turns bytes into requests (parsing with :mod:`daphne._http1_parser`), hands
+each to a :class:`~daphne.http_protocol.WebRequest`, keeps responses in order
+(pipelining), and maps backpressure both ways onto the transport:
+
+* read side: when a request's queued, unread body passes
+  ``read_high_water`` the socket stops being read until the app catches up;
+  pipelined requests wait in the buffer while a response is in progress, and
+  the socket stops being read when that buffer is full;
+* write side: the connection is the transport's streaming producer, so when
+  the transport's buffer passes its high-water mark ``drained()`` hands the
+  app's ``send`` an awaitable that completes once the client has read enough.
+
+Theory of operation (``ConnState``):
+
+* ``IDLE``: waiting for a request head (keep-alive timer running).
+* ``BODY``: a request is in progress and its body is still arriving.
+* ``RESPONDING``: the body is complete; waiting for the response to finish.
+* ``DISCARDING``: the response finished before the body was read: the rest of
+  the body is read and dropped, then the connection goes back to ``IDLE``.
+* ``CLOSED``: closing or closed; nothing more is parsed.
+
+Covered by ``tests/unit/test_http1.py`` and ``tests/property/test_http1_props.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from typing import Any
+
+from twisted.internet.interfaces import IPushProducer, ISSLTransport
+from twisted.internet.protocol import Protocol
+from zope.interface import implementer
+
+from ._context import ServerContext
+from ._errors import BadRequest
+from ._http1_parser import ChunkedDecoder, find_head_end, parse_request_head
+from .http_protocol import WebRequest, error_page, status_line
+
+logger = logging.getLogger("daphne.http_protocol")
+
+__all__ = ["ConnState", "HTTP1Connection"]
+
+#: Largest unread body remainder drained (rather than closing) after an early response.
+_MAX_DISCARD = 256 * 1024
+
+
+class ConnState(enum.Enum):
+    IDLE = "idle"
+    BODY = "body"
+    RESPONDING = "responding"
+    DISCARDING = "discarding"
+    CLOSED = "closed"
+
+
+def _address(address: Any) -> list[Any] | None:
+    host = getattr(address, "host", None)
+    port = getattr(address, "port", None)
+    if host is None or port is None:
+        return None
+    return [str(host), port]
+
+
+@implementer(IPushProducer)
+class HTTP1Connection(Protocol):
+    """One HTTP/1.x connection.
+
+    :ivar context: the server's :class:`ServerContext`.
+    :ivar disconnected: whether the transport is gone.
+    """
+
+    def __init__(self, context: ServerContext) -> None:
+        self.context = context
+        self.state = ConnState.IDLE
+        self.disconnected = False
+        self._buffer = b""
+        self._request: WebRequest | None = None
+        self._body_left = 0
+        self._chunked: ChunkedDecoder | None = None
+        self._reading_paused = False
+        self._write_paused = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._facts: dict[str, Any] = {}
+        self._idle_timer: Any = None
+        self._idle_since = 0.0
+
+    # -- Twisted callbacks ---------------------------------------------------
+
+    def connectionMade(self) -> None:
+        transport = self.transport
+        self._facts = {
+            "client": _address(transport.getPeer()),
+            "server": _address(transport.getHost()),
+            "secure": ISSLTransport.providedBy(transport),
+        }
+        set_no_delay = getattr(transport, "setTcpNoDelay", None)
+        if set_no_delay is not None:
+            try:
+                set_no_delay(True)
+            except OSError:
+                pass
+        transport.registerProducer(self, True)
+        self._enter_idle()
+
+    def dataReceived(self, data: bytes) -> None:
+        state = self.state
+        if state is ConnState.BODY or state is ConnState.DISCARDING:
+            self._body_received(data)
+            return
+        if state is ConnState.CLOSED:
+            return
+        self._buffer = self._buffer + data if self._buffer else data
+        if state is ConnState.IDLE:
+            self._parse_requests()
+        elif len(self._buffer) > self.context.config.max_header_bytes:
+            # Pipelined requests are waiting for the current response: stop
+            # reading until it is done rather than buffering without bound.
+            self.pause_reading()
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self.disconnected = True
+        self.state = ConnState.CLOSED
+        self._cancel_idle()
+        request, self._request = self._request, None
+        if request is not None:
+            request.connection_lost()
+        self._wake_drain_waiters()
+
+    # -- IPushProducer: the transport tells us about its write buffer ----------
+
+    def pauseProducing(self) -> None:
+        self._write_paused = True
+
+    def resumeProducing(self) -> None:
+        self._write_paused = False
+        self._wake_drain_waiters()
+
+    def stopProducing(self) -> None:
+        self._write_paused = False
+        self._wake_drain_waiters()
+
+    # -- services for WebRequest -----------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        if not self.disconnected:
+            self.transport.write(data)
+
+    def drained(self) -> asyncio.Future[None] | None:
+        """None if the client is keeping up, else a future resolved when it has."""
+        if not self._write_paused or self.disconnected:
+            return None
+        waiter = self.context.loop.create_future()
+        self._drain_waiters.append(waiter)
+        return waiter
+
+    def pause_reading(self) -> None:
+        if not self._reading_paused and not self.disconnected:
+            self._reading_paused = True
+            self.transport.pauseProducing()
+
+    def resume_reading(self) -> None:
+        if self._reading_paused and not self.disconnected:
+            self._reading_paused = False
+            self.transport.resumeProducing()
+
+    def abort(self) -> None:
+        """Drop the connection at once (the response cannot be completed)."""
+        self.state = ConnState.CLOSED
+        if not self.disconnected:
+            self.transport.abortConnection()
+
+    def response_finished(self, request: WebRequest) -> None:
+        """The current request's response is complete: move on."""
+        if request is not self._request:
+            return
+        if not request.keep_alive or self.state is ConnState.CLOSED:
+            self._close()
+            return
+        if self.state is ConnState.BODY:
+            # The app answered without reading the whole body.
+            if self._chunked is not None or self._body_left > _MAX_DISCARD:
+                self._close()
+                return
+            self.state = ConnState.DISCARDING
+            self.resume_reading()
+            return
+        self._request = None
+        self._enter_idle()
+        self.resume_reading()
+        if self._buffer:
+            self._parse_requests()
+
+    # -- parsing -------------------------------------------------------------
+
+    def _parse_requests(self) -> None:
+        config = self.context.config
+        buffer = self._buffer
+        if buffer[:1] in (b"\r", b"\n"):
+            # RFC 9112 §2.2: ignore empty lines before a request line.
+            buffer = self._buffer = buffer.lstrip(b"\r\n")
+        head_end, body_start = find_head_end(buffer)
+        if head_end == -1:
+            line_end = buffer.find(b"\n")
+            if line_end == -1 and len(buffer) > config.max_request_line:
+                self._reject(BadRequest("Request line too long", 414), buffer)
+            elif len(buffer) > config.max_request_line + config.max_header_bytes:
+                self._reject(BadRequest("Request header fields too large", 431), buffer)
+            return
+        line_end = buffer.find(b"\n", 0, head_end + 1)
+        if line_end == -1:
+            line_end = head_end
+        if line_end > config.max_request_line:
+            self._reject(BadRequest("Request line too long", 414), buffer)
+            return
+        if head_end - line_end > config.max_header_bytes:
+            self._reject(BadRequest("Request header fields too large", 431), buffer)
+            return
+        try:
+            head = parse_request_head(buffer[:head_end], config.max_header_count)
+        except BadRequest as error:
+            self._reject(error, buffer)
+            return
+        self._buffer = buffer[body_start:]
+        self._start_request(head)
+
+    def _start_request(self, head: Any) -> None:
+        request = WebRequest(self)
+        self._request = request
+        if head.chunked:
+            self._chunked = ChunkedDecoder()
+            self.state = ConnState.BODY
+        elif head.content_length:
+            self._chunked = None
+            self._body_left = head.content_length
+            self.state = ConnState.BODY
+        else:
+            self._chunked = None
+            self.state = ConnState.RESPONDING
+        request.begin(head, self.context, self._facts)
+        if self.state is ConnState.RESPONDING:
+            request.feed_body(b"", False)
+        elif self._buffer:
+            data, self._buffer = self._buffer, b""
+            self._body_received(data)
+
+    def _body_received(self, data: bytes) -> None:
+        request = self._request
+        discarding = self.state is ConnState.DISCARDING
+        decoder = self._chunked
+        if decoder is not None:
+            try:
+                pieces = decoder.feed(data)
+            except BadRequest as error:
+                if request is not None and not request.response_done and not request.head_written:
+                    request.cycle.state = request.cycle.state.ABORTED
+                    request.basic_error(error.status, b"Bad Request", error.reason)
+                else:
+                    self._close()
+                return
+            done = decoder.done
+            if not discarding and request is not None:
+                body = b"".join(pieces)
+                if body or done:
+                    request.feed_body(body, not done)
+            if done:
+                self._buffer = decoder.unused
+        else:
+            left = self._body_left
+            if len(data) >= left:
+                body, rest = data[:left], data[left:]
+                self._body_left = 0
+                done = True
+                self._buffer = rest
+            else:
+                body = data
+                self._body_left = left - len(data)
+                done = False
+            if not discarding and request is not None:
+                request.feed_body(body, not done)
+        if done:
+            self._chunked = None
+            if discarding:
+                self._request = None
+                self._enter_idle()
+                if self._buffer:
+                    self._parse_requests()
+            elif self.state is ConnState.BODY:
+                self.state = ConnState.RESPONDING
+
+    def _reject(self, error: BadRequest, buffer: bytes) -> None:
+        """Answer a request the server refuses before it reaches the app, then close."""
+        first_line = buffer.split(b"\n", 1)[0].rstrip(b"\r")
+        version = "1.0" if first_line.endswith(b" HTTP/1.0") else "1.1"
+        page = error_page(error.status, error.reason)
+        context = self.context
+        head = b"%sContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\nDate: %s\r\n" % (
+            status_line(version, error.status),
+            len(page),
+            context.date_header(),
+        )
+        if context.server_name_bytes:
+            head += b"Server: %s\r\n" % context.server_name_bytes
+        self.write(head + b"Connection: close\r\n\r\n" + page)
+        self._buffer = b""
+        self._close()
+
+    # -- connection management -------------------------------------------------
+
+    def _close(self) -> None:
+        self.state = ConnState.CLOSED
+        self._cancel_idle()
+        if not self.disconnected:
+            self.transport.unregisterProducer()
+            self.transport.loseConnection()
+
+    def _enter_idle(self) -> None:
+        self.state = ConnState.IDLE
+        self._idle_since = self.context.clock.seconds()
+        if self._idle_timer is None:
+            self._idle_timer = self.context.clock.callLater(
+                self.context.config.keep_alive_timeout, self._idle_check
+            )
+
+    def _idle_check(self) -> None:
+        self._idle_timer = None
+        if self.disconnected or self.state is ConnState.CLOSED:
+            return
+        timeout = self.context.config.keep_alive_timeout
+        if self.state is not ConnState.IDLE:
+            # A request is in progress: idleness does not apply; look again later.
+            self._idle_timer = self.context.clock.callLater(timeout, self._idle_check)
+            return
+        remaining = self._idle_since + timeout - self.context.clock.seconds()
+        if remaining > 0:
+            self._idle_timer = self.context.clock.callLater(remaining, self._idle_check)
+        else:
+            self._close()
+
+    def _cancel_idle(self) -> None:
+        timer, self._idle_timer = self._idle_timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
+
+    def _wake_drain_waiters(self) -> None:
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)

@@ -1,0 +1,124 @@
+"""The only code that turns request facts into ASGI scopes.
+
+HTTP/1.1, HTTP/2 and WebSocket upgrades all describe a request as a
+:class:`RequestFacts` and get a finished scope dict back, so header rules
+(underscored names dropped, ``Daphne-Root-Path``), address and scheme
+resolution (proxy headers) cannot drift between protocols.
+
+Covered by ``tests/unit/test_scope.py`` and ``tests/property/test_scope_props.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from ._config import ServerConfig
+from .utils import parse_x_forwarded_for
+
+__all__ = ["ASGI_VERSION", "RequestFacts", "build_http_scope", "clean_headers", "resolve_client"]
+
+#: The ``asgi`` scope entry: ASGI 3 and the version of the HTTP/WebSocket spec we follow.
+ASGI_VERSION = {"version": "3.0", "spec_version": "2.5"}
+
+_ROOT_PATH_HEADER = b"daphne-root-path"
+
+Address = list[Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    """What a protocol knows about one request, already parsed and validated.
+
+    :ivar method: the request method, as sent.
+    :ivar path: the request-target path, undecoded bytes (no query).
+    :ivar query_string: the bytes after the first ``?`` (``b""`` if none).
+    :ivar http_version: ``"1.0"``, ``"1.1"`` or ``"2"``.
+    :ivar headers: ``(lower-cased name, value)`` pairs in arrival order.
+    :ivar client: ``[host, port]`` of the peer, or None (unix sockets).
+    :ivar server: ``[host, port]`` of the local end, or None.
+    :ivar secure: whether the connection is TLS.
+    """
+
+    method: str
+    path: bytes
+    query_string: bytes
+    http_version: str
+    headers: list[tuple[bytes, bytes]]
+    client: Address
+    server: Address
+    secure: bool
+
+
+def clean_headers(
+    headers: list[tuple[bytes, bytes]], default_root_path: str
+) -> tuple[list[tuple[bytes, bytes]], str]:
+    """Apply the server's header rules; return ``(headers, root_path)``.
+
+    * names containing ``_`` are dropped (CVE-2015-0219: they would be
+      indistinguishable from ``-`` once turned into WSGI/CGI variables);
+    * ``Daphne-Root-Path`` is removed and its percent-decoded value (the last
+      one) overrides the configured root path.
+    """
+    root_path = default_root_path
+    cleaned = headers
+    for name, _ in headers:
+        if b"_" in name or name == _ROOT_PATH_HEADER:
+            break
+    else:
+        return cleaned, root_path
+    cleaned = []
+    for name, value in headers:
+        if name == _ROOT_PATH_HEADER:
+            root_path = unquote(value.decode("latin-1"))
+        elif b"_" not in name:
+            cleaned.append((name, value))
+    return cleaned, root_path
+
+
+def resolve_client(
+    facts: RequestFacts, headers: list[tuple[bytes, bytes]], config: ServerConfig
+) -> tuple[Address, str]:
+    """The client address and the HTTP scheme, after proxy headers if enabled."""
+    scheme = "https" if facts.secure else "http"
+    client = facts.client
+    if config.proxy_forwarded_address_header:
+        header_map: dict[bytes, list[bytes]] = {}
+        for name, value in headers:
+            header_map.setdefault(name, []).append(value)
+        try:
+            client, proxied_scheme = parse_x_forwarded_for(
+                header_map,
+                config.proxy_forwarded_address_header,
+                config.proxy_forwarded_port_header,
+                config.proxy_forwarded_proto_header,
+                client,
+                scheme,
+            )
+        except UnicodeDecodeError:
+            # A proxy header that is not UTF-8 cannot name an address: ignore it.
+            return facts.client, scheme
+        scheme = proxied_scheme or scheme
+    return client, scheme
+
+
+def build_http_scope(facts: RequestFacts, config: ServerConfig) -> dict[str, Any]:
+    """Build the ASGI ``http`` scope for a request."""
+    headers, root_path = clean_headers(facts.headers, config.root_path)
+    client, scheme = resolve_client(facts, headers, config)
+    return {
+        "type": "http",
+        "asgi": ASGI_VERSION.copy(),
+        "http_version": facts.http_version,
+        "method": facts.method,
+        "scheme": scheme,
+        "path": unquote(facts.path.decode("ascii")),
+        "raw_path": facts.path,
+        "query_string": facts.query_string,
+        "root_path": root_path,
+        "headers": headers,
+        "client": client,
+        "server": facts.server,
+        "extensions": {},
+    }

@@ -1,0 +1,222 @@
+"""``Server``: the public facade that listens on endpoints and runs the reactor.
+
+Importing this module installs Twisted's asyncio reactor (see
+:mod:`daphne._reactor`), as Daphne does.  Covered by
+``tests/integration/test_http_functional.py`` and ``tests/compat/test_public_api.py``.
+"""
+
+from __future__ import annotations
+
+from ._reactor import install_asyncio_reactor
+
+_twisted_loop = install_asyncio_reactor()
+
+import asyncio  # noqa: E402
+import dataclasses  # noqa: E402
+import logging  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
+
+from twisted.internet import defer, reactor  # noqa: E402
+from twisted.internet.endpoints import serverFromString  # noqa: E402
+from twisted.logger import STDLibLogObserver, globalLogBeginner  # noqa: E402
+
+from ._config import ServerConfig  # noqa: E402
+from ._context import ServerContext  # noqa: E402
+from ._listen import server_endpoint  # noqa: E402
+from .http_protocol import HTTPFactory  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Server"]
+
+_CONFIG_FIELDS = tuple(field.name for field in dataclasses.fields(ServerConfig))
+
+
+class Server:
+    """Serve an ASGI application on Twisted endpoint descriptions.
+
+    Takes Daphne 4.2's keyword arguments (each maps onto :class:`ServerConfig`,
+    and stays readable as an attribute of the same name).
+
+    :ivar listening_addresses: ``(host, port)`` of each TCP-like listener once it listens.
+    :ivar abort_start: set when a listener failed or ``stop()`` came before ``run()``.
+    """
+
+    def __init__(
+        self,
+        application: Any,
+        endpoints: list[str] | None = None,
+        signal_handlers: bool = True,
+        action_logger: Callable[[str, str, dict[str, Any]], None] | None = None,
+        http_timeout: float | None = None,
+        request_buffer_size: int = 8192,
+        websocket_timeout: float = 86400,
+        websocket_connect_timeout: float = 20,
+        ping_interval: float = 20,
+        ping_timeout: float = 30,
+        root_path: str = "",
+        proxy_forwarded_address_header: str | None = None,
+        proxy_forwarded_port_header: str | None = None,
+        proxy_forwarded_proto_header: str | None = None,
+        verbosity: int = 1,
+        websocket_handshake_timeout: float = 5,
+        websocket_max_message_size: int = 1048576,
+        websocket_max_frame_size: int = 1048576,
+        application_close_timeout: float = 10,
+        ready_callable: Callable[[], None] | None = None,
+        server_name: str = "daphne",
+        **options: Any,
+    ) -> None:
+        self.application = application
+        self.endpoints = sorted(endpoints or [])
+        if not self.endpoints:
+            logger.error("No endpoints. This server will not listen on anything.")
+            raise ValueError("No endpoints. This server will not listen on anything.")
+        self.signal_handlers = signal_handlers
+        self.action_logger = action_logger
+        self.ready_callable = ready_callable
+        self.config = ServerConfig(
+            http_timeout=http_timeout,
+            request_buffer_size=request_buffer_size,
+            websocket_timeout=websocket_timeout,
+            websocket_connect_timeout=websocket_connect_timeout,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            root_path=root_path,
+            proxy_forwarded_address_header=proxy_forwarded_address_header,
+            proxy_forwarded_port_header=proxy_forwarded_port_header,
+            proxy_forwarded_proto_header=proxy_forwarded_proto_header,
+            verbosity=verbosity,
+            websocket_handshake_timeout=websocket_handshake_timeout,
+            websocket_max_message_size=websocket_max_message_size,
+            websocket_max_frame_size=websocket_max_frame_size,
+            application_close_timeout=application_close_timeout,
+            server_name=server_name,
+            **options,
+        )
+        self.listeners: list[defer.Deferred[Any]] = []
+        self.listening_addresses: list[tuple[str, int]] = []
+        self.ports: list[Any] = []
+        self.abort_start = False
+        self.context: ServerContext | None = None
+        self.http_factory: HTTPFactory | None = None
+        self.ws_factory: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        # Daphne exposed every constructor keyword as an attribute.
+        if name in _CONFIG_FIELDS:
+            return getattr(self.__dict__["config"], name)
+        raise AttributeError(name)
+
+    @property
+    def connections(self) -> dict[Any, dict[str, Any]]:
+        """Daphne compatibility: the running application instances."""
+        if self.context is None:
+            return {}
+        return {
+            instance: {"application_instance": instance.task}
+            for instance in self.context.registry.instances
+        }
+
+    # -- running -------------------------------------------------------------
+
+    def run(self) -> None:
+        """Listen on every endpoint and run the reactor until stopped."""
+        loop = reactor._asyncioEventloop  # type: ignore[attr-defined]
+        asyncio.set_event_loop(loop)
+        if self.config.verbosity >= 3:
+            loop.set_debug(True)
+        self.context = ServerContext(
+            application=self.application,
+            config=self.config,
+            clock=reactor,
+            loop=loop,
+            action_logger=self.action_logger,
+        )
+        self.http_factory = HTTPFactory(self, self.context)
+        self._begin_twisted_logging()
+        logger.info("HTTP/2 support not enabled (not implemented yet)")
+        logger.info("WebSocket support not enabled (not implemented yet)")
+        for description in self.endpoints:
+            self._listen(description)
+        reactor.addSystemEventTrigger("before", "shutdown", self.kill_all_applications)
+        if self.abort_start:
+            self._close_listeners()
+            return
+        if self.ready_callable is not None:
+            self.ready_callable()
+        reactor.run(installSignalHandlers=self.signal_handlers)
+
+    def _listen(self, description: str) -> None:
+        logger.info("Configuring endpoint %s", description)
+        try:
+            endpoint = server_endpoint(reactor, description)
+        except Exception as error:  # bad syntax, unknown type, missing certificate...
+            logger.critical("Listen failure: invalid endpoint %r: %s", description, error)
+            self.abort_start = True
+            return
+        listener = endpoint.listen(self.http_factory)
+        listener.addCallbacks(self.listen_success, self.listen_error, errbackArgs=(description,))
+        self.listeners.append(listener)
+
+    def listen_success(self, port: Any) -> Any:
+        """Record a listening port (and its real address for ``-p 0``)."""
+        self.ports.append(port)
+        address = port.getHost()
+        host = getattr(address, "host", None)
+        if host is not None and getattr(address, "port", None) is not None:
+            self.listening_addresses.append((host, address.port))
+            shown = f"[{host}]" if ":" in host else host
+            logger.info("Listening on TCP address %s:%s", shown, address.port)
+        elif getattr(address, "name", None) is not None:
+            name = address.name.decode() if isinstance(address.name, bytes) else address.name
+            logger.info("Listening on UNIX socket %s", name)
+        return port
+
+    def listen_error(self, failure: Any, description: str = "") -> None:
+        logger.critical("Listen failure: %s", failure.getErrorMessage())
+        self.abort_start = True
+        if reactor.running:
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop the reactor if it runs; otherwise make ``run()`` return at once."""
+        if reactor.running:
+            reactor.stop()
+        else:
+            self.abort_start = True
+
+    def _close_listeners(self) -> None:
+        for port in self.ports:
+            port.stopListening()
+
+    def kill_all_applications(self) -> defer.Deferred[Any] | None:
+        """Cancel every running application instance (reactor shutdown)."""
+        if self.context is None:
+            return None
+        tasks = self.context.registry.cancel_all()
+        if not tasks:
+            return None
+        logger.info("Killed %i pending application instances", len(tasks))
+        waiter = asyncio.gather(*tasks, return_exceptions=True)
+        return defer.Deferred.fromFuture(waiter)
+
+    # -- Twisted logging -----------------------------------------------------
+
+    def _begin_twisted_logging(self) -> None:
+        observers: list[Any]
+        if self.config.verbosity >= 2:
+            observers = [STDLibLogObserver(name="daphne.server")]
+        else:
+            observers = [lambda event: None]
+        globalLogBeginner.beginLoggingTo(
+            observers, discardBuffer=True, redirectStandardIO=False
+        )
+
+    # -- Daphne compatibility shims ----------------------------------------------
+
+    def log_action(self, protocol: str, action: str, details: dict[str, Any]) -> None:
+        """Forward an access-log event to ``action_logger``."""
+        if self.action_logger is not None:
+            self.action_logger(protocol, action, details)
