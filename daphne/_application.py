@@ -69,10 +69,10 @@ class ApplicationInstance:
     """
 
     __slots__ = (
-        "_close_message",
-        "_close_timer",
         "_clock",
+        "_close_message",
         "_close_timeout",
+        "_close_timer",
         "_on_exit",
         "_on_first_receive",
         "_on_receive",
@@ -147,6 +147,13 @@ class ApplicationInstance:
                 waiter.set_result(None)
         task = self.task
         if task is not None and not task.done() and self._close_timeout is not None:
+            # Most apps return right after their last send; arming the timer one
+            # loop iteration later skips a timer per request for them.
+            task.get_loop().call_soon(self._arm_close_timer)
+
+    def _arm_close_timer(self) -> None:
+        task = self.task
+        if task is not None and not task.done() and self._close_timer is None:
             self._close_timer = self._clock.callLater(self._close_timeout, self._kill)
 
     def cancel(self) -> None:

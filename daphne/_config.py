@@ -70,7 +70,9 @@ class ServerConfig:
 
     def __post_init__(self) -> None:
         if self.request_buffer_size < 1:
-            raise ValueError(f"request_buffer_size must be positive, got {self.request_buffer_size}")
+            raise ValueError(
+                f"request_buffer_size must be positive, got {self.request_buffer_size}"
+            )
         if (
             self.proxy_forwarded_port_header or self.proxy_forwarded_proto_header
         ) and not self.proxy_forwarded_address_header:

@@ -84,7 +84,9 @@ def _parse_request_line(line: bytes) -> tuple[str, bytes, bytes, str]:
     if match is None:
         parts = line.split(b" ")
         if len(parts) == 3 and parts[2].startswith(b"HTTP/") and _TOKEN_RE.fullmatch(parts[0]):
-            if re.fullmatch(rb"HTTP/[0-9]\.[0-9]", parts[2]) and not parts[2].startswith(b"HTTP/1."):
+            if re.fullmatch(rb"HTTP/[0-9]\.[0-9]", parts[2]) and not parts[2].startswith(
+                b"HTTP/1."
+            ):
                 raise BadRequest("HTTP version not supported", 505)
             if any(byte > 0x7E or byte < 0x21 for byte in parts[1]):
                 raise BadRequest("Invalid characters in request target")

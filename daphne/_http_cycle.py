@@ -131,6 +131,12 @@ class HTTPResponseCycle:
             f"'http.response.start' or 'http.response.body', got '{message_type}'"
         )
 
+    def detach(self) -> None:
+        """Forget the writer (the response is over); later messages are ignored."""
+        if self.state is CycleState.AWAITING_START or self.state is CycleState.STREAMING:
+            self.state = CycleState.ABORTED
+        self._writer = None  # type: ignore[assignment]
+
     def _fail(self, text: str) -> None:
         started = self.state is CycleState.STREAMING and self._headers is None
         self.state = CycleState.ABORTED

@@ -15,7 +15,7 @@ from typing import Any
 
 from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
 
-__all__ = ["socket_family", "server_endpoint"]
+__all__ = ["server_endpoint", "socket_family"]
 
 _FAMILIES = {"INET": socket.AF_INET, "INET6": socket.AF_INET6, "UNIX": socket.AF_UNIX}
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable
-from http import HTTPStatus
 from html import escape
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.interfaces import IProtocolNegotiationFactory
@@ -61,11 +61,11 @@ def error_page(status: int, reason: str) -> bytes:
     except ValueError:
         title = str(status)
     return (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>{0}</title>"
-        "<style>body{{font-family:sans-serif;margin:3em;color:#333}}"
-        "footer{{color:#999;font-size:small;margin-top:2em}}</style></head>"
-        "<body><h1>{0}</h1><p>{1}</p><footer>Daphne</footer></body></html>"
-    ).format(escape(title), escape(reason)).encode("utf-8")
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
+        "<style>body{font-family:sans-serif;margin:3em;color:#333}"
+        "footer{color:#999;font-size:small;margin-top:2em}</style></head>"
+        f"<body><h1>{escape(title)}</h1><p>{escape(reason)}</p><footer>Daphne</footer></body></html>"
+    ).encode()
 
 
 class WebRequest:
@@ -186,7 +186,9 @@ class WebRequest:
             return
         if not self.cycle.started or self.cycle.state is CycleState.AWAITING_START:
             self.cycle.state = CycleState.ABORTED
-            self.basic_error(503, b"Service Unavailable", "Application failed to respond within time limit.")
+            self.basic_error(
+                503, b"Service Unavailable", "Application failed to respond within time limit."
+            )
         else:
             logger.warning("Application timed out while sending response")
             self.cycle.state = CycleState.ABORTED
@@ -205,7 +207,9 @@ class WebRequest:
         ):
             if not self.response_done and not self.channel.disconnected:
                 if exception is None:
-                    logger.error("Application returned without sending a response for %s", self.head.method)
+                    logger.error(
+                        "Application returned without sending a response for %s", self.head.method
+                    )
                 self.cycle.state = CycleState.ABORTED
                 self.basic_error(500, b"Internal Server Error", "Exception inside application.")
         elif state is CycleState.STREAMING and not self.response_done:
@@ -213,6 +217,9 @@ class WebRequest:
             self.cycle.state = CycleState.ABORTED
             self._abort()
         self.application_queue = None
+        # The cycle points back at us; break the loop so a finished request is
+        # freed by reference counting, not left for the cyclic collector.
+        self.cycle.detach()
 
     # -- ResponseWriter --------------------------------------------------------
 
@@ -297,9 +304,7 @@ class WebRequest:
                 data += b"0\r\n\r\n"
         elif framing == "length":
             if len(body) > self.length_left:
-                logger.warning(
-                    "Application sent more body than its Content-Length; truncating"
-                )
+                logger.warning("Application sent more body than its Content-Length; truncating")
                 body = body[: self.length_left]
             self.length_left -= len(body)
             data = prefix + body if prefix else body
