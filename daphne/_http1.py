@@ -124,6 +124,14 @@ class HTTP1Connection(Protocol):
         self._enter_idle()
 
     def dataReceived(self, data: bytes) -> None:
+        try:
+            self._data_received(data)
+        except Exception:
+            # A bug of ours must cost one connection, not the process or a hang.
+            logger.exception("Internal error while handling HTTP data; closing the connection")
+            self.abort()
+
+    def _data_received(self, data: bytes) -> None:
         state = self.state
         if state is ConnState.BODY or state is ConnState.DISCARDING:
             self._body_received(data)

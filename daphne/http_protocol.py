@@ -133,7 +133,14 @@ class WebRequest:
             on_first_receive=self._send_continue if head.expect_continue else None,
         )
         self.application_queue = instance
-        instance.start(context.application, context.loop)
+        try:
+            instance.start(context.application, context.loop)
+        except Exception:
+            # The app could not even be called (not an ASGI callable...).
+            logger.exception("Exception when calling application")
+            self.application_queue = None
+            self.cycle.state = CycleState.ABORTED
+            self.basic_error(500, b"Internal Server Error", "Exception inside application.")
 
     def feed_body(self, data: bytes, more_body: bool) -> None:
         """Queue body bytes for the app in ``request_buffer_size`` pieces."""
@@ -184,7 +191,7 @@ class WebRequest:
         self._timeout_call = None
         if self.response_done:
             return
-        if not self.cycle.started or self.cycle.state is CycleState.AWAITING_START:
+        if not self.head_written:
             self.cycle.state = CycleState.ABORTED
             self.basic_error(
                 503, b"Service Unavailable", "Application failed to respond within time limit."

@@ -18,6 +18,7 @@ import logging  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
+from asgiref.compatibility import guarantee_single_callable  # noqa: E402
 from twisted.internet import defer, reactor  # noqa: E402
 from twisted.logger import STDLibLogObserver, globalLogBeginner  # noqa: E402
 
@@ -105,7 +106,7 @@ class Server:
 
     def __getattr__(self, name: str) -> Any:
         # Daphne exposed every constructor keyword as an attribute.
-        if name in _CONFIG_FIELDS:
+        if name in _CONFIG_FIELDS and "config" in self.__dict__:
             return getattr(self.__dict__["config"], name)
         raise AttributeError(name)
 
@@ -128,7 +129,8 @@ class Server:
         if self.config.verbosity >= 3:
             loop.set_debug(True)
         self.context = ServerContext(
-            application=self.application,
+            # ASGI 2 "double callables" are accepted from Python too.
+            application=guarantee_single_callable(self.application),
             config=self.config,
             clock=reactor,
             loop=loop,
