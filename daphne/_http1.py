@@ -101,6 +101,8 @@ class HTTP1Connection(Protocol):
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._facts: dict[str, Any] = {}
         self._socket: Any = None
+        self._pending: list[bytes] | None = None
+        self._pending_size = 0
         self._idle_timer: Any = None
         self._idle_since = 0.0
 
@@ -170,9 +172,37 @@ class HTTP1Connection(Protocol):
 
     # -- services for WebRequest -----------------------------------------------
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes, flush: bool = False) -> None:
+        """Queue ``data`` for the client.
+
+        Writes made during one loop iteration are coalesced and sent together
+        at the end of it (a streamed response of many small chunks costs one
+        ``send`` per iteration, not one per chunk); ``flush`` sends everything
+        now, which the last write of a response does.
+        """
         if self.disconnected:
             return
+        pending = self._pending
+        if pending is None:
+            if flush:
+                self._send(data)
+                return
+            self._pending = [data]
+            self._pending_size = len(data)
+            self.context.loop.call_soon(self.flush)
+            return
+        pending.append(data)
+        self._pending_size += len(data)
+        if flush or self._pending_size > self.context.config.write_high_water:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send whatever :meth:`write` has queued."""
+        pending, self._pending = self._pending, None
+        if pending and not self.disconnected:
+            self._send(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def _send(self, data: bytes) -> None:
         transport = self.transport
         sock = self._socket
         if (
@@ -213,6 +243,7 @@ class HTTP1Connection(Protocol):
     def abort(self) -> None:
         """Drop the connection at once (the response cannot be completed)."""
         self.state = ConnState.CLOSED
+        self._pending = None
         if not self.disconnected:
             self.transport.abortConnection()
 
@@ -347,7 +378,7 @@ class HTTP1Connection(Protocol):
         )
         if context.server_name_bytes:
             head += b"Server: %s\r\n" % context.server_name_bytes
-        self.write(head + b"Connection: close\r\n\r\n" + page)
+        self.write(head + b"Connection: close\r\n\r\n" + page, flush=True)
         self._buffer = b""
         self._close()
 
@@ -356,6 +387,7 @@ class HTTP1Connection(Protocol):
     def _close(self) -> None:
         self.state = ConnState.CLOSED
         self._cancel_idle()
+        self.flush()
         if not self.disconnected:
             self.transport.unregisterProducer()
             self.transport.loseConnection()

@@ -57,8 +57,10 @@ def find_head_end(buffer: bytes | bytearray, start: int = 0) -> tuple[int, int]:
         A bare LF line ending is accepted as well as CRLF (RFC 9112 §2.2).
     """
     crlf = buffer.find(b"\r\n\r\n", start)
-    lf = buffer.find(b"\n\n", start)
-    if lf != -1 and (crlf == -1 or lf + 1 < crlf + 3):
+    # Only look for a bare-LF blank line before the CRLF one: the body that
+    # follows the head can be large and need not be scanned.
+    lf = buffer.find(b"\n\n", start) if crlf == -1 else buffer.find(b"\n\n", start, crlf + 3)
+    if lf != -1:
         return lf, lf + 2
     if crlf != -1:
         return crlf, crlf + 4

@@ -180,7 +180,7 @@ class WebRequest:
         # actually wants the body, and never after a final response began.
         if self._continue_pending and not self.cycle.started and not self.body_done:
             self._continue_pending = False
-            self.channel.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.channel.write(b"HTTP/1.1 100 Continue\r\n\r\n", flush=True)
 
     def _arm_timeout(self) -> None:
         timeout = self.context.config.http_timeout  # type: ignore[union-attr]
@@ -219,7 +219,11 @@ class WebRequest:
                     )
                 self.cycle.state = CycleState.ABORTED
                 self.basic_error(500, b"Internal Server Error", "Exception inside application.")
-        elif state is CycleState.STREAMING and not self.response_done:
+        elif (
+            state is CycleState.STREAMING
+            and not self.response_done
+            and not self.channel.disconnected
+        ):
             logger.error("Application ended before finishing its response; aborting the connection")
             self.cycle.state = CycleState.ABORTED
             self._abort()
@@ -324,7 +328,7 @@ class WebRequest:
         self.bytes_sent += len(body)
         channel = self.channel
         if data:
-            channel.write(data)
+            channel.write(data, not more_body)
         if not more_body:
             self._finish()
             return None
