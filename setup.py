@@ -1,5 +1,11 @@
-from setuptools import setup
+from setuptools import find_packages, setup
 
-# All metadata lives in setup.cfg; this file exists for tools that still call
-# ``setup.py`` directly.
-setup()
+# Metadata lives in setup.cfg.  The package list is here because it has one
+# twist: the fd endpoint plugin, kept in the repository as
+# daphne/twisted/plugins/fd_endpoint.py, installs as
+# site-packages/twisted/plugins/fd_endpoint.py (no __init__.py of ours there,
+# so Twisted's own plugin package is left alone).
+setup(
+    packages=[*find_packages(include=["daphne", "daphne.*"]), "twisted.plugins"],
+    package_dir={"twisted.plugins": "daphne/twisted/plugins"},
+)

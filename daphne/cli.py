@@ -1,0 +1,336 @@
+"""The ``daphne`` command line: argparse declaration, option mapping, ``run()``.
+
+Covered by ``tests/unit/test_cli.py`` and ``tests/integration/test_cli_process.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import IO, Any
+
+from asgiref.compatibility import guarantee_single_callable
+
+from . import __version__
+from .access import AccessLogGenerator
+from .endpoints import build_endpoint_description_strings
+from .server import Server
+from .utils import import_by_path
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "CommandLineInterface"]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+_LOG_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
+
+
+class CLIError(Exception):
+    """A user mistake: reported as one line, exit status ``status``."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line rather than the whole usage text."""
+
+    def error(self, message: str) -> Any:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+class CommandLineInterface:
+    """Acts as the main CLI entry point for running the server.
+
+    :ivar parser: the ``argparse.ArgumentParser``.
+    :ivar server: the server built by the last :meth:`run`.
+    """
+
+    description = "Django HTTP/WebSocket server"
+
+    #: The server class :meth:`run` instantiates (tests swap in a fake).
+    server_class: Any = Server
+
+    def __init__(self) -> None:
+        self.parser = _ArgumentParser(prog="daphne", description=self.description)
+        add = self.parser.add_argument
+        add("-p", "--port", type=int, help="Port number to listen on", default=None)
+        add("-b", "--bind", dest="host", help="The host/address to bind to", default=None)
+        add(
+            "--websocket_timeout",
+            "--websocket-timeout",
+            type=int,
+            dest="websocket_timeout",
+            help="Maximum time to allow a websocket to be connected. -1 for infinite.",
+            default=86400,
+        )
+        add(
+            "--websocket_connect_timeout",
+            "--websocket-connect-timeout",
+            type=int,
+            dest="websocket_connect_timeout",
+            help="Maximum time to allow a connection to handshake. -1 or 0 for infinite",
+            default=5,
+        )
+        add(
+            "-u",
+            "--unix-socket",
+            dest="unix_socket",
+            help="Bind to a UNIX socket rather than a TCP host/port",
+            default=None,
+        )
+        add(
+            "--fd",
+            type=int,
+            dest="file_descriptor",
+            help="Bind to a file descriptor rather than a TCP host/port or named sock",
+            default=None,
+        )
+        add(
+            "-e",
+            "--endpoint",
+            dest="socket_strings",
+            action="append",
+            help="Use raw server strings passed directly to twisted",
+            default=[],
+        )
+        add(
+            "-v",
+            "--verbosity",
+            type=int,
+            choices=(0, 1, 2, 3),
+            help="How verbose to make the output (0-3)",
+            default=1,
+        )
+        add(
+            "-t",
+            "--http-timeout",
+            type=int,
+            help="How long to wait for worker before timing out HTTP connections",
+            default=None,
+        )
+        add(
+            "--access-log",
+            help="Where to write the access log (- for stdout, the default for verbosity=1)",
+            default=None,
+        )
+        add(
+            "--log-fmt",
+            help="Log format to use",
+            default="%(asctime)-15s %(levelname)-8s %(message)s",
+        )
+        add(
+            "--ping-interval",
+            type=int,
+            help="The number of seconds a WebSocket must be idle before a keepalive ping is sent",
+            default=20,
+        )
+        add(
+            "--ping-timeout",
+            type=int,
+            help="The number of seconds before a WebSocket is closed if no response to a keepalive ping",
+            default=30,
+        )
+        add(
+            "--websocket-max-message-size",
+            type=int,
+            help="Maximum size of an inbound WebSocket message in bytes (0 for no limit)",
+            default=1048576,
+        )
+        add(
+            "--websocket-max-frame-size",
+            type=int,
+            help="Maximum size of an inbound WebSocket frame in bytes (0 for no limit)",
+            default=1048576,
+        )
+        add(
+            "--application-close-timeout",
+            type=int,
+            help="The number of seconds an ASGI application has to exit after client disconnect before it is killed",
+            default=10,
+        )
+        add(
+            "--root-path",
+            dest="root_path",
+            help="The setting for the ASGI root_path variable",
+            default="",
+        )
+        add(
+            "--proxy-headers",
+            dest="proxy_headers",
+            help="Enable parsing and using of X-Forwarded-For and X-Forwarded-Port headers and using that as the client address",
+            default=False,
+            action="store_true",
+        )
+        self.arg_proxy_host = add(
+            "--proxy-headers-host",
+            dest="proxy_headers_host",
+            help="Specify which header will be used for getting the host part. Can be omitted, requires --proxy-headers to be specified. Default: X-Forwarded-For",
+            default=False,
+        )
+        self.arg_proxy_port = add(
+            "--proxy-headers-port",
+            dest="proxy_headers_port",
+            help="Specify which header will be used for getting the port part. Can be omitted, requires --proxy-headers to be specified. Default: X-Forwarded-Port",
+            default=False,
+        )
+        add("application", help="The application to dispatch to as path.to.module:instance.path")
+        add(
+            "-s",
+            "--server-name",
+            dest="server_name",
+            help="specify which value should be passed to response header Server attribute",
+            default="daphne",
+        )
+        add(
+            "--no-server-name",
+            dest="server_name",
+            action="store_const",
+            const="",
+            help="Disable response header Server attribute",
+        )
+        add(
+            "--threads",
+            type=_positive_int,
+            default=None,
+            help="Threads in the pool that sync_to_async work runs on (default: Python's, or ASGI_THREADS)",
+        )
+        add("--version", action="version", version=f"daphne {__version__}")
+        self.server: Any = None
+
+    @classmethod
+    def entrypoint(cls) -> None:
+        """Main entrypoint for external starts: ``daphne ...`` and ``python -m daphne``."""
+        interface = cls()
+        try:
+            interface.run(sys.argv[1:])
+        except argparse.ArgumentError as error:
+            interface.parser.error(str(error))
+        except CLIError as error:
+            print(f"daphne: error: {error}", file=sys.stderr)
+            sys.exit(error.status)
+
+    def run(self, args: Sequence[str]) -> None:
+        """Parse ``args``, configure logging, build the server and run it."""
+        args = self.parser.parse_args(args)
+        self._check_proxy_options(args)
+        logging.basicConfig(level=_LOG_LEVELS[args.verbosity], format=args.log_fmt)
+        access_log_stream = self._access_log_stream(args)
+        if args.threads is not None:
+            from ._reactor import reactor_loop, set_thread_pool_size
+
+            set_thread_pool_size(reactor_loop(), args.threads)
+        # Defaults: nothing at all → 127.0.0.1:8000; a lone host or port gets the other default.
+        if not any(
+            [
+                args.host,
+                args.port is not None,
+                args.unix_socket,
+                args.file_descriptor is not None,
+                args.socket_strings,
+            ]
+        ):
+            args.host, args.port = DEFAULT_HOST, DEFAULT_PORT
+        elif args.host and args.port is None:
+            args.port = DEFAULT_PORT
+        elif args.port is not None and not args.host:
+            args.host = DEFAULT_HOST
+        sys.path.insert(0, ".")
+        application = guarantee_single_callable(self._load_application(args.application))
+        endpoints = sorted(
+            args.socket_strings
+            + build_endpoint_description_strings(
+                host=args.host,
+                port=args.port,
+                unix_socket=args.unix_socket,
+                file_descriptor=args.file_descriptor,
+            )
+        )
+        logger.info("Starting server at %s", ", ".join(endpoints))
+        self.server = self.server_class(
+            application=application,
+            endpoints=endpoints,
+            http_timeout=args.http_timeout,
+            ping_interval=args.ping_interval,
+            ping_timeout=args.ping_timeout,
+            websocket_timeout=args.websocket_timeout,
+            websocket_connect_timeout=args.websocket_connect_timeout,
+            websocket_handshake_timeout=args.websocket_connect_timeout,
+            websocket_max_message_size=args.websocket_max_message_size,
+            websocket_max_frame_size=args.websocket_max_frame_size,
+            application_close_timeout=args.application_close_timeout,
+            action_logger=AccessLogGenerator(access_log_stream) if access_log_stream else None,
+            root_path=args.root_path,
+            verbosity=args.verbosity,
+            proxy_forwarded_address_header=self._proxy_header(args, "host", "X-Forwarded-For"),
+            proxy_forwarded_port_header=self._proxy_header(args, "port", "X-Forwarded-Port"),
+            proxy_forwarded_proto_header="X-Forwarded-Proto" if args.proxy_headers else None,
+            server_name=args.server_name,
+        )
+        self.server.run()
+        if getattr(self.server, "abort_start", False):
+            sys.exit(1)
+
+    # -- helpers -------------------------------------------------------------
+
+    def load_asgi_app(self, path: str) -> Any:
+        """Import the application object named by ``path`` (``module:attr``).
+
+        A hook: subclasses override it to load applications another way.
+        """
+        return import_by_path(path)
+
+    def _load_application(self, path: str) -> Any:
+        if ":" not in path:
+            raise CLIError(
+                f"application {path!r} must be given as 'module.path:attribute', e.g. myproject.asgi:application"
+            )
+        try:
+            return self.load_asgi_app(path)
+        except (ImportError, AttributeError) as error:
+            raise CLIError(
+                f"cannot load application {path!r}: {type(error).__name__}: {error}"
+            ) from None
+
+    def _check_proxy_options(self, args: argparse.Namespace) -> None:
+        for value, action in (
+            (args.proxy_headers_host, self.arg_proxy_host),
+            (args.proxy_headers_port, self.arg_proxy_port),
+        ):
+            if value and not args.proxy_headers:
+                raise argparse.ArgumentError(
+                    action, "--proxy-headers has to be passed for this parameter."
+                )
+
+    @staticmethod
+    def _proxy_header(args: argparse.Namespace, part: str, default: str) -> str | None:
+        if not args.proxy_headers:
+            return None
+        return getattr(args, f"proxy_headers_{part}") or default
+
+    @staticmethod
+    def _access_log_stream(args: argparse.Namespace) -> IO[str] | None:
+        if args.access_log:
+            if args.access_log == "-":
+                return sys.stdout
+            try:
+                return open(args.access_log, "a", buffering=1)
+            except OSError as error:
+                raise CLIError(
+                    f"cannot open access log {args.access_log!r}: {error.strerror}"
+                ) from None
+        if args.verbosity >= 1:
+            return sys.stdout
+        return None

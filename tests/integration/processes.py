@@ -1,0 +1,114 @@
+"""Start the real ``daphne`` command in a child process and wait for it to listen."""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_LISTENING_RE = re.compile(r"Listening on TCP address (?:\[([^\]]+)\]|([^\s:]+)):(\d+)")
+_UNIX_RE = re.compile(r"Listening on UNIX socket (\S+)")
+
+
+class DaphneCommand:
+    """A ``python -m daphne ...`` child process with its log captured.
+
+    :ivar port: the TCP port from the startup log, if it listened on TCP.
+    """
+
+    def __init__(
+        self, args: Sequence[str], pass_fds: Sequence[int] = (), env: dict | None = None
+    ) -> None:
+        self.args = [sys.executable, "-m", "daphne", *args]
+        self.pass_fds = tuple(pass_fds)
+        self.env = {**os.environ, "PYTHONPATH": TESTS_DIR, **(env or {})}
+        self.process: subprocess.Popen[str] | None = None
+        self.log: list[str] = []
+        self.port: int | None = None
+        self.host: str | None = None
+        self._partial = ""
+
+    def start(self, wait_for: str = "Listening on", timeout: float = 20.0) -> DaphneCommand:
+        """Start and wait until a log line contains ``wait_for`` (or the process ends)."""
+        self.process = subprocess.Popen(
+            self.args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=TESTS_DIR,
+            env=self.env,
+            pass_fds=self.pass_fds,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self._read_lines(0.05):
+                match = _LISTENING_RE.search(line)
+                if match and self.port is None:
+                    self.host, self.port = match.group(1) or match.group(2), int(match.group(3))
+                if wait_for in line:
+                    return self
+            if self.process.poll() is not None:
+                self._read_lines(0)
+                return self
+        raise TimeoutError(f"daphne did not log {wait_for!r} in {timeout}s: {self.log}")
+
+    def _read_lines(self, wait: float) -> list[str]:
+        """Read whatever output is available (waiting up to ``wait`` s); return new lines."""
+        assert self.process is not None and self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        new: list[str] = []
+        while select.select([fd], [], [], wait)[0]:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            self._partial += chunk.decode("utf-8", "replace")
+            *lines, self._partial = self._partial.split("\n")
+            new.extend(lines)
+            wait = 0
+        self.log.extend(new)
+        return new
+
+    def output(self) -> str:
+        """Everything the process printed so far."""
+        if self.process is not None and self.process.stdout is not None:
+            self._read_lines(0)
+        return "\n".join([*self.log, self._partial])
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        """Send ``sig`` and wait (bounded) for the exit status."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+            raise
+
+    def __enter__(self) -> DaphneCommand:
+        return self if self.process is not None else self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def run_daphne(args: Sequence[str], timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """Run ``daphne`` to completion (for commands that should exit by themselves)."""
+    return subprocess.run(
+        [sys.executable, "-m", "daphne", *args],
+        capture_output=True,
+        text=True,
+        cwd=TESTS_DIR,
+        env={**os.environ, "PYTHONPATH": TESTS_DIR},
+        timeout=timeout,
+    )

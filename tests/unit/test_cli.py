@@ -1,0 +1,263 @@
+"""The CLI maps options onto Server keywords exactly as Daphne 4.2 does (no sockets)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+import pytest
+
+from daphne import __version__
+from daphne.cli import DEFAULT_HOST, DEFAULT_PORT, CommandLineInterface
+
+
+class FakeServer:
+    """Records its keyword arguments instead of serving."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.__dict__.update(kwargs)
+        self.init_kwargs = kwargs
+        self.abort_start = False
+
+    def run(self) -> None:
+        pass
+
+
+class RecordingCLI(CommandLineInterface):
+    server_class = FakeServer
+
+
+async def asgi3_app(scope: Any, receive: Any, send: Any) -> None:
+    """A module-level ASGI 3 app for the CLI to import."""
+
+
+class Asgi2App:
+    """An ASGI 2 double-callable app."""
+
+    def __init__(self, scope: Any) -> None:
+        self.scope = scope
+
+    async def __call__(self, receive: Any, send: Any) -> None:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def _keep_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)
+
+
+def run_cli(*args: str) -> FakeServer:
+    cli = RecordingCLI()
+    cli.run([*args, "daphne:__version__"])
+    return cli.server
+
+
+def test_defaults_listen_on_localhost_8000() -> None:
+    """Nothing given: 127.0.0.1:8000 and Daphne's defaults for everything else."""
+    server = run_cli()
+    assert server.endpoints == [f"tcp:port={DEFAULT_PORT}:interface={DEFAULT_HOST}"]
+    kwargs = server.init_kwargs
+    assert kwargs["http_timeout"] is None
+    assert kwargs["websocket_timeout"] == 86400
+    assert kwargs["websocket_connect_timeout"] == 5
+    assert kwargs["websocket_handshake_timeout"] == 5
+    assert kwargs["ping_interval"] == 20
+    assert kwargs["ping_timeout"] == 30
+    assert kwargs["websocket_max_message_size"] == 1048576
+    assert kwargs["websocket_max_frame_size"] == 1048576
+    assert kwargs["application_close_timeout"] == 10
+    assert kwargs["root_path"] == ""
+    assert kwargs["verbosity"] == 1
+    assert kwargs["server_name"] == "daphne"
+    assert kwargs["proxy_forwarded_address_header"] is None
+    assert kwargs["proxy_forwarded_port_header"] is None
+    assert kwargs["proxy_forwarded_proto_header"] is None
+
+
+@pytest.mark.parametrize(
+    ("args", "endpoints"),
+    [
+        (["-b", "10.0.0.1"], ["tcp:port=8000:interface=10.0.0.1"]),
+        (["-p", "8080"], ["tcp:port=8080:interface=127.0.0.1"]),
+        (["-p", "0"], ["tcp:port=0:interface=127.0.0.1"]),
+        (["-b", "", "-p", "9"], ["tcp:port=9:interface=127.0.0.1"]),
+        (["-b", "::1", "-p", "9"], [r"tcp:port=9:interface=\:\:1"]),
+        (["-b", "[::1]"], [r"tcp:port=8000:interface=\:\:1"]),
+        (["-u", "/tmp/s.sock"], ["unix:/tmp/s.sock"]),
+        (["--fd", "3"], ["fd:fileno=3"]),
+        (["-e", "tcp:port=1"], ["tcp:port=1"]),
+        (
+            ["-e", "unix:/b", "-e", "tcp:port=2", "-u", "/a", "-p", "1"],
+            ["tcp:port=1:interface=127.0.0.1", "tcp:port=2", "unix:/a", "unix:/b"],
+        ),
+    ],
+)
+def test_endpoints(args: list[str], endpoints: list[str]) -> None:
+    """Address options become sorted endpoint strings; -u/--fd/-e alone add no TCP."""
+    assert run_cli(*args).endpoints == endpoints
+
+
+def test_option_mapping() -> None:
+    """Each option reaches the Server keyword Daphne passes it as."""
+    server = run_cli(
+        "-t", "7", "--websocket_timeout", "11", "--websocket_connect_timeout", "12",
+        "--ping-interval", "13", "--ping-timeout", "14", "--websocket-max-message-size", "15",
+        "--websocket-max-frame-size", "16", "--application-close-timeout", "17",
+        "--root-path", "/r%20x", "-s", "srv", "-v", "2",
+    )  # fmt: skip
+    kwargs = server.init_kwargs
+    assert kwargs["http_timeout"] == 7
+    assert kwargs["websocket_timeout"] == 11
+    assert kwargs["websocket_connect_timeout"] == 12
+    assert kwargs["websocket_handshake_timeout"] == 12
+    assert kwargs["ping_interval"] == 13
+    assert kwargs["ping_timeout"] == 14
+    assert kwargs["websocket_max_message_size"] == 15
+    assert kwargs["websocket_max_frame_size"] == 16
+    assert kwargs["application_close_timeout"] == 17
+    assert kwargs["root_path"] == "/r%20x"  # verbatim, as Daphne
+    assert kwargs["server_name"] == "srv"
+    assert kwargs["verbosity"] == 2
+
+
+def test_dashed_spellings() -> None:
+    """--websocket-timeout and --websocket-connect-timeout are accepted too."""
+    kwargs = run_cli("--websocket-timeout", "3", "--websocket-connect-timeout", "4").init_kwargs
+    assert kwargs["websocket_timeout"] == 3
+    assert kwargs["websocket_connect_timeout"] == 4
+
+
+def test_no_server_name() -> None:
+    """--no-server-name sends an empty server name."""
+    assert run_cli("--no-server-name").init_kwargs["server_name"] == ""
+
+
+def test_proxy_headers() -> None:
+    """--proxy-headers turns on the three X-Forwarded-* headers; host/port names override."""
+    kwargs = run_cli("--proxy-headers").init_kwargs
+    assert kwargs["proxy_forwarded_address_header"] == "X-Forwarded-For"
+    assert kwargs["proxy_forwarded_port_header"] == "X-Forwarded-Port"
+    assert kwargs["proxy_forwarded_proto_header"] == "X-Forwarded-Proto"
+    kwargs = run_cli(
+        "--proxy-headers",
+        "--proxy-headers-host",
+        "X-Real-IP",
+        "--proxy-headers-port",
+        "X-Real-Port",
+    ).init_kwargs
+    assert kwargs["proxy_forwarded_address_header"] == "X-Real-IP"
+    assert kwargs["proxy_forwarded_port_header"] == "X-Real-Port"
+
+
+@pytest.mark.parametrize("option", ["--proxy-headers-host", "--proxy-headers-port"])
+def test_proxy_header_names_need_proxy_headers(option: str) -> None:
+    """run() raises ArgumentError with Daphne's argument name and message."""
+    with pytest.raises(argparse.ArgumentError) as info:
+        run_cli(option, "X-Something")
+    assert info.value.argument_name == option
+    assert info.value.message == "--proxy-headers has to be passed for this parameter."
+
+
+def test_asgi2_application_is_wrapped() -> None:
+    """A double-callable application is converted to a single callable."""
+    cli = RecordingCLI()
+    cli.run([f"{__name__}:Asgi2App"])
+    assert cli.server.application is not Asgi2App
+    cli.run([f"{__name__}:asgi3_app"])
+    assert cli.server.application is asgi3_app
+
+
+def test_load_asgi_app_hook() -> None:
+    """Subclasses can load the application their own way."""
+
+    class HookCLI(RecordingCLI):
+        def load_asgi_app(self, path: str) -> Any:
+            assert path == "anything:goes"
+            return asgi3_app
+
+    cli = HookCLI()
+    cli.run(["anything:goes"])
+    assert cli.server.application is asgi3_app
+
+
+def test_access_log_destinations(tmp_path: Any) -> None:
+    """Access log: a file, '-' for stdout, stdout by default, none at verbosity 0."""
+    path = tmp_path / "access.log"
+    assert run_cli("--access-log", str(path)).init_kwargs["action_logger"] is not None
+    assert path.exists()
+    assert run_cli("--access-log", "-").init_kwargs["action_logger"].stream is sys.stdout
+    assert run_cli().init_kwargs["action_logger"].stream is sys.stdout
+    assert run_cli("-v", "0").init_kwargs["action_logger"] is None
+
+
+def test_threads_sets_the_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--threads N sizes the reactor loop's default executor."""
+    calls = []
+    monkeypatch.setattr("daphne._reactor.set_thread_pool_size", lambda loop, n: calls.append(n))
+    run_cli("--threads", "4")
+    assert calls == [4]
+
+
+def entrypoint(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    monkeypatch.setattr(sys, "argv", ["daphne", *args])
+    monkeypatch.setattr(CommandLineInterface, "server_class", FakeServer)
+    with pytest.raises(SystemExit) as info:
+        CommandLineInterface.entrypoint()
+    return info.value.code
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "text"),
+    [
+        (["nocolon"], 1, "must be given as 'module.path:attribute'"),
+        (["no_such_module_xyz:app"], 1, "No module named 'no_such_module_xyz'"),
+        (["daphne:no_such_attribute"], 1, "no attribute 'no_such_attribute'"),
+        (["-v", "9", "daphne:__version__"], 2, "invalid choice"),
+        (["-p", "x", "daphne:__version__"], 2, "invalid int value"),
+        (["--threads", "0", "daphne:__version__"], 2, "at least 1"),
+        (
+            ["--proxy-headers-port", "X", "daphne:__version__"],
+            2,
+            "--proxy-headers has to be passed",
+        ),
+        (
+            ["--access-log", "/nonexistent-dir/x.log", "daphne:__version__"],
+            1,
+            "cannot open access log",
+        ),
+    ],
+)
+def test_user_mistakes_are_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    status: int,
+    text: str,
+) -> None:
+    """Mistakes give one line on stderr naming the problem, and a non-zero exit."""
+    assert entrypoint(monkeypatch, *args) == status
+    err = capsys.readouterr().err
+    assert text in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_version(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """--version prints the version and exits 0."""
+    assert entrypoint(monkeypatch, "--version") == 0
+    assert capsys.readouterr().out.strip() == f"daphne {__version__}"
+
+
+def test_abort_start_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that could not start makes the CLI exit with status 1."""
+
+    class FailingServer(FakeServer):
+        def run(self) -> None:
+            self.abort_start = True
+
+    monkeypatch.setattr(RecordingCLI, "server_class", FailingServer)
+    with pytest.raises(SystemExit) as info:
+        RecordingCLI().run(["daphne:__version__"])
+    assert info.value.code == 1
