@@ -236,7 +236,7 @@ class HTTP1Connection(Protocol):
             self.transport.pauseProducing()
 
     def resume_reading(self) -> None:
-        if self._reading_paused and not self.disconnected:
+        if self._reading_paused and not self.disconnected and self.state is not ConnState.CLOSED:
             self._reading_paused = False
             self.transport.resumeProducing()
 
