@@ -50,6 +50,26 @@ def _parse_fd_description(description: str) -> tuple[int, int | None]:
     return fileno, family
 
 
+class _SharedSocketEndpoint:
+    """An adopted listening socket that this process does not own alone.
+
+    Twisted shuts an adopted *unix* listening socket down when it stops
+    listening, which breaks every other process still serving on it (their
+    accept loop then spins on a hung-up socket).  Closing our descriptor is
+    all a stopping process may do.
+    """
+
+    def __init__(self, endpoint: Any) -> None:
+        self._endpoint = endpoint
+
+    def listen(self, factory: Any) -> Any:
+        def keep_shared(port: Any) -> Any:
+            port._shouldShutdown = False
+            return port
+
+        return self._endpoint.listen(factory).addCallback(keep_shared)
+
+
 def server_endpoint(reactor: Any, description: str) -> Any:
     """An ``IStreamServerEndpoint`` for ``description``.
 
@@ -60,5 +80,5 @@ def server_endpoint(reactor: Any, description: str) -> Any:
         fileno, family = _parse_fd_description(description)
         if family is None:
             family = socket_family(fileno)
-        return AdoptedStreamServerEndpoint(reactor, fileno, family)
+        return _SharedSocketEndpoint(AdoptedStreamServerEndpoint(reactor, fileno, family))
     return serverFromString(reactor, description)

@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""Benchmark this server against Daphne 4.2.3 (and optionally uvicorn) on one machine.
+
+Each server runs alone, pinned to core 0 (taskset -c 0); wrk runs pinned to core 1.
+Prints a Markdown table (req/s, p50/p99 latency, peak RSS, ratio to Daphne) and
+writes raw results to bench/results/. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import venv
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+RESULTS = os.path.join(HERE, "results")
+
+SCENARIOS = {
+    "hello": {"path": "/", "lua": None, "desc": "GET hello world"},
+    "post64k": {"path": "/echo", "lua": "post64k", "desc": "POST 64 KiB echo"},
+    "stream": {"path": "/stream", "lua": None, "desc": "streamed 100 x 1 KiB"},
+}
+
+LUA = {
+    "post64k": 'wrk.method = "POST"\nwrk.body = string.rep("a", 65536)\n'
+    'wrk.headers["Content-Type"] = "application/octet-stream"\n',
+}
+
+
+def die(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def ensure_venv(path: str, requirements: list[str]) -> str:
+    python = os.path.join(path, "bin", "python")
+    marker = os.path.join(path, ".installed")
+    wanted = " ".join(requirements)
+    if os.path.exists(marker):
+        with open(marker) as handle:
+            if handle.read() == wanted:
+                return python
+    print(f"bench: creating {path} with {wanted}", file=sys.stderr)
+    venv.create(path, with_pip=True, clear=True)
+    subprocess.run([python, "-m", "pip", "install", "-q", *requirements], check=True)
+    with open(marker, "w") as handle:
+        handle.write(wanted)
+    return python
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            die(f"server exited early with status {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    die(f"server did not listen on {port} within {timeout}s")
+
+
+def proc_status(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_command(name: str, pythons: dict[str, str], port: int) -> list[str]:
+    app = "apps:app"
+    if name == "ours":
+        return [pythons["ours"], "-m", "daphne", "-v", "0", "-p", str(port), app]
+    if name == "daphne":
+        return [pythons["daphne"], "-m", "daphne", "-v", "0", "-p", str(port), app]
+    if name == "uvicorn":
+        return [
+            pythons["uvicorn"], "-m", "uvicorn", "--no-access-log", "--log-level", "warning",
+            "--loop", "uvloop", "--http", "httptools", "--port", str(port), app,
+        ]  # fmt: skip
+    raise ValueError(name)
+
+
+_LATENCY_RE = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    result: dict[str, float] = {}
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    result["rps"] = float(match.group(1)) if match else 0.0
+    for percentile, value, unit in _LATENCY_RE.findall(output):
+        result[f"p{percentile}_ms"] = float(value) * _UNITS[unit]
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    result["socket_errors"] = sum(int(x) for x in errors.groups()) if errors else 0
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    result["non_2xx"] = int(non2xx.group(1)) if non2xx else 0
+    return result
+
+
+def run_wrk(
+    port: int, scenario: str, duration: int, connections: int, lua_dir: str
+) -> dict[str, float]:
+    spec = SCENARIOS[scenario]
+    command = [
+        "taskset",
+        "-c",
+        "1",
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+    ]
+    if spec["lua"]:
+        script = os.path.join(lua_dir, spec["lua"] + ".lua")
+        with open(script, "w") as handle:
+            handle.write(LUA[spec["lua"]])
+        command += ["-s", script]
+    command.append(f"http://127.0.0.1:{port}{spec['path']}")
+    output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60).stdout
+    return parse_wrk(output)
+
+
+def bench_server(
+    name: str, pythons: dict[str, str], scenarios: list[str], args: argparse.Namespace, lua_dir: str
+) -> dict:
+    port = free_port()
+    command = ["taskset", "-c", "0", *server_command(name, pythons, port)]
+    env = {**os.environ, "PYTHONPATH": HERE}
+    process = subprocess.Popen(
+        command, cwd=HERE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        wait_for_port(port, process)
+        time.sleep(0.5)
+        results: dict = {"idle_rss": proc_status(process.pid, "VmRSS"), "scenarios": {}}
+        for scenario in scenarios:
+            run_wrk(
+                port, scenario, max(1, args.duration // 5), args.connections, lua_dir
+            )  # warm-up
+            cpu_before = cpu_seconds(process.pid)
+            started = time.monotonic()
+            measured = run_wrk(port, scenario, args.duration, args.connections, lua_dir)
+            elapsed = time.monotonic() - started
+            measured["cpu_percent"] = 100 * (cpu_seconds(process.pid) - cpu_before) / elapsed
+            measured["peak_rss"] = proc_status(process.pid, "VmHWM")
+            if measured["socket_errors"] or measured["non_2xx"]:
+                print(
+                    f"bench: warning: {name}/{scenario}: {measured['socket_errors']} socket errors, {measured['non_2xx']} non-2xx",
+                    file=sys.stderr,
+                )
+            results["scenarios"][scenario] = measured
+        return results
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+
+def table(all_results: dict, scenarios: list[str]) -> str:
+    lines = [
+        "| scenario | server | req/s | p50 ms | p99 ms | server CPU % | peak RSS MiB | vs Daphne 4.2.3 |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for scenario in scenarios:
+        base = all_results.get("daphne", {}).get("scenarios", {}).get(scenario, {}).get("rps")
+        for server, results in all_results.items():
+            row = results["scenarios"][scenario]
+            ratio = f"{row['rps'] / base:.2f}x" if base else "-"
+            lines.append(
+                f"| {scenario} | {server} | {row['rps']:.0f} | {row.get('p50_ms', 0):.2f} | "
+                f"{row.get('p99_ms', 0):.2f} | {row['cpu_percent']:.0f} | {row['peak_rss'] / 2**20:.1f} | {ratio} |"
+            )
+    lines.append("")
+    lines.append("| server | idle RSS MiB |")
+    lines.append("|---|---:|")
+    for server, results in all_results.items():
+        lines.append(f"| {server} | {results['idle_rss'] / 2**20:.1f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--servers", default="ours,daphne", help="comma list of ours, daphne, uvicorn"
+    )
+    parser.add_argument(
+        "--scenarios", default=",".join(SCENARIOS), help="comma list of " + ", ".join(SCENARIOS)
+    )
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--quick", action="store_true", help="3 s runs")
+    parser.add_argument(
+        "--ours",
+        default=os.path.join(REPO, ".venv", "bin", "python"),
+        help="Python with this repo's daphne installed",
+    )
+    args = parser.parse_args()
+    if args.quick:
+        args.duration = 3
+    for tool in ("wrk", "taskset"):
+        if shutil.which(tool) is None:
+            die(f"{tool} not found (apt-get install wrk util-linux)")
+    if (os.cpu_count() or 1) < 2:
+        die("needs at least 2 cores (server on core 0, wrk on core 1)")
+    servers = [s for s in args.servers.split(",") if s]
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    for scenario in scenarios:
+        if scenario not in SCENARIOS:
+            die(f"unknown scenario {scenario!r}")
+    pythons = {"ours": args.ours}
+    if "daphne" in servers:
+        pythons["daphne"] = ensure_venv(os.path.join(HERE, ".venv-daphne423"), ["daphne==4.2.3"])
+    if "uvicorn" in servers:
+        pythons["uvicorn"] = ensure_venv(os.path.join(HERE, ".venv-uvicorn"), ["uvicorn[standard]"])
+    all_results: dict = {}
+    with tempfile.TemporaryDirectory() as lua_dir:
+        for server in servers:
+            print(f"bench: {server} ...", file=sys.stderr)
+            all_results[server] = bench_server(server, pythons, scenarios, args, lua_dir)
+    print(table(all_results, scenarios))
+    os.makedirs(RESULTS, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    with open(os.path.join(RESULTS, f"http-{stamp}.json"), "w") as handle:
+        json.dump({"args": vars(args), "results": all_results}, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()
