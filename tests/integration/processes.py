@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 
@@ -36,9 +36,13 @@ class DaphneCommand:
 
     def start(self, wait_for: str = "Listening on", timeout: float = 20.0) -> DaphneCommand:
         """Start and wait until a log line contains ``wait_for`` (or the process ends)."""
+        # Output goes to a file, not a pipe: a chatty server must never block
+        # on a pipe nobody drains.
+        self._output = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
+        self._read_offset = 0
         self.process = subprocess.Popen(
             self.args,
-            stdout=subprocess.PIPE,
+            stdout=self._output,
             stderr=subprocess.STDOUT,
             cwd=TESTS_DIR,
             env=self.env,
@@ -58,24 +62,19 @@ class DaphneCommand:
         raise TimeoutError(f"daphne did not log {wait_for!r} in {timeout}s: {self.log}")
 
     def _read_lines(self, wait: float) -> list[str]:
-        """Read whatever output is available (waiting up to ``wait`` s); return new lines."""
-        assert self.process is not None and self.process.stdout is not None
-        fd = self.process.stdout.fileno()
-        new: list[str] = []
-        while select.select([fd], [], [], wait)[0]:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            self._partial += chunk.decode("utf-8", "replace")
-            *lines, self._partial = self._partial.split("\n")
-            new.extend(lines)
-            wait = 0
+        """Read the output written since last time (after waiting ``wait`` s); return new lines."""
+        time.sleep(wait)
+        self._output.seek(self._read_offset)
+        chunk = self._output.read()
+        self._read_offset += len(chunk)
+        self._partial += chunk.decode("utf-8", "replace")
+        *new, self._partial = self._partial.split("\n")
         self.log.extend(new)
         return new
 
     def output(self) -> str:
         """Everything the process printed so far."""
-        if self.process is not None and self.process.stdout is not None:
+        if self.process is not None:
             self._read_lines(0)
         return "\n".join([*self.log, self._partial])
 
@@ -98,8 +97,8 @@ class DaphneCommand:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(5)
-        if self.process is not None and self.process.stdout is not None:
-            self.process.stdout.close()
+        if self.process is not None:
+            self._output.close()
 
 
 def run_daphne(args: Sequence[str], timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
