@@ -62,6 +62,9 @@ class _SharedSocketEndpoint:
     def __init__(self, endpoint: Any) -> None:
         self._endpoint = endpoint
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._endpoint, name)
+
     def listen(self, factory: Any) -> Any:
         def keep_shared(port: Any) -> Any:
             port._shouldShutdown = False
