@@ -19,6 +19,8 @@ Theory of operation (``ConnState``):
 * ``RESPONDING``: the body is complete; waiting for the response to finish.
 * ``DISCARDING``: the response finished before the body was read: the rest of
   the body is read and dropped, then the connection goes back to ``IDLE``.
+* ``UPGRADED``: the connection was handed to a WebSocket protocol; bytes and
+  connection loss are forwarded to it.
 * ``CLOSED``: closing or closed; nothing more is parsed.
 
 Covered by ``tests/unit/test_http1.py`` and ``tests/property/test_http1_props.py``.
@@ -40,6 +42,7 @@ from ._context import ServerContext
 from ._errors import BadRequest
 from ._http1_parser import ChunkedDecoder, find_head_end, parse_request_head
 from .http_protocol import WebRequest, error_page, status_line
+from .ws_protocol import WebSocketProtocol, handshake_problem
 
 logger = logging.getLogger("daphne.http_protocol")
 
@@ -54,6 +57,7 @@ class ConnState(enum.Enum):
     BODY = "body"
     RESPONDING = "responding"
     DISCARDING = "discarding"
+    UPGRADED = "upgraded"
     CLOSED = "closed"
 
 
@@ -94,6 +98,7 @@ class HTTP1Connection(Protocol):
         self.disconnected = False
         self._buffer = b""
         self._request: WebRequest | None = None
+        self._upgraded: Any = None
         self._body_left = 0
         self._chunked: ChunkedDecoder | None = None
         self._reading_paused = False
@@ -135,6 +140,9 @@ class HTTP1Connection(Protocol):
 
     def _data_received(self, data: bytes) -> None:
         state = self.state
+        if state is ConnState.UPGRADED:
+            self._upgraded.data_received(data)
+            return
         if state is ConnState.BODY or state is ConnState.DISCARDING:
             self._body_received(data)
             return
@@ -155,6 +163,9 @@ class HTTP1Connection(Protocol):
         request, self._request = self._request, None
         if request is not None:
             request.connection_lost()
+        upgraded, self._upgraded = self._upgraded, None
+        if upgraded is not None:
+            upgraded.connection_lost()
         self._wake_drain_waiters()
 
     # -- IPushProducer: the transport tells us about its write buffer ----------
@@ -302,6 +313,9 @@ class HTTP1Connection(Protocol):
         self._start_request(head)
 
     def _start_request(self, head: Any) -> None:
+        if head.upgrade == b"websocket":
+            self._start_websocket(head)
+            return
         request = WebRequest(self)
         self._request = request
         if head.chunked:
@@ -320,6 +334,24 @@ class HTTP1Connection(Protocol):
         elif self._buffer:
             data, self._buffer = self._buffer, b""
             self._body_received(data)
+
+    def _start_websocket(self, head: Any) -> None:
+        problem = handshake_problem(head)
+        if problem is not None:
+            extra = b"Sec-WebSocket-Version: 13\r\n" if problem.status == 426 else b""
+            self._reject(problem, b"", extra)
+            return
+        self._cancel_idle()
+        self.state = ConnState.UPGRADED
+        self._upgraded = WebSocketProtocol(self, self.context, head, self._facts)
+        self._upgraded.start()
+        if self._buffer and self.state is ConnState.UPGRADED:
+            data, self._buffer = self._buffer, b""
+            self._upgraded.data_received(data)
+
+    def close(self) -> None:
+        """Send what is queued, then close the connection."""
+        self._close()
 
     def _body_received(self, data: bytes) -> None:
         request = self._request
@@ -365,7 +397,7 @@ class HTTP1Connection(Protocol):
             elif self.state is ConnState.BODY:
                 self.state = ConnState.RESPONDING
 
-    def _reject(self, error: BadRequest, buffer: bytes) -> None:
+    def _reject(self, error: BadRequest, buffer: bytes, extra_headers: bytes = b"") -> None:
         """Answer a request the server refuses before it reaches the app, then close."""
         first_line = buffer.split(b"\n", 1)[0].rstrip(b"\r")
         version = "1.0" if first_line.endswith(b" HTTP/1.0") else "1.1"
@@ -378,6 +410,7 @@ class HTTP1Connection(Protocol):
         )
         if context.server_name_bytes:
             head += b"Server: %s\r\n" % context.server_name_bytes
+        head += extra_headers
         self.write(head + b"Connection: close\r\n\r\n" + page, flush=True)
         self._buffer = b""
         self._close()

@@ -17,7 +17,14 @@ from urllib.parse import unquote
 from ._config import ServerConfig
 from .utils import parse_x_forwarded_for
 
-__all__ = ["ASGI_VERSION", "RequestFacts", "build_http_scope", "clean_headers", "resolve_client"]
+__all__ = [
+    "ASGI_VERSION",
+    "RequestFacts",
+    "build_http_scope",
+    "build_websocket_scope",
+    "clean_headers",
+    "resolve_client",
+]
 
 #: The ``asgi`` scope entry: ASGI 3 and the version of the HTTP/WebSocket spec we follow.
 ASGI_VERSION = {"version": "3.0", "spec_version": "2.5"}
@@ -121,4 +128,40 @@ def build_http_scope(facts: RequestFacts, config: ServerConfig) -> dict[str, Any
         "client": client,
         "server": facts.server,
         "extensions": {},
+    }
+
+
+_WS_SCHEMES = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
+
+
+def build_websocket_scope(facts: RequestFacts, config: ServerConfig) -> dict[str, Any]:
+    """Build the ASGI ``websocket`` scope for an upgrade (or extended CONNECT) request.
+
+    ``scheme`` is ``ws``/``wss`` from the connection, or from the proxy's proto
+    header when proxy headers are on; ``subprotocols`` come from every
+    ``Sec-WebSocket-Protocol`` header, in order.
+    """
+    headers, root_path = clean_headers(facts.headers, config.root_path)
+    client, http_scheme = resolve_client(facts, headers, config)
+    subprotocols = [
+        token.strip()
+        for name, value in headers
+        if name == b"sec-websocket-protocol"
+        for token in value.decode("latin-1").split(",")
+        if token.strip()
+    ]
+    return {
+        "type": "websocket",
+        "asgi": ASGI_VERSION.copy(),
+        "http_version": facts.http_version,
+        "scheme": _WS_SCHEMES.get(http_scheme.lower(), "wss" if facts.secure else "ws"),
+        "path": unquote(facts.path.decode("ascii")),
+        "raw_path": facts.path,
+        "query_string": facts.query_string,
+        "root_path": root_path,
+        "headers": headers,
+        "client": client,
+        "server": facts.server,
+        "subprotocols": subprotocols,
+        "extensions": {"websocket.http.response": {}},
     }

@@ -1,0 +1,176 @@
+"""``WebSocketCycle``: the ASGI ``websocket.*`` state machine, library-neutral.
+
+Theory of operation (states of :class:`WSState`):
+
+* ``CONNECTING``: the app has been sent ``websocket.connect``; it may answer
+  ``websocket.accept`` (→ ``OPEN``), ``websocket.close`` (→ ``CLOSED``, the
+  handshake is refused with 403) or ``websocket.http.response.start`` (→
+  ``DENYING``, the Denial Response extension).  ``websocket.send`` is an error.
+* ``DENYING``: only ``websocket.http.response.body`` is valid; the last one
+  (``more_body`` false) ends the response (→ ``CLOSED``).
+* ``OPEN``: ``websocket.send`` sends a message; ``websocket.close`` starts the
+  closing handshake (→ ``CLOSED`` from the app's point of view).
+* ``CLOSED``: everything the app sends is ignored (the socket is gone or going).
+
+Every invalid message raises :class:`ApplicationMessageError` into the app's
+``send`` ("expected X, got Y").  Covered by ``tests/unit/test_ws_cycle.py``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable
+from typing import Any, Protocol
+
+from ._errors import ApplicationMessageError
+from ._http_cycle import check_header_types
+from ._ws_engine import valid_close_code
+
+__all__ = ["WSState", "WebSocketCycle", "WebSocketWriter"]
+
+
+class WSState(enum.Enum):
+    CONNECTING = "connecting"
+    DENYING = "denying"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class WebSocketWriter(Protocol):
+    """What a protocol implements so that a cycle can drive a WebSocket."""
+
+    def accept(self, subprotocol: str | None, headers: list[tuple[bytes, bytes]]) -> None: ...
+
+    def reject(self) -> None: ...
+
+    def deny_start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None: ...
+
+    def deny_body(self, body: bytes, more_body: bool) -> Awaitable[None] | None: ...
+
+    def send_message(self, data: str | bytes) -> Awaitable[None] | None: ...
+
+    def close(self, code: int, reason: str) -> None: ...
+
+
+class WebSocketCycle:
+    """Validates the app's WebSocket messages and drives a :class:`WebSocketWriter`."""
+
+    __slots__ = ("_offered", "_writer", "state")
+
+    def __init__(self, writer: WebSocketWriter, offered_subprotocols: list[str]) -> None:
+        self._writer = writer
+        self._offered = offered_subprotocols
+        self.state = WSState.CONNECTING
+
+    def detach(self) -> None:
+        """The connection is over: ignore whatever comes next."""
+        self.state = WSState.CLOSED
+        self._writer = None  # type: ignore[assignment]
+
+    def handle(self, message: Any) -> Awaitable[None] | None:
+        try:
+            kind = message["type"]
+        except (KeyError, TypeError):
+            raise ApplicationMessageError("Message has no type defined") from None
+        state = self.state
+        if state is WSState.OPEN and kind == "websocket.send":
+            return self._writer.send_message(self._payload(message))
+        if state is WSState.CLOSED:
+            return None
+        if kind == "websocket.accept" and state is WSState.CONNECTING:
+            return self._accept(message)
+        if kind == "websocket.close" and state in (WSState.CONNECTING, WSState.OPEN):
+            return self._close(message)
+        if kind == "websocket.http.response.start" and state is WSState.CONNECTING:
+            return self._deny(message)
+        if kind == "websocket.http.response.body" and state is WSState.DENYING:
+            body = message.get("body", b"")
+            if not isinstance(body, (bytes, bytearray)):
+                raise ApplicationMessageError(
+                    f"expected 'body' to be bytes, got {type(body).__name__}"
+                )
+            more_body = bool(message.get("more_body", False))
+            if not more_body:
+                self.state = WSState.CLOSED
+            return self._writer.deny_body(bytes(body), more_body)
+        if kind == "websocket.send" and state is WSState.CONNECTING:
+            raise ApplicationMessageError(
+                "Socket has not been accepted, so cannot send over it: expected "
+                "'websocket.accept', 'websocket.close' or 'websocket.http.response.start', "
+                "got 'websocket.send'"
+            )
+        raise ApplicationMessageError(f"expected {self._expected()}, got {kind!r}")
+
+    def _expected(self) -> str:
+        if self.state is WSState.CONNECTING:
+            return "'websocket.accept', 'websocket.close' or 'websocket.http.response.start'"
+        if self.state is WSState.DENYING:
+            return "'websocket.http.response.body'"
+        return "'websocket.send' or 'websocket.close'"
+
+    @staticmethod
+    def _payload(message: Any) -> str | bytes:
+        text, data = message.get("text"), message.get("bytes")
+        if text is not None and data is not None:
+            raise ApplicationMessageError(
+                "expected one of 'bytes' or 'text' in websocket.send, got both"
+            )
+        if text is not None:
+            if not isinstance(text, str):
+                raise ApplicationMessageError(
+                    f"expected 'text' to be str, got {type(text).__name__}"
+                )
+            return text
+        if data is not None:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise ApplicationMessageError(
+                    f"expected 'bytes' to be bytes, got {type(data).__name__}"
+                )
+            return bytes(data)
+        raise ApplicationMessageError("expected 'bytes' or 'text' in websocket.send, got neither")
+
+    def _accept(self, message: Any) -> None:
+        subprotocol = message.get("subprotocol")
+        if subprotocol is not None and subprotocol not in self._offered:
+            raise ApplicationMessageError(
+                f"expected a subprotocol the client offered ({self._offered}), got {subprotocol!r}"
+            )
+        headers = check_header_types(message.get("headers", ()))
+        for name, _ in headers:
+            if name.lower() in (
+                b"sec-websocket-protocol",
+                b"sec-websocket-accept",
+                b"upgrade",
+                b"connection",
+            ):
+                raise ApplicationMessageError(
+                    f"expected headers the server does not set itself, got {name!r} (use 'subprotocol')"
+                )
+        self.state = WSState.OPEN
+        self._writer.accept(subprotocol, headers)
+
+    def _close(self, message: Any) -> None:
+        code = message.get("code", 1000)
+        reason = message.get("reason") or ""
+        if not isinstance(code, int) or not valid_close_code(code):
+            raise ApplicationMessageError(
+                f"expected a close code of 1000-1003, 1007-1014 or 3000-4999, got {code!r}"
+            )
+        if not isinstance(reason, str):
+            raise ApplicationMessageError(
+                f"expected 'reason' to be str, got {type(reason).__name__}"
+            )
+        was_open = self.state is WSState.OPEN
+        self.state = WSState.CLOSED
+        if was_open:
+            self._writer.close(code, reason)
+        else:
+            self._writer.reject()
+
+    def _deny(self, message: Any) -> None:
+        status = message.get("status")
+        if not isinstance(status, int) or not 100 <= status <= 999:
+            raise ApplicationMessageError(f"expected an integer status code, got {status!r}")
+        headers = check_header_types(message.get("headers", ()))
+        self.state = WSState.DENYING
+        self._writer.deny_start(status, headers)
