@@ -29,6 +29,9 @@ async def app(scope, receive, send):
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+    if scope["type"] == "websocket":
+        await ws_echo(scope, receive, send)
+        return
     if scope["type"] != "http":
         return
     body = await _read_body(receive)
@@ -67,3 +70,19 @@ async def app(scope, receive, send):
             }
         )
         await send({"type": "http.response.body", "body": _HELLO})
+
+
+async def ws_echo(scope, receive, send):
+    """WebSocket echo: every message comes back with the same type."""
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "websocket.connect":
+            await send({"type": "websocket.accept"})
+        elif kind == "websocket.receive":
+            if message.get("text") is not None:
+                await send({"type": "websocket.send", "text": message["text"]})
+            else:
+                await send({"type": "websocket.send", "bytes": message["bytes"]})
+        else:
+            return

@@ -29,7 +29,10 @@ SCENARIOS = {
     "hello": {"path": "/", "lua": None, "desc": "GET hello world"},
     "post64k": {"path": "/echo", "lua": "post64k", "desc": "POST 64 KiB echo"},
     "stream": {"path": "/stream", "lua": None, "desc": "streamed 100 x 1 KiB"},
+    "ws_echo": {"path": "/ws", "lua": None, "desc": "WebSocket 64-byte text echo, 50 connections"},
+    "ws_idle": {"path": "/ws", "lua": None, "desc": "RSS per idle WebSocket (2000 sockets)"},
 }
+WS_SCENARIOS = ("ws_echo", "ws_idle")
 
 LUA = {
     "post64k": 'wrk.method = "POST"\nwrk.body = string.rep("a", 65536)\n'
@@ -148,6 +151,64 @@ def run_wrk(
     return parse_wrk(output)
 
 
+def run_ws_echo(port: int, duration: int) -> dict[str, float]:
+    command = [
+        "taskset",
+        "-c",
+        "1",
+        sys.executable,
+        os.path.join(HERE, "wsload.py"),
+        "echo",
+        str(port),
+        "50",
+        str(duration),
+    ]
+    started = time.monotonic()
+    client_before = os.times()
+    output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
+    if output.returncode != 0:
+        die(f"wsload failed: {output.stderr[-500:]}")
+    result = json.loads(output.stdout)
+    client_after = os.times()
+    elapsed = time.monotonic() - started
+    cpu = (client_after.children_user - client_before.children_user) + (
+        client_after.children_system - client_before.children_system
+    )
+    result["client_cpu_percent"] = 100 * cpu / elapsed
+    return result
+
+
+def run_ws_idle(port: int, pid: int, connections: int = 2000) -> dict[str, float]:
+    before = proc_status(pid, "VmRSS")
+    with tempfile.NamedTemporaryFile(delete=False) as hold:
+        hold_path = hold.name
+    client = subprocess.Popen(
+        [
+            "taskset",
+            "-c",
+            "1",
+            sys.executable,
+            os.path.join(HERE, "wsload.py"),
+            "idle",
+            str(port),
+            str(connections),
+            hold_path,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = client.stdout.readline()  # type: ignore[union-attr]
+        if line.strip() != "ready":
+            die("wsload idle did not get ready")
+        time.sleep(1.0)
+        after = proc_status(pid, "VmRSS")
+    finally:
+        os.unlink(hold_path)
+        client.wait(30)
+    return {"rps": 0.0, "per_connection_kib": (after - before) / connections / 1024}
+
+
 def bench_server(
     name: str, pythons: dict[str, str], scenarios: list[str], args: argparse.Namespace, lua_dir: str
 ) -> dict:
@@ -193,7 +254,7 @@ def table(all_results: dict, scenarios: list[str]) -> str:
         "| scenario | server | req/s | p50 ms | p99 ms | server CPU % | peak RSS MiB | vs Daphne 4.2.3 |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for scenario in scenarios:
+    for scenario in [s for s in scenarios if s != "ws_idle"]:
         base = all_results.get("daphne", {}).get("scenarios", {}).get(scenario, {}).get("rps")
         for server, results in all_results.items():
             row = results["scenarios"][scenario]
@@ -202,11 +263,21 @@ def table(all_results: dict, scenarios: list[str]) -> str:
                 f"| {scenario} | {server} | {row['rps']:.0f} | {row.get('p50_ms', 0):.2f} | "
                 f"{row.get('p99_ms', 0):.2f} | {row['cpu_percent']:.0f} | {row['peak_rss'] / 2**20:.1f} | {ratio} |"
             )
+    if "ws_echo" in scenarios:
+        lines.append("")
+        lines.append("ws_echo: req/s = 64-byte round trips per second; client CPU % (one core):")
+        for server, results in all_results.items():
+            row = results["scenarios"]["ws_echo"]
+            lines.append(f"- {server}: {row['client_cpu_percent']:.0f} %")
     lines.append("")
-    lines.append("| server | idle RSS MiB |")
-    lines.append("|---|---:|")
+    with_idle = "ws_idle" in scenarios
+    lines.append("| server | idle RSS MiB |" + (" KiB per idle WebSocket |" if with_idle else ""))
+    lines.append("|---|---:|" + ("---:|" if with_idle else ""))
     for server, results in all_results.items():
-        lines.append(f"| {server} | {results['idle_rss'] / 2**20:.1f} |")
+        extra = (
+            f" {results['scenarios']['ws_idle']['per_connection_kib']:.1f} |" if with_idle else ""
+        )
+        lines.append(f"| {server} | {results['idle_rss'] / 2**20:.1f} |{extra}")
     return "\n".join(lines)
 
 
