@@ -363,10 +363,19 @@ class WebRequest:
         self.channel.response_finished(self)
 
     def fail_response(self, started: bool) -> None:
-        """The app misbehaved: 500 if nothing was written yet, else abort."""
+        """The app misbehaved: 500 if nothing was written yet, else abort.
+
+        Done on the next loop iteration, so that the app sees the error raised
+        from its ``send`` (and can record it) before the client sees the 500.
+        """
         if self.response_done:
             return
-        if started or self.head_written:
+        self.response_done = True
+        self.context.loop.call_soon(self._fail_now, started or self.head_written)
+
+    def _fail_now(self, started: bool) -> None:
+        self.response_done = False
+        if started:
             self._abort()
         else:
             self.basic_error(500, b"Internal Server Error", "Server Error")

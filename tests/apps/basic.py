@@ -50,3 +50,8 @@ class Asgi2App:
         await receive()
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"asgi2"})
+
+
+def get_scope_json():
+    """A picklable ``get_application`` for DaphneProcess."""
+    return scope_json
