@@ -1,0 +1,242 @@
+"""WebSocketProtocol and WebSocketCycle over an in-memory transport with an injected clock."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from typing import Any
+
+import pytest
+from harness import Harness
+from test_ws_engine import client_frame, server_frames
+
+from daphne._ws_cycle import WebSocketCycle, WSState
+
+HANDSHAKE = (
+    b"GET /chat?x=1 HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    b"Sec-WebSocket-Protocol: a, b\r\n\r\n"
+)
+
+
+class WSApp:
+    """Accepts (optionally), echoes, and records everything it receives."""
+
+    def __init__(
+        self, accept: dict[str, Any] | None = None, after_accept: list | None = None
+    ) -> None:
+        self.accept = accept if accept is not None else {"type": "websocket.accept"}
+        self.after_accept = after_accept or []
+        self.received: list[dict[str, Any]] = []
+        self.scope: dict[str, Any] = {}
+        self.errors: list[BaseException] = []
+
+    async def __call__(self, scope, receive, send):
+        self.scope = scope
+        self.received.append(await receive())
+        try:
+            await send(self.accept)
+            for message in self.after_accept:
+                await send(message)
+        except ValueError as error:
+            self.errors.append(error)
+            return
+        while True:
+            message = await receive()
+            self.received.append(message)
+            if message["type"] == "websocket.disconnect":
+                return
+            await send(
+                {
+                    "type": "websocket.send",
+                    **{k: v for k, v in message.items() if k in ("text", "bytes")},
+                }
+            )
+
+
+@pytest.fixture
+def make():
+    made: list[Harness] = []
+
+    def factory(app: Any, **config: Any) -> Harness:
+        harness = Harness(app, **config)
+        made.append(harness)
+        return harness
+
+    yield factory
+    for harness in made:
+        harness.close()
+
+
+def after_head(data: bytes) -> bytes:
+    return data.split(b"\r\n\r\n", 1)[1]
+
+
+def test_handshake_scope_and_echo(make) -> None:
+    """The 101 carries the accept key; the scope is a websocket scope; messages echo."""
+    app = WSApp({"type": "websocket.accept", "subprotocol": "b"})
+    h = make(app)
+    h.feed(HANDSHAKE)
+    head = h.written.split(b"\r\n\r\n")[0]
+    assert head.startswith(b"HTTP/1.1 101 Switching Protocols")
+    assert b"\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head
+    assert b"\r\nSec-WebSocket-Protocol: b" in head
+    assert app.scope["type"] == "websocket" and app.scope["subprotocols"] == ["a", "b"]
+    assert app.scope["query_string"] == b"x=1" and app.scope["scheme"] == "ws"
+    h.feed(client_frame(1, b"hi") + client_frame(2, b""))
+    assert server_frames(after_head(h.written)) == [(0x81, 1, b"hi"), (0x82, 2, b"")]
+    assert app.received[1:] == [
+        {"type": "websocket.receive", "text": "hi"},
+        {"type": "websocket.receive", "bytes": b""},
+    ]
+
+
+def test_frames_pipelined_with_the_handshake(make) -> None:
+    """Frames sent right behind the handshake are processed after accept."""
+    app = WSApp()
+    h = make(app)
+    h.feed(HANDSHAKE + client_frame(1, b"early"))
+    assert server_frames(after_head(h.written)) == [(0x81, 1, b"early")]
+
+
+def test_client_close_is_echoed_and_reported(make) -> None:
+    """A client close is answered with the same code and the app gets code and reason."""
+    app = WSApp()
+    h = make(app)
+    h.feed(HANDSHAKE)
+    h.feed(client_frame(8, struct.pack("!H", 4000) + b"bye"))
+    assert server_frames(after_head(h.written))[-1] == (0x88, 8, struct.pack("!H", 4000))
+    assert app.received[-1] == {"type": "websocket.disconnect", "code": 4000, "reason": "bye"}
+    assert h.closed
+
+
+def test_connection_loss_is_1006(make) -> None:
+    """Losing the TCP connection gives the app 1006."""
+    app = WSApp()
+    h = make(app)
+    h.feed(HANDSHAKE)
+    h.lose_connection()
+    assert app.received[-1]["code"] == 1006
+
+
+def test_ping_answered_and_keepalive(make) -> None:
+    """Client pings get pongs; silence brings a server ping; no pong drops the connection."""
+    app = WSApp()
+    h = make(app, ping_interval=10, ping_timeout=5)
+    h.feed(HANDSHAKE)
+    h.feed(client_frame(9, b"p"))
+    assert server_frames(after_head(h.written))[-1] == (0x8A, 10, b"p")
+    h.advance(9)
+    assert len(server_frames(after_head(h.written))) == 1
+    h.advance(1.5)
+    assert server_frames(after_head(h.written))[-1][1] == 9  # our ping
+    h.advance(5.5)
+    assert h.aborted
+    assert app.received[-1]["code"] == 1006
+
+
+def test_pong_keeps_the_connection(make) -> None:
+    """A pong in time keeps the connection open."""
+    h = make(WSApp(), ping_interval=10, ping_timeout=5)
+    h.feed(HANDSHAKE)
+    h.advance(10.5)
+    h.feed(client_frame(10, b"daphne"))
+    h.advance(6)
+    assert not h.closed
+
+
+def test_connect_timeout_rejects_with_403(make) -> None:
+    """An app that never answers the handshake gets its client a 403 after the connect timeout."""
+
+    async def app(scope, receive, send):
+        await receive()
+        await asyncio.Event().wait()
+
+    h = make(app, websocket_connect_timeout=3)
+    h.feed(HANDSHAKE)
+    h.advance(2.9)
+    assert h.written == b""
+    h.advance(0.2)
+    assert h.written.startswith(b"HTTP/1.1 403 ")
+    assert [a[1] for a in h.actions] == ["connecting", "rejected", "disconnected"]
+
+
+def test_lifetime_closes_1000_and_waits_for_peer(make) -> None:
+    """websocket_timeout sends close 1000; the peer's close completes it."""
+    app = WSApp()
+    h = make(app, websocket_timeout=30, ping_interval=0)
+    h.feed(HANDSHAKE)
+    h.advance(30.5)
+    assert server_frames(after_head(h.written))[-1] == (0x88, 8, struct.pack("!H", 1000))
+    assert not h.closed
+    h.feed(client_frame(8, struct.pack("!H", 1000)))
+    assert h.closed
+    assert app.received[-1]["code"] == 1000
+
+
+def test_app_close_then_peer_silence_drops(make) -> None:
+    """After the server's close, a peer that never answers is dropped after the close timeout."""
+    app = WSApp(after_accept=[{"type": "websocket.close", "code": 1001, "reason": "bye"}])
+    h = make(app, websocket_close_timeout=5, ping_interval=0)
+    h.feed(HANDSHAKE)
+    assert server_frames(after_head(h.written))[-1] == (0x88, 8, struct.pack("!H", 1001) + b"bye")
+    h.advance(5.5)
+    assert h.aborted
+
+
+def test_protocol_error_closes_1002_and_tells_app(make) -> None:
+    """A framing error closes with 1002 and the app hears 1002."""
+    app = WSApp()
+    h = make(app)
+    h.feed(HANDSHAKE)
+    h.feed(b"\x81\x05hello")  # unmasked
+    assert server_frames(after_head(h.written))[-1][:2] == (0x88, 8)
+    assert app.received[-1]["code"] == 1002
+
+
+def test_read_backpressure(make) -> None:
+    """An app that does not receive makes the server stop reading the socket."""
+
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.accept"})
+        await asyncio.Event().wait()
+
+    h = make(app, read_high_water=1000)
+    h.feed(HANDSHAKE)
+    h.feed(client_frame(2, b"x" * 1500))
+    assert h.transport.producerState == "paused"
+
+
+@pytest.mark.parametrize(
+    ("messages", "state", "text"),
+    [
+        ([{"type": "websocket.send", "text": "x"}], WSState.CONNECTING, "not been accepted"),
+        ([{"type": "websocket.accept", "subprotocol": "z"}], WSState.CONNECTING, "offered"),
+        (
+            [{"type": "websocket.accept"}, {"type": "websocket.send", "text": "a", "bytes": b"b"}],
+            WSState.OPEN,
+            "both",
+        ),
+        ([{"type": "websocket.accept"}, {"type": "websocket.send"}], WSState.OPEN, "neither"),
+        (
+            [{"type": "websocket.accept"}, {"type": "websocket.close", "code": 1005}],
+            WSState.OPEN,
+            "close code",
+        ),
+        ([{"type": "websocket.accept"}, {"type": "websocket.accept"}], WSState.OPEN, "expected"),
+        ([{"type": "websocket.http.response.body"}], WSState.CONNECTING, "expected"),
+    ],
+)
+def test_cycle_rejects_invalid_messages(messages: list, state: WSState, text: str) -> None:
+    """Invalid messages raise with 'expected' wording and leave the state unchanged."""
+
+    class Writer:
+        def __getattr__(self, name):
+            return lambda *args: None
+
+    cycle = WebSocketCycle(Writer(), ["a"])
+    with pytest.raises(ValueError, match=text):
+        for message in messages:
+            cycle.handle(message)
+    assert cycle.state is state
