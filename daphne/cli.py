@@ -207,6 +207,13 @@ class CommandLineInterface:
             default=None,
             help="Threads in the pool that sync_to_async work runs on (default: Python's, or ASGI_THREADS)",
         )
+        add(
+            "--no-ws-per-message-deflate",
+            dest="ws_per_message_deflate",
+            action="store_false",
+            default=True,
+            help="Do not negotiate WebSocket permessage-deflate compression",
+        )
         add("--version", action="version", version=f"daphne {__version__}")
         self.server: Any = None
 
@@ -278,6 +285,7 @@ class CommandLineInterface:
             proxy_forwarded_port_header=self._proxy_header(args, "port", "X-Forwarded-Port"),
             proxy_forwarded_proto_header="X-Forwarded-Proto" if args.proxy_headers else None,
             server_name=args.server_name,
+            **({} if args.ws_per_message_deflate else {"websocket_per_message_deflate": False}),
         )
         self.server.run()
         if getattr(self.server, "abort_start", False):

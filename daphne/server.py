@@ -139,7 +139,10 @@ class Server:
         self.http_factory = HTTPFactory(self, self.context)
         self._begin_twisted_logging()
         logger.info("HTTP/2 support not enabled (not implemented yet)")
-        logger.info("WebSocket support enabled (permessage-deflate on)")
+        logger.info(
+            "WebSocket support enabled (permessage-deflate %s)",
+            "on" if self.config.websocket_per_message_deflate else "off",
+        )
         for description in self.endpoints:
             self._listen(description)
         reactor.addSystemEventTrigger("before", "shutdown", self.kill_all_applications)

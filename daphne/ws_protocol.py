@@ -93,8 +93,10 @@ class WebSocketProtocol:
         self.scope = build_websocket_scope(facts, self.config)
         self.cycle = WebSocketCycle(self, self.scope["subprotocols"])
         self.engine: WebSocketEngine | None = None
-        self._deflate: Deflate | None = negotiate_deflate(
-            _header_values(head.headers, b"sec-websocket-extensions")
+        self._deflate: Deflate | None = (
+            negotiate_deflate(_header_values(head.headers, b"sec-websocket-extensions"))
+            if self.config.websocket_per_message_deflate
+            else None
         )
         self._early_data = b""
         self._queued = 0

@@ -261,3 +261,11 @@ def test_abort_start_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SystemExit) as info:
         RecordingCLI().run(["daphne:__version__"])
     assert info.value.code == 1
+
+
+def test_no_ws_per_message_deflate() -> None:
+    """--no-ws-per-message-deflate turns compression off; by default nothing is passed."""
+    assert "websocket_per_message_deflate" not in run_cli().init_kwargs
+    assert (
+        run_cli("--no-ws-per-message-deflate").init_kwargs["websocket_per_message_deflate"] is False
+    )

@@ -240,3 +240,17 @@ def test_cycle_rejects_invalid_messages(messages: list, state: WSState, text: st
         for message in messages:
             cycle.handle(message)
     assert cycle.state is state
+
+
+def test_deflate_negotiated_unless_disabled(make) -> None:
+    """permessage-deflate is accepted when offered, and not when turned off."""
+    offer = HANDSHAKE.replace(
+        b"\r\n\r\n",
+        b"\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n",
+    )
+    h = make(WSApp())
+    h.feed(offer)
+    assert b"\r\nSec-WebSocket-Extensions: permessage-deflate\r\n" in h.written
+    h = make(WSApp(), websocket_per_message_deflate=False)
+    h.feed(offer)
+    assert h.written.startswith(b"HTTP/1.1 101") and b"Sec-WebSocket-Extensions" not in h.written
