@@ -41,7 +41,7 @@ from zope.interface import implementer
 from ._context import ServerContext
 from ._errors import BadRequest
 from ._http1_parser import ChunkedDecoder, find_head_end, parse_request_head
-from .http_protocol import WebRequest, error_page, status_line
+from .http_protocol import WebRequest, error_response
 from .ws_protocol import WebSocketProtocol, handshake_problem
 
 logger = logging.getLogger("daphne.http_protocol")
@@ -401,17 +401,8 @@ class HTTP1Connection(Protocol):
         """Answer a request the server refuses before it reaches the app, then close."""
         first_line = buffer.split(b"\n", 1)[0].rstrip(b"\r")
         version = "1.0" if first_line.endswith(b" HTTP/1.0") else "1.1"
-        page = error_page(error.status, error.reason)
-        context = self.context
-        head = b"%sContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\nDate: %s\r\n" % (
-            status_line(version, error.status),
-            len(page),
-            context.date_header(),
-        )
-        if context.server_name_bytes:
-            head += b"Server: %s\r\n" % context.server_name_bytes
-        head += extra_headers
-        self.write(head + b"Connection: close\r\n\r\n" + page, flush=True)
+        data, _ = error_response(self.context, version, error.status, error.reason, extra_headers)
+        self.write(data, flush=True)
         self._buffer = b""
         self._close()
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HTTPFactory", "WebRequest", "error_page", "status_line"]
+__all__ = ["HTTPFactory", "WebRequest", "error_page", "error_response", "status_line"]
 
 _STATUS_LINES: dict[tuple[str, int], bytes] = {}
 _HEADER_NAME_RE = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
@@ -66,6 +66,24 @@ def error_page(status: int, reason: str) -> bytes:
         "footer{color:#999;font-size:small;margin-top:2em}</style></head>"
         f"<body><h1>{escape(title)}</h1><p>{escape(reason)}</p><footer>Daphne</footer></body></html>"
     ).encode()
+
+
+def error_response(
+    context: ServerContext, http_version: str, status: int, reason: str, extra_headers: bytes = b""
+) -> tuple[bytes, int]:
+    """A whole error response the server answers itself (then closes).
+
+    :returns: the bytes to write and the length of the page in them.
+    """
+    page = error_page(status, reason)
+    head = b"%sContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\nDate: %s\r\n" % (
+        status_line(http_version, status),
+        len(page),
+        context.date_header(),
+    )
+    if context.server_name_bytes:
+        head += b"Server: %s\r\n" % context.server_name_bytes
+    return head + extra_headers + b"Connection: close\r\n\r\n" + page, len(page)
 
 
 class WebRequest:
@@ -386,23 +404,15 @@ class WebRequest:
             return
         if isinstance(body, bytes):
             body = body.decode("utf-8", "replace")
-        page = error_page(status, body)
+        version = self.head.http_version if self.head else "1.1"
+        data, page_length = error_response(self.context, version, status, body)
         self.keep_alive = False
-        self.framing = "none"
-        self.suppress_body = False
-        head = b"%sContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n" % (
-            status_line(self.head.http_version if self.head else "1.1", status),
-            len(page),
-        )
-        self.framing = "length"
-        self.length_left = len(page)
         self._status = status
         self.head_written = True
-        extra = b"Date: %s\r\n" % self.context.date_header()
-        if self.context.server_name_bytes:
-            extra += b"Server: %s\r\n" % self.context.server_name_bytes
+        self.bytes_sent = page_length
         self._cancel_timeout_if_done(False)
-        self._write_framed(head + extra + b"Connection: close\r\n\r\n", page, False)
+        self.channel.write(data, True)
+        self._finish()
 
     def _abort(self) -> None:
         self.response_done = True

@@ -34,7 +34,7 @@ from ._ws_engine import (
     WebSocketEngine,
     negotiate_deflate,
 )
-from .http_protocol import error_page, status_line
+from .http_protocol import error_response, status_line
 
 logger = logging.getLogger(__name__)
 
@@ -363,15 +363,8 @@ class WebSocketProtocol:
     # -- endings --------------------------------------------------------------------
 
     def _http_error(self, status: int, reason: str) -> None:
-        page = error_page(status, reason)
-        head = b"%sContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\nDate: %s\r\n" % (
-            status_line("1.1", status),
-            len(page),
-            self.context.date_header(),
-        )
-        if self.context.server_name_bytes:
-            head += b"Server: %s\r\n" % self.context.server_name_bytes
-        self.channel.write(head + b"Connection: close\r\n\r\n" + page, flush=True)
+        data, _ = error_response(self.context, "1.1", status, reason)
+        self.channel.write(data, flush=True)
         self._finish(1006, "")
         self.channel.close()
 
