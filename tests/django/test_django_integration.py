@@ -1,0 +1,122 @@
+"""Django integration: the daphne app config, its system check, and ``manage.py runserver``."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+django = pytest.importorskip("django")
+import httpx  # noqa: E402
+
+PROJECT = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "django_project"
+)
+pytestmark = pytest.mark.timeout(90)
+
+
+def manage(
+    *args: str, env: dict | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_check_passes_when_daphne_is_first() -> None:
+    """daphne listed before staticfiles: no daphne.E001."""
+    result = manage("check")
+    assert result.returncode == 0, result.stderr
+    assert "daphne.E001" not in result.stdout + result.stderr
+
+
+def test_check_fails_when_staticfiles_is_first() -> None:
+    """staticfiles listed before daphne: daphne.E001."""
+    result = manage("check", env={"DJ_APPS_ORDER": "staticfiles-first"})
+    assert result.returncode != 0
+    assert "daphne.E001" in result.stderr
+    assert (
+        "Daphne must be listed before django.contrib.staticfiles in INSTALLED_APPS."
+        in result.stderr
+    )
+
+
+def test_runserver_without_asgi_application() -> None:
+    """A missing ASGI_APPLICATION is a clear CommandError."""
+    result = manage("runserver", "--noreload", "127.0.0.1:0", env={"DJ_NO_ASGI": "1"})
+    assert result.returncode != 0
+    assert "You have not set ASGI_APPLICATION, which is needed to run the server." in result.stderr
+    result = manage(
+        "runserver", "--noreload", "127.0.0.1:0", env={"DJ_ASGI_APPLICATION": "djproject.nope.app"}
+    )
+    assert result.returncode != 0
+    assert "Cannot import ASGI_APPLICATION module 'djproject.nope'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_runserver_serves_asgi_and_static_files(tmp_path) -> None:
+    """runserver prints the ASGI banner, serves views and static files, and logs requests."""
+    port = free_port()
+    out = tmp_path / "out.log"
+    with open(out, "w") as handle:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "runserver",
+                "--noreload",
+                "--skip-checks",
+                f"127.0.0.1:{port}",
+            ],
+            cwd=PROJECT,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        response = None
+        while time.monotonic() < deadline:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert response is not None and response.text == "hello from django"
+        assert (
+            httpx.get(f"http://127.0.0.1:{port}/static/hello.txt", timeout=5).text
+            == "static file content\n"
+        )
+        assert httpx.get(f"http://127.0.0.1:{port}/missing", timeout=5).status_code == 404
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+    log = out.read_text()
+    assert re.search(
+        r"Starting ASGI/Daphne version \S+ development server at http://127\.0\.0\.1:\d+/", log
+    )
+    assert "Performing system checks" not in log  # --skip-checks honoured
+    assert "HTTP GET / 200" in log
+    assert "HTTP GET /missing 404" in log
