@@ -223,6 +223,19 @@ def bench_server(
         time.sleep(0.5)
         results: dict = {"idle_rss": proc_status(process.pid, "VmRSS"), "scenarios": {}}
         for scenario in scenarios:
+            if scenario == "ws_idle":
+                results["scenarios"][scenario] = run_ws_idle(port, process.pid)
+                continue
+            if scenario == "ws_echo":
+                run_ws_echo(port, max(1, args.duration // 5))  # warm-up
+                cpu_before = cpu_seconds(process.pid)
+                started = time.monotonic()
+                measured = run_ws_echo(port, args.duration)
+                elapsed = time.monotonic() - started
+                measured["cpu_percent"] = 100 * (cpu_seconds(process.pid) - cpu_before) / elapsed
+                measured["peak_rss"] = proc_status(process.pid, "VmHWM")
+                results["scenarios"][scenario] = measured
+                continue
             run_wrk(
                 port, scenario, max(1, args.duration // 5), args.connections, lua_dir
             )  # warm-up
