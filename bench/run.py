@@ -222,7 +222,9 @@ def bench_server(
         wait_for_port(port, process)
         time.sleep(0.5)
         results: dict = {"idle_rss": proc_status(process.pid, "VmRSS"), "scenarios": {}}
-        for scenario in scenarios:
+        # Idle memory is measured first, on a fresh process: after load, freed
+        # heap is reused and per-connection growth would be under-counted.
+        for scenario in sorted(scenarios, key=lambda name: name != "ws_idle"):
             if scenario == "ws_idle":
                 results["scenarios"][scenario] = run_ws_idle(port, process.pid)
                 continue

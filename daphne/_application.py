@@ -11,8 +11,9 @@ Theory of operation:
 * Rule 1: the protocol feeds messages with :meth:`ApplicationInstance.put`;
   ``receive`` returns them in order, and once :meth:`close` was called and
   the queue is empty it returns the protocol's final message (e.g.
-  ``http.disconnect``) every time it is called, so an app never hangs on a
-  connection that is over.
+  ``http.disconnect``) exactly once; a later ``receive`` waits until the
+  application-close timeout cancels the app (so a naive ``while True:
+  await receive()`` loop never spins).
 * Rule 2: after :meth:`close`, ``send`` returns without doing anything, and the
   app has ``application_close_timeout`` seconds to return before it is
   cancelled.
@@ -36,6 +37,8 @@ logger = logging.getLogger("daphne.server")
 __all__ = ["ApplicationInstance", "InstanceRegistry"]
 
 Message = dict[str, Any]
+#: Marks that the final message (``http.disconnect``...) was already received.
+_DELIVERED: Message = {"type": "delivered"}
 SendHandler = Callable[[Message], "Awaitable[None] | None"]
 ExitHandler = Callable[["BaseException | None"], None]
 
@@ -175,8 +178,14 @@ class ApplicationInstance:
                 if self._on_receive is not None:
                     self._on_receive(message)
                 return message
-            if self._close_message is not None:
-                return self._close_message
+            final = self._close_message
+            if final is not None:
+                if final is _DELIVERED:
+                    # Told once already (as Daphne does): wait, until the
+                    # application-close timeout cancels the app.
+                    await asyncio.get_running_loop().create_future()
+                self._close_message = _DELIVERED
+                return final
             loop = asyncio.get_running_loop()
             waiter = self._waiter = loop.create_future()
             try:
