@@ -41,6 +41,7 @@ from zope.interface import implementer
 from ._context import ServerContext
 from ._errors import BadRequest
 from ._http1_parser import ChunkedDecoder, find_head_end, parse_request_head
+from ._http2 import PREFACE, H2Protocol
 from .http_protocol import WebRequest, error_response
 from .ws_protocol import WebSocketProtocol, handshake_problem
 
@@ -99,6 +100,7 @@ class HTTP1Connection(Protocol):
         self._buffer = b""
         self._request: WebRequest | None = None
         self._upgraded: Any = None
+        self._first_data = True
         self._body_left = 0
         self._chunked: ChunkedDecoder | None = None
         self._reading_paused = False
@@ -143,6 +145,10 @@ class HTTP1Connection(Protocol):
         if state is ConnState.UPGRADED:
             self._upgraded.data_received(data)
             return
+        if self._first_data:
+            data = self._check_http2(data)
+            if not data:
+                return
         if state is ConnState.BODY or state is ConnState.DISCARDING:
             self._body_received(data)
             return
@@ -334,6 +340,30 @@ class HTTP1Connection(Protocol):
         elif self._buffer:
             data, self._buffer = self._buffer, b""
             self._body_received(data)
+
+    def _check_http2(self, data: bytes) -> bytes:
+        """Switch to HTTP/2 if TLS negotiated ``h2`` or the client sent the preface.
+
+        :returns: the bytes still to be handled as HTTP/1.x (empty once switched
+            or while a possible preface is incomplete).
+        """
+        pending = self._buffer + data
+        negotiated = getattr(self.transport, "negotiatedProtocol", None)
+        if negotiated != b"h2":
+            if not PREFACE.startswith(pending[: len(PREFACE)]):
+                self._first_data = False
+                self._buffer = b""
+                return pending
+            if len(pending) < len(PREFACE):
+                self._buffer = pending  # maybe the preface: wait for the rest
+                return b""
+        self._first_data = False
+        self._buffer = b""
+        self._cancel_idle()
+        self.state = ConnState.UPGRADED
+        self._upgraded = H2Protocol(self, self.context, self._facts)
+        self._upgraded.start(pending)
+        return b""
 
     def _start_websocket(self, head: Any) -> None:
         problem = handshake_problem(head)

@@ -454,7 +454,7 @@ class HTTPFactory(ServerFactory):
 
     def acceptableProtocols(self) -> list[bytes]:
         """ALPN protocols offered on TLS endpoints."""
-        return [b"http/1.1"]
+        return [b"h2", b"http/1.1"]
 
     def log_action(self, protocol: str, action: str, details: dict[str, Any]) -> None:
         """Daphne compatibility: forward to the server's action logger."""

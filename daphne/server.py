@@ -138,7 +138,7 @@ class Server:
         )
         self.http_factory = HTTPFactory(self, self.context)
         self._begin_twisted_logging()
-        logger.info("HTTP/2 support not enabled (not implemented yet)")
+        logger.info("HTTP/2 support enabled (TLS with ALPN, and cleartext with prior knowledge)")
         logger.info(
             "WebSocket support enabled (permessage-deflate %s)",
             "on" if self.config.websocket_per_message_deflate else "off",

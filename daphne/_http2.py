@@ -1,0 +1,458 @@
+"""HTTP/2 (RFC 9113) on one connection, with the ``h2`` library as the engine.
+
+``H2Protocol`` takes a connection over from :class:`~daphne._http1.HTTP1Connection`
+when TLS negotiated ``h2`` by ALPN or a cleartext connection opened with the
+HTTP/2 preface (prior knowledge).  Every stream is its own application
+instance, scoped by the same :mod:`daphne._scope` builder as HTTP/1.1 and
+driven by the same :class:`~daphne._http_cycle.HTTPResponseCycle`.
+
+Flow control both ways: request body bytes are acknowledged to the client
+(opening its window) only as the app receives them; response bodies are sent
+within the client's windows and ``send`` waits while a window is exhausted.
+
+Covered by ``tests/integration/test_http2_functional.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+import h2.settings
+
+from ._application import ApplicationInstance
+from ._http_cycle import CycleState, HTTPResponseCycle
+from ._scope import RequestFacts, build_http_scope
+from .http_protocol import error_page
+
+logger = logging.getLogger("daphne.http_protocol")
+
+__all__ = ["PREFACE", "H2Protocol"]
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+_CONNECTION_HEADERS = frozenset(
+    (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
+)
+_DISCONNECT = {"type": "http.disconnect"}
+
+
+class H2Stream:
+    """One request stream: application instance and HTTP/2 response writer."""
+
+    def __init__(self, protocol: H2Protocol, stream_id: int, scope: dict[str, Any]) -> None:
+        self.protocol = protocol
+        self.stream_id = stream_id
+        self.scope = scope
+        self.cycle = HTTPResponseCycle(self)
+        self.head_written = False
+        self.response_done = False
+        self.suppress_body = scope["method"] == "HEAD"
+        self.status = 0
+        self.bytes_sent = 0
+        self.started_at = protocol.context.clock.seconds()
+        self._pending = b""
+        self._pending_end = False
+        self._ended = False
+        self._drain: asyncio.Future[None] | None = None
+        self._unacked: list[int] = []
+        self._timeout_call: Any = None
+        self.instance: ApplicationInstance | None = None
+
+    def start(self) -> None:
+        context = self.protocol.context
+        self.instance = ApplicationInstance(
+            self.scope,
+            self.cycle.handle,
+            self._app_exited,
+            context.clock,
+            context.config.application_close_timeout,
+            context.registry,
+            on_receive=self._message_received,
+        )
+        try:
+            self.instance.start(context.application, context.loop)
+        except Exception:
+            logger.exception("Exception when calling application")
+            self.instance = None
+            self.cycle.state = CycleState.ABORTED
+            self._error(500, "Exception inside application.")
+
+    # -- request body ------------------------------------------------------------
+
+    def feed_body(self, data: bytes, flow_length: int, more_body: bool) -> None:
+        instance = self.instance
+        if instance is None or instance.closed:
+            if flow_length:
+                self.protocol.acknowledge(self.stream_id, flow_length)
+            return
+        instance.put({"type": "http.request", "body": data, "more_body": more_body})
+        self._unacked.append(flow_length)
+        if not more_body:
+            timeout = self.protocol.context.config.http_timeout
+            if timeout is not None and not self.response_done:
+                self._timeout_call = self.protocol.context.clock.callLater(timeout, self._timed_out)
+
+    def _message_received(self, message: dict[str, Any]) -> None:
+        # Opening the client's window only as the app reads is the read backpressure.
+        if message["type"] == "http.request" and self._unacked:
+            length = self._unacked.pop(0)
+            if length:
+                self.protocol.acknowledge(self.stream_id, length)
+
+    def reset(self) -> None:
+        """The client reset the stream: tell the app, stop writing."""
+        self.response_done = True
+        self._cancel_timeout()
+        self._wake()
+        if self.instance is not None:
+            self.instance.close(_DISCONNECT)
+
+    # -- ResponseWriter ----------------------------------------------------------
+
+    def write_head(
+        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, more_body: bool
+    ) -> Awaitable[None] | None:
+        context = self.protocol.context
+        out = [(b":status", str(status).encode("ascii"))]
+        has_server = has_date = False
+        for name, value in headers:
+            lower = name.lower()
+            if lower in _CONNECTION_HEADERS:
+                continue
+            if lower == b"server":
+                has_server = True
+            elif lower == b"date":
+                has_date = True
+            out.append((lower, value))
+        if not has_date:
+            out.append((b"date", context.date_header()))
+        if not has_server and context.server_name_bytes:
+            out.append((b"server", context.server_name_bytes))
+        if status < 200 or status in (204, 304):
+            self.suppress_body = True
+        self.status = status
+        self.head_written = True
+        if not more_body:
+            self._cancel_timeout()
+        if self.suppress_body:
+            body = b""
+        try:
+            self.protocol.conn.send_headers(
+                self.stream_id, out, end_stream=not more_body and not body
+            )
+        except (h2.exceptions.ProtocolError, ValueError) as error:
+            raise ValueError(f"Invalid response headers: {error}") from None
+        if not more_body and not body:
+            self.protocol.flush()
+            self._finish()
+            return None
+        return self._send(body, more_body)
+
+    def write_body(self, body: bytes, more_body: bool) -> Awaitable[None] | None:
+        if not more_body:
+            self._cancel_timeout()
+        if self.suppress_body:
+            body = b""
+        return self._send(body, more_body)
+
+    def _send(self, body: bytes, more_body: bool) -> Awaitable[None] | None:
+        if self.response_done:
+            return None
+        self.bytes_sent += len(body)
+        self._pending += body
+        self._pending_end = not more_body
+        self.pump()
+        if self._pending or (self._pending_end and not self.response_done):
+            loop = self.protocol.context.loop
+            if self._drain is None or self._drain.done():
+                self._drain = loop.create_future()
+            return self._drain
+        return self.protocol.channel.drained()
+
+    def pump(self) -> None:
+        """Send as much pending body as the flow-control windows allow."""
+        if self.response_done:
+            return
+        conn = self.protocol.conn
+        while self._pending:
+            window = min(
+                conn.local_flow_control_window(self.stream_id), conn.max_outbound_frame_size
+            )
+            if window <= 0:
+                break
+            piece, self._pending = self._pending[:window], self._pending[window:]
+            last = self._pending_end and not self._pending
+            conn.send_data(self.stream_id, piece, end_stream=last)
+            self._ended = self._ended or last
+        if not self._pending and self._pending_end:
+            if not self._ended:
+                self._ended = True
+                try:
+                    conn.end_stream(self.stream_id)
+                except (h2.exceptions.ProtocolError, KeyError):
+                    pass
+            self._finish()
+        self.protocol.flush()
+        if not self._pending:
+            self._wake()
+
+    def _wake(self) -> None:
+        drain = self._drain
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    def fail_response(self, started: bool) -> None:
+        if self.response_done:
+            return
+        if started or self.head_written:
+            self._abort()
+        else:
+            self.protocol.context.loop.call_soon(self._error, 500, "Server Error")
+
+    # -- endings -----------------------------------------------------------------
+
+    def _error(self, status: int, reason: str) -> None:
+        if self.response_done or self.head_written:
+            return
+        page = error_page(status, reason)
+        self.cycle.state = CycleState.ABORTED
+        self.write_head(
+            status,
+            [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"content-length", b"%d" % len(page)),
+            ],
+            page,
+            False,
+        )
+
+    def _abort(self) -> None:
+        self.response_done = True
+        self._cancel_timeout()
+        self.protocol.reset_stream(self.stream_id)
+        if self.instance is not None:
+            self.instance.close(_DISCONNECT)
+
+    def _timed_out(self) -> None:
+        self._timeout_call = None
+        if self.response_done:
+            return
+        self.cycle.state = CycleState.ABORTED
+        if not self.head_written:
+            self._error(503, "Application failed to respond within time limit.")
+        else:
+            logger.warning("Application timed out while sending response")
+            self._abort()
+
+    def _cancel_timeout(self) -> None:
+        call, self._timeout_call = self._timeout_call, None
+        if call is not None and call.active():
+            call.cancel()
+
+    def _finish(self) -> None:
+        if self.response_done:
+            return
+        self.response_done = True
+        context = self.protocol.context
+        if context.action_logger is not None:
+            scope = self.scope
+            target = scope["raw_path"] + (
+                b"?" + scope["query_string"] if scope["query_string"] else b""
+            )
+            client = scope["client"]
+            context.log_action(
+                "http",
+                "complete",
+                {
+                    "path": target.decode("ascii", "replace"),
+                    "status": self.status,
+                    "method": scope["method"],
+                    "client": f"{client[0]}:{client[1]}" if client else None,
+                    "time_taken": context.clock.seconds() - self.started_at,
+                    "size": self.bytes_sent,
+                },
+            )
+        if self.instance is not None:
+            self.instance.close(_DISCONNECT)
+        self.protocol.stream_finished(self)
+
+    def _app_exited(self, exception: BaseException | None) -> None:
+        state = self.cycle.state
+        if not self.response_done and not self.protocol.closed:
+            if not self.head_written and state is not CycleState.ABORTED:
+                if exception is None:
+                    logger.error("Application returned without sending a response")
+                self.cycle.state = CycleState.ABORTED
+                self._error(500, "Exception inside application.")
+            elif self.head_written:
+                logger.error(
+                    "Application ended before finishing its response; resetting the stream"
+                )
+                self._abort()
+        self.instance = None
+        self.cycle.detach()
+
+
+class H2Protocol:
+    """One HTTP/2 connection: the ``h2`` state machine and its streams.
+
+    :ivar closed: the connection is over.
+    """
+
+    def __init__(self, channel: Any, context: Any, facts_kwargs: dict[str, Any]) -> None:
+        self.channel = channel
+        self.context = context
+        self.facts_kwargs = facts_kwargs
+        self.closed = False
+        self.streams: dict[int, H2Stream] = {}
+        config = h2.config.H2Configuration(
+            client_side=False, header_encoding=None, validate_inbound_headers=True
+        )
+        self.conn = h2.connection.H2Connection(config=config)
+        self.conn.local_settings = h2.settings.Settings(
+            client=False,
+            initial_values={
+                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 100,
+                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: 65536,
+            },
+        )
+
+    def start(self, data: bytes = b"") -> None:
+        self.conn.initiate_connection()
+        self.flush()
+        if data:
+            self.data_received(data)
+
+    def flush(self) -> None:
+        data = self.conn.data_to_send()
+        if data:
+            self.channel.write(data, flush=True)
+
+    def acknowledge(self, stream_id: int, length: int) -> None:
+        try:
+            self.conn.acknowledge_received_data(length, stream_id)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError, KeyError):
+            return
+        self.flush()
+
+    def reset_stream(self, stream_id: int) -> None:
+        try:
+            self.conn.reset_stream(stream_id, h2.errors.ErrorCodes.INTERNAL_ERROR)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError, KeyError):
+            pass
+        self.streams.pop(stream_id, None)
+        self.flush()
+
+    def stream_finished(self, stream: H2Stream) -> None:
+        self.streams.pop(stream.stream_id, None)
+
+    # -- bytes from the client ------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            events = self.conn.receive_data(data)
+        except h2.exceptions.ProtocolError as error:
+            logger.debug("HTTP/2 protocol error: %s", error)
+            self.flush()  # h2 queued the GOAWAY
+            self._close_all()
+            self.channel.close()
+            return
+        for event in events:
+            self._dispatch(event)
+        self.flush()
+
+    def _dispatch(self, event: Any) -> None:
+        if isinstance(event, h2.events.RequestReceived):
+            self._request(event)
+        elif isinstance(event, h2.events.DataReceived):
+            stream = self.streams.get(event.stream_id)
+            if stream is None:
+                self.acknowledge(event.stream_id, event.flow_controlled_length)
+            else:
+                stream.feed_body(event.data, event.flow_controlled_length, True)
+        elif isinstance(event, h2.events.StreamEnded):
+            stream = self.streams.get(event.stream_id)
+            if stream is not None:
+                stream.feed_body(b"", 0, False)
+        elif isinstance(event, h2.events.StreamReset):
+            stream = self.streams.pop(event.stream_id, None)
+            if stream is not None:
+                stream.reset()
+        elif isinstance(event, h2.events.WindowUpdated):
+            targets = (
+                list(self.streams.values())
+                if event.stream_id == 0
+                else [self.streams.get(event.stream_id)]
+            )
+            for stream in targets:
+                if stream is not None:
+                    stream.pump()
+        elif isinstance(event, h2.events.RemoteSettingsChanged):
+            for stream in list(self.streams.values()):
+                stream.pump()
+        elif isinstance(event, h2.events.ConnectionTerminated):
+            self._close_all()
+            self.channel.close()
+
+    def _request(self, event: Any) -> None:
+        pseudo: dict[bytes, bytes] = {}
+        headers: list[tuple[bytes, bytes]] = []
+        cookies: list[bytes] = []
+        for name, value in event.headers:
+            if name[:1] == b":":
+                pseudo[name] = value
+            elif name == b"cookie":
+                cookies.append(value)
+            else:
+                headers.append((name, value))
+        if cookies:
+            # RFC 9113 §8.2.3: cookie crumbs are joined with "; " for HTTP/1.1-minded apps.
+            headers.append((b"cookie", b"; ".join(cookies)))
+        authority = pseudo.get(b":authority")
+        if authority is not None and not any(name == b"host" for name, _ in headers):
+            headers.insert(0, (b"host", authority))
+        target = pseudo.get(b":path", b"/")
+        path, _, query = target.partition(b"?")
+        try:
+            method = pseudo[b":method"].decode("ascii")
+            path.decode("ascii")
+        except (KeyError, UnicodeDecodeError):
+            self.conn.reset_stream(event.stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+            return
+        facts = RequestFacts(
+            method=method,
+            path=path,
+            query_string=query,
+            http_version="2",
+            headers=headers,
+            **self.facts_kwargs,
+        )
+        scope = build_http_scope(facts, self.context.config)
+        scheme = pseudo.get(b":scheme")
+        if scheme in (b"http", b"https") and not self.context.config.proxy_forwarded_address_header:
+            scope["scheme"] = scheme.decode("ascii")
+        stream = H2Stream(self, event.stream_id, scope)
+        self.streams[event.stream_id] = stream
+        stream.start()
+        if event.stream_ended is not None:
+            stream.feed_body(b"", 0, False)
+
+    # -- endings --------------------------------------------------------------------
+
+    def _close_all(self) -> None:
+        self.closed = True
+        for stream in list(self.streams.values()):
+            stream.reset()
+        self.streams.clear()
+
+    def connection_lost(self) -> None:
+        self._close_all()

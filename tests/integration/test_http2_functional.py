@@ -1,0 +1,188 @@
+"""HTTP/2 against a real server: TLS with ALPN and cleartext prior knowledge."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+
+import h2.connection
+import h2.events
+import httpx
+import pytest
+import trustme
+from processes import DaphneCommand
+
+pytestmark = pytest.mark.timeout(120)
+APP = "apps.functional:app"
+
+
+@pytest.fixture(scope="module")
+def cleartext():
+    with DaphneCommand(["-p", "0", "--access-log", os.devnull, APP]).start(
+        wait_for="Listening on"
+    ) as daphne:
+        daphne.base = f"http://127.0.0.1:{daphne.port}"
+        yield daphne
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    folder = tmp_path_factory.mktemp("tls")
+    key_path, cert_path = folder / "key.pem", folder / "cert.pem"
+    cert.private_key_pem.write_to_path(str(key_path))
+    cert.cert_chain_pems[0].write_to_path(str(cert_path))
+    ca_path = folder / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    endpoint = f"ssl:0:interface=127.0.0.1:privateKey={key_path}:certKey={cert_path}"
+    with DaphneCommand(["-e", endpoint, "--access-log", os.devnull, APP]).start(
+        wait_for="Listening on"
+    ) as daphne:
+        context = ssl.create_default_context(cafile=str(ca_path))
+        daphne.base = f"https://127.0.0.1:{daphne.port}"
+        daphne.ssl_context = context
+        daphne.ca_path = str(ca_path)
+        yield daphne
+
+
+def test_prior_knowledge(cleartext) -> None:
+    """A cleartext client speaking HTTP/2 from the first byte is served over HTTP/2."""
+    with httpx.Client(http1=False, http2=True, base_url=cleartext.base, timeout=10) as client:
+        response = client.get("/scope")
+        assert response.http_version == "HTTP/2"
+        scope = response.json()
+        assert scope["http_version"] == "2"
+        assert scope["scheme"] == "http"
+        assert ["host", f"127.0.0.1:{cleartext.port}"] in scope["headers"]
+        payload = os.urandom(1_000_000)  # far over the initial 64 KiB windows
+        assert client.post("/echo", content=payload).content == payload
+
+
+def test_alpn_h2_over_tls(tls) -> None:
+    """TLS endpoints negotiate h2 by ALPN; HTTP/1.1 clients still get HTTP/1.1."""
+    with httpx.Client(http2=True, verify=tls.ssl_context, base_url=tls.base, timeout=10) as client:
+        response = client.get("/scope")
+        assert response.http_version == "HTTP/2"
+        assert response.json()["scheme"] == "https"
+    with httpx.Client(http2=False, verify=tls.ssl_context, base_url=tls.base, timeout=10) as client:
+        response = client.get("/scope")
+        assert response.http_version == "HTTP/1.1"
+
+
+def test_many_concurrent_streams(cleartext) -> None:
+    """Many streams run concurrently on one connection, each its own app instance."""
+
+    async def go():
+        async with httpx.AsyncClient(
+            http1=False, http2=True, base_url=cleartext.base, timeout=20
+        ) as client:
+            responses = await asyncio.gather(
+                *(client.post("/echo", content=f"n{i}".encode()) for i in range(60))
+            )
+            slow = await asyncio.gather(*(client.get("/slow?0.3") for _ in range(10)))
+            return [r.text for r in responses], [r.text for r in slow]
+
+    texts, slow = asyncio.run(go())
+    assert texts == [f"n{i}" for i in range(60)]
+    assert slow == ["slow"] * 10
+
+
+def test_head_and_streaming(cleartext) -> None:
+    """HEAD carries no body; a streamed response arrives whole."""
+    with httpx.Client(http1=False, http2=True, base_url=cleartext.base, timeout=30) as client:
+        head = client.head("/")
+        assert head.status_code == 200 and head.content == b""
+        big = client.get("/big")
+        assert len(big.content) == 800 * 65536
+
+
+def raw_h2(port: int) -> tuple[socket.socket, h2.connection.H2Connection]:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    conn = h2.connection.H2Connection()
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    return sock, conn
+
+
+def events_until(sock, conn, predicate, limit: int = 200) -> list:
+    seen = []
+    for _ in range(limit):
+        data = sock.recv(65536)
+        if not data:
+            break
+        events = conn.receive_data(data)
+        try:
+            sock.sendall(conn.data_to_send())
+        except OSError:
+            pass  # the server may already have closed after a GOAWAY
+        seen += events
+        if any(predicate(e) for e in events):
+            break
+    return seen
+
+
+def test_client_reset_only_affects_its_stream(cleartext, tmp_path) -> None:
+    """RST_STREAM ends one stream (its app is told); the connection serves the next one."""
+    sock, conn = raw_h2(cleartext.port)
+    marker = tmp_path / "cancelled"
+    conn.send_headers(
+        1,
+        [
+            (":method", "GET"),
+            (":path", f"/linger?{marker}"),
+            (":scheme", "http"),
+            (":authority", "x"),
+        ],
+        end_stream=True,
+    )
+    conn.send_headers(
+        3,
+        [(":method", "GET"), (":path", "/slow?5"), (":scheme", "http"), (":authority", "x")],
+        end_stream=True,
+    )
+    sock.sendall(conn.data_to_send())
+    conn.reset_stream(3)
+    conn.send_headers(
+        5,
+        [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "x")],
+        end_stream=True,
+    )
+    sock.sendall(conn.data_to_send())
+    seen = events_until(
+        sock, conn, lambda e: isinstance(e, h2.events.StreamEnded) and e.stream_id == 5
+    )
+    ended = {e.stream_id for e in seen if isinstance(e, h2.events.StreamEnded)}
+    assert 5 in ended and 3 not in ended
+    sock.close()
+
+
+def test_bad_frames_get_goaway(cleartext) -> None:
+    """A protocol violation is answered with GOAWAY and the connection closes."""
+    sock, conn = raw_h2(cleartext.port)
+    sock.sendall(
+        b"\x00\x00\x04\x08\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+    )  # WINDOW_UPDATE of 0 on the connection
+    seen = events_until(sock, conn, lambda e: isinstance(e, h2.events.ConnectionTerminated))
+    assert any(isinstance(e, h2.events.ConnectionTerminated) for e in seen)
+    sock.close()
+
+
+def test_curl_http2(cleartext, tls) -> None:
+    """curl speaks HTTP/2 with prior knowledge and over TLS."""
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    out = subprocess.run(
+        ["curl", "-sS", "--http2-prior-knowledge", "-w", "%{http_version}", f"{cleartext.base}/"],
+        capture_output=True, text=True, timeout=20,
+    )  # fmt: skip
+    assert out.stdout == "hello2"
+    out = subprocess.run(
+        ["curl", "-sS", "--http2", "--cacert", tls.ca_path, "-w", "%{http_version}", f"{tls.base}/"],
+        capture_output=True, text=True, timeout=20,
+    )  # fmt: skip
+    assert out.stdout == "hello2", out.stderr
