@@ -50,6 +50,8 @@ class ServerConfig:
     websocket_max_message_size: int = 1 * MIB
     #: Largest inbound WebSocket frame payload (0: unlimited).
     websocket_max_frame_size: int = 1 * MIB
+    #: Serve HTTP/2 over cleartext (prior knowledge and ``Upgrade: h2c``).
+    h2c: bool = True
     #: Negotiate permessage-deflate (RFC 7692) with WebSocket clients that offer it.
     websocket_per_message_deflate: bool = True
     #: Seconds to wait for the client's close frame after the server sent one.

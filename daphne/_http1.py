@@ -322,6 +322,9 @@ class HTTP1Connection(Protocol):
         if head.upgrade == b"websocket":
             self._start_websocket(head)
             return
+        if head.upgrade == b"h2c" and self._h2c_upgradable(head):
+            self._start_h2c(head)
+            return
         request = WebRequest(self)
         self._request = request
         if head.chunked:
@@ -350,7 +353,7 @@ class HTTP1Connection(Protocol):
         pending = self._buffer + data
         negotiated = getattr(self.transport, "negotiatedProtocol", None)
         if negotiated != b"h2":
-            if not PREFACE.startswith(pending[: len(PREFACE)]):
+            if not self.context.config.h2c or not PREFACE.startswith(pending[: len(PREFACE)]):
                 self._first_data = False
                 self._buffer = b""
                 return pending
@@ -364,6 +367,39 @@ class HTTP1Connection(Protocol):
         self._upgraded = H2Protocol(self, self.context, self._facts)
         self._upgraded.start(pending)
         return b""
+
+    def _h2c_upgradable(self, head: Any) -> bool:
+        """An ``Upgrade: h2c`` we can honour (RFC 7540 §3.2); otherwise it is ignored."""
+        if not self.context.config.h2c or self._facts.get("secure") or head.http_version != "1.1":
+            return False
+        if head.content_length or head.chunked:
+            return False  # keep it simple: requests with a body stay HTTP/1.1
+        settings = [value for name, value in head.headers if name == b"http2-settings"]
+        connection = b",".join(
+            value for name, value in head.headers if name == b"connection"
+        ).lower()
+        tokens = {token.strip() for token in connection.split(b",")}
+        return len(settings) == 1 and {b"upgrade", b"http2-settings"} <= tokens
+
+    def _start_h2c(self, head: Any) -> None:
+        settings = next(value for name, value in head.headers if name == b"http2-settings")
+        self.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
+            flush=True,
+        )
+        self._cancel_idle()
+        self.state = ConnState.UPGRADED
+        protocol = H2Protocol(self, self.context, self._facts)
+        self._upgraded = protocol
+        try:
+            protocol.start_upgraded(settings, head)
+        except Exception:
+            logger.debug("Bad HTTP2-Settings in an h2c upgrade", exc_info=True)
+            self.abort()
+            return
+        if self._buffer:
+            data, self._buffer = self._buffer, b""
+            protocol.data_received(data)
 
     def _start_websocket(self, head: Any) -> None:
         problem = handshake_problem(head)

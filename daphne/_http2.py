@@ -404,10 +404,38 @@ class H2Protocol:
             self.channel.close()
 
     def _request(self, event: Any) -> None:
+        self._open_stream(event.stream_id, event.headers, event.stream_ended is not None)
+
+    def start_upgraded(self, settings_header: bytes, head: Any, body_done: bool = True) -> None:
+        """Continue an HTTP/1.1 ``Upgrade: h2c`` request as stream 1 (RFC 7540 §3.2)."""
+        self.conn.initiate_upgrade_connection(settings_header)
+        self.flush()
+        host = next((value for name, value in head.headers if name == b"host"), b"")
+        target = head.path + (b"?" + head.query_string if head.query_string else b"")
+        headers = [
+            (b":method", head.method.encode("ascii")),
+            (b":path", target),
+            (b":scheme", b"http"),
+            (b":authority", host),
+        ]
+        skip = {
+            b"host",
+            b"connection",
+            b"upgrade",
+            b"http2-settings",
+            b"keep-alive",
+            b"transfer-encoding",
+        }
+        headers += [(name, value) for name, value in head.headers if name not in skip]
+        self._open_stream(1, headers, body_done)
+
+    def _open_stream(
+        self, stream_id: int, raw_headers: list[tuple[bytes, bytes]], ended: bool
+    ) -> None:
         pseudo: dict[bytes, bytes] = {}
         headers: list[tuple[bytes, bytes]] = []
         cookies: list[bytes] = []
-        for name, value in event.headers:
+        for name, value in raw_headers:
             if name[:1] == b":":
                 pseudo[name] = value
             elif name == b"cookie":
@@ -418,7 +446,7 @@ class H2Protocol:
             # RFC 9113 §8.2.3: cookie crumbs are joined with "; " for HTTP/1.1-minded apps.
             headers.append((b"cookie", b"; ".join(cookies)))
         authority = pseudo.get(b":authority")
-        if authority is not None and not any(name == b"host" for name, _ in headers):
+        if authority and not any(name == b"host" for name, _ in headers):
             headers.insert(0, (b"host", authority))
         target = pseudo.get(b":path", b"/")
         path, _, query = target.partition(b"?")
@@ -426,7 +454,7 @@ class H2Protocol:
             method = pseudo[b":method"].decode("ascii")
             path.decode("ascii")
         except (KeyError, UnicodeDecodeError):
-            self.conn.reset_stream(event.stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+            self.conn.reset_stream(stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
             return
         facts = RequestFacts(
             method=method,
@@ -440,10 +468,10 @@ class H2Protocol:
         scheme = pseudo.get(b":scheme")
         if scheme in (b"http", b"https") and not self.context.config.proxy_forwarded_address_header:
             scope["scheme"] = scheme.decode("ascii")
-        stream = H2Stream(self, event.stream_id, scope)
-        self.streams[event.stream_id] = stream
+        stream = H2Stream(self, stream_id, scope)
+        self.streams[stream_id] = stream
         stream.start()
-        if event.stream_ended is not None:
+        if ended:
             stream.feed_body(b"", 0, False)
 
     # -- endings --------------------------------------------------------------------

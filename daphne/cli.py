@@ -214,6 +214,13 @@ class CommandLineInterface:
             default=True,
             help="Do not negotiate WebSocket permessage-deflate compression",
         )
+        add(
+            "--no-h2c",
+            dest="h2c",
+            action="store_false",
+            default=True,
+            help="Do not serve HTTP/2 over cleartext (prior knowledge or Upgrade: h2c); TLS ALPN is unaffected",
+        )
         add("--version", action="version", version=f"daphne {__version__}")
         self.server: Any = None
 
@@ -286,6 +293,7 @@ class CommandLineInterface:
             proxy_forwarded_proto_header="X-Forwarded-Proto" if args.proxy_headers else None,
             server_name=args.server_name,
             **({} if args.ws_per_message_deflate else {"websocket_per_message_deflate": False}),
+            **({} if args.h2c else {"h2c": False}),
         )
         self.server.run()
         if getattr(self.server, "abort_start", False):

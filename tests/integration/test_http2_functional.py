@@ -186,3 +186,31 @@ def test_curl_http2(cleartext, tls) -> None:
         capture_output=True, text=True, timeout=20,
     )  # fmt: skip
     assert out.stdout == "hello2", out.stderr
+
+
+def test_h2c_upgrade(cleartext) -> None:
+    """Upgrade: h2c answers 101 and the request is answered on stream 1 over HTTP/2."""
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    out = subprocess.run(
+        ["curl", "-sS", "-v", "--http2", "-w", "%{http_version}", f"{cleartext.base}/"],
+        capture_output=True, text=True, timeout=20,
+    )  # fmt: skip
+    assert "101 Switching Protocols" in out.stderr
+    assert out.stdout == "hello2"
+
+
+def test_no_h2c() -> None:
+    """--no-h2c: prior-knowledge clients are refused and Upgrade: h2c is served as HTTP/1.1."""
+    with DaphneCommand(["-p", "0", "--no-h2c", APP]).start(wait_for="Listening on") as daphne:
+        with (
+            httpx.Client(http1=False, http2=True, timeout=5) as client,
+            pytest.raises(httpx.HTTPError),
+        ):
+            client.get(f"http://127.0.0.1:{daphne.port}/")
+        with socket.create_connection(("127.0.0.1", daphne.port), timeout=5) as sock:
+            sock.sendall(
+                b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+                b"HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\nConnection: close\r\n\r\n"
+            )
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")

@@ -269,3 +269,9 @@ def test_no_ws_per_message_deflate() -> None:
     assert (
         run_cli("--no-ws-per-message-deflate").init_kwargs["websocket_per_message_deflate"] is False
     )
+
+
+def test_no_h2c() -> None:
+    """--no-h2c turns cleartext HTTP/2 off; by default nothing is passed."""
+    assert "h2c" not in run_cli().init_kwargs
+    assert run_cli("--no-h2c").init_kwargs["h2c"] is False
