@@ -182,6 +182,17 @@ class HTTP1Connection(Protocol):
     def resumeProducing(self) -> None:
         self._write_paused = False
         self._wake_drain_waiters()
+        if (
+            self.state is ConnState.UPGRADED
+            and self._reading_paused
+            and isinstance(self._upgraded, H2Protocol)
+        ):
+            self.resume_reading()
+
+    @property
+    def write_paused(self) -> bool:
+        """Whether the transport's send buffer is over its high-water mark."""
+        return self._write_paused
 
     def stopProducing(self) -> None:
         self._write_paused = False

@@ -41,6 +41,12 @@ _CONNECTION_HEADERS = frozenset(
     (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
 )
 _DISCONNECT = {"type": "http.disconnect"}
+#: Streams a client may reset before we answer them, beyond twice those it let finish
+#: (rapid reset, CVE-2023-44487).
+_RESET_ALLOWANCE = 100
+#: Frames that carry nothing (empty DATA without END_STREAM, PING, SETTINGS) a client may
+#: send per stream it opened, beyond a fixed allowance, before it is told to calm down.
+_IDLE_FRAME_ALLOWANCE = 1000
 
 
 class H2Stream:
@@ -312,6 +318,10 @@ class H2Protocol:
         self.facts_kwargs = facts_kwargs
         self.closed = False
         self.streams: dict[int, H2Stream] = {}
+        self._resets = 0
+        self._completed = 0
+        self._opened = 0
+        self._idle_frames = 0
         config = h2.config.H2Configuration(
             client_side=False, header_encoding=None, validate_inbound_headers=True
         )
@@ -352,6 +362,7 @@ class H2Protocol:
 
     def stream_finished(self, stream: H2Stream) -> None:
         self.streams.pop(stream.stream_id, None)
+        self._completed += 1
 
     # -- bytes from the client ------------------------------------------------------
 
@@ -368,17 +379,45 @@ class H2Protocol:
             return
         for event in events:
             self._dispatch(event)
+            if self.closed:
+                return
         self.flush()
+        if self.channel.write_paused:
+            # The client is not reading what we owe it (e.g. PING/SETTINGS acks):
+            # stop reading it too until it does.
+            self.channel.pause_reading()
+
+    def _count_idle_frame(self) -> bool:
+        """Count a frame that carries nothing; False once the client overdid it."""
+        self._idle_frames += 1
+        if self._idle_frames > _IDLE_FRAME_ALLOWANCE + 10 * self._opened:
+            self._calm_down(
+                "too many frames that carry nothing (PING, SETTINGS or empty DATA flood)"
+            )
+            return False
+        return True
+
+    def _calm_down(self, why: str) -> None:
+        """Answer abuse with GOAWAY(ENHANCE_YOUR_CALM) and close (RFC 9113 §5.4.1)."""
+        logger.warning(
+            "HTTP/2 client %s: %s; closing the connection", self.facts_kwargs.get("client"), why
+        )
+        self.conn.close_connection(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM)
+        self.flush()
+        self._close_all()
+        self.channel.close()
 
     def _dispatch(self, event: Any) -> None:
-        if isinstance(event, h2.events.RequestReceived):
-            self._request(event)
-        elif isinstance(event, h2.events.DataReceived):
+        if isinstance(event, h2.events.DataReceived):
+            if not event.data and event.stream_ended is None and not self._count_idle_frame():
+                return
             stream = self.streams.get(event.stream_id)
             if stream is None:
                 self.acknowledge(event.stream_id, event.flow_controlled_length)
-            else:
+            elif event.data or event.flow_controlled_length:
                 stream.feed_body(event.data, event.flow_controlled_length, True)
+        elif isinstance(event, h2.events.RequestReceived):
+            self._request(event)
         elif isinstance(event, h2.events.StreamEnded):
             stream = self.streams.get(event.stream_id)
             if stream is not None:
@@ -387,6 +426,15 @@ class H2Protocol:
             stream = self.streams.pop(event.stream_id, None)
             if stream is not None:
                 stream.reset()
+                self._resets += 1
+                if self._resets > _RESET_ALLOWANCE + 2 * self._completed:
+                    self._calm_down("too many streams reset before an answer (rapid reset)")
+        elif isinstance(event, h2.events.PingReceived):
+            self._count_idle_frame()
+        elif isinstance(event, h2.events.RemoteSettingsChanged):
+            if self._count_idle_frame():
+                for stream in list(self.streams.values()):
+                    stream.pump()
         elif isinstance(event, h2.events.WindowUpdated):
             targets = (
                 list(self.streams.values())
@@ -396,14 +444,12 @@ class H2Protocol:
             for stream in targets:
                 if stream is not None:
                     stream.pump()
-        elif isinstance(event, h2.events.RemoteSettingsChanged):
-            for stream in list(self.streams.values()):
-                stream.pump()
         elif isinstance(event, h2.events.ConnectionTerminated):
             self._close_all()
             self.channel.close()
 
     def _request(self, event: Any) -> None:
+        self._opened += 1
         self._open_stream(event.stream_id, event.headers, event.stream_ended is not None)
 
     def start_upgraded(self, settings_header: bytes, head: Any, body_done: bool = True) -> None:

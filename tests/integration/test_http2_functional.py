@@ -11,6 +11,7 @@ import subprocess
 
 import h2.connection
 import h2.events
+import h2.settings
 import httpx
 import pytest
 import trustme
@@ -214,3 +215,41 @@ def test_no_h2c() -> None:
                 b"HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\nConnection: close\r\n\r\n"
             )
             assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")
+
+
+def goaway_code(sock, conn) -> int | None:
+    seen = events_until(
+        sock, conn, lambda e: isinstance(e, h2.events.ConnectionTerminated), limit=5000
+    )
+    codes = [e.error_code for e in seen if isinstance(e, h2.events.ConnectionTerminated)]
+    return int(codes[0]) if codes else None
+
+
+def test_rapid_reset_is_stopped(cleartext) -> None:
+    """Opening and resetting streams in a loop (CVE-2023-44487) ends in GOAWAY ENHANCE_YOUR_CALM."""
+    sock, conn = raw_h2(cleartext.port)
+    conn.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1000})
+    for index in range(400):
+        stream_id = 1 + 2 * index
+        conn.send_headers(
+            stream_id,
+            [(":method", "GET"), (":path", "/slow?5"), (":scheme", "http"), (":authority", "x")],
+            end_stream=True,
+        )
+        conn.reset_stream(stream_id)
+    sock.sendall(conn.data_to_send())
+    assert goaway_code(sock, conn) == 11  # ENHANCE_YOUR_CALM
+    sock.close()
+
+
+def test_ping_flood_is_stopped(cleartext) -> None:
+    """Thousands of PINGs (each owing an ACK) end in GOAWAY ENHANCE_YOUR_CALM."""
+    sock, conn = raw_h2(cleartext.port)
+    for index in range(3000):
+        conn.ping(index.to_bytes(8, "big"))
+    try:
+        sock.sendall(conn.data_to_send())
+    except OSError:
+        pass
+    assert goaway_code(sock, conn) == 11
+    sock.close()
