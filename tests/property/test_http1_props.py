@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from harness import Harness
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,6 +11,22 @@ from memory_apps import Recorder
 from strategies import requests
 
 from daphne._http1 import ConnState
+
+
+class _InternalErrors(logging.Handler):
+    """Collects the protocol's own "internal error" log records."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "Internal error" in record.getMessage():
+            self.records.append(record)
+
+
+INTERNAL_ERRORS = _InternalErrors()
+logging.getLogger("daphne.http_protocol").addHandler(INTERNAL_ERRORS)
 
 
 def run(chunks: list[bytes]) -> tuple[Harness, Recorder]:
@@ -28,8 +46,11 @@ def test_arbitrary_bytes_never_raise(data: bytes) -> None:
     harness, _ = run([data])
     try:
         assert harness.errors == []
+        assert INTERNAL_ERRORS.records == []
         written = harness.written
-        if written:
+        if written and data.startswith(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"):
+            assert written[3] == 0x04  # HTTP/2: the server's SETTINGS frame comes first
+        elif written:
             assert written.startswith(b"HTTP/1.")
         if harness.protocol.state is ConnState.CLOSED:
             assert harness.closed
@@ -44,6 +65,7 @@ def test_request_line_prefix_fuzz(head: bytes, tail: bytes) -> None:
     harness, _ = run([b"POST / HTTP/1.1\r\n" + head, tail])
     try:
         assert harness.errors == []
+        assert INTERNAL_ERRORS.records == []
     finally:
         harness.close()
 
@@ -78,3 +100,16 @@ def test_split_invariance(request: tuple[bytes, dict], cuts: list[int]) -> None:
         finally:
             harness.close()
     assert results[0] == results[1]
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=400))
+def test_arbitrary_http2_frames_never_raise(data: bytes) -> None:
+    """Any bytes after the HTTP/2 preface end in frames, a GOAWAY or a wait, never an exception."""
+    harness, _ = run([b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", data])
+    try:
+        assert harness.errors == []
+        assert INTERNAL_ERRORS.records == []
+        assert harness.written[3] == 0x04
+    finally:
+        harness.close()
