@@ -31,7 +31,14 @@ SCENARIOS = {
     "stream": {"path": "/stream", "lua": None, "desc": "streamed 100 x 1 KiB"},
     "ws_echo": {"path": "/ws", "lua": None, "desc": "WebSocket 64-byte text echo, 50 connections"},
     "ws_idle": {"path": "/ws", "lua": None, "desc": "RSS per idle WebSocket (2000 sockets)"},
+    "h2tls": {"path": "/", "lua": None, "desc": "HTTP/2 over TLS, h2load -c16 -m10, hello"},
+    "h2c": {
+        "path": "/",
+        "lua": None,
+        "desc": "HTTP/2 cleartext (prior knowledge), h2load -c16 -m10, hello",
+    },
 }
+H2_SCENARIOS = ("h2tls", "h2c")
 WS_SCENARIOS = ("ws_echo", "ws_idle")
 
 LUA = {
@@ -94,12 +101,34 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def server_command(name: str, pythons: dict[str, str], port: int) -> list[str]:
+def tls_files(directory: str) -> tuple[str, str]:
+    """A throwaway self-signed certificate for the TLS scenarios."""
+    key, cert = os.path.join(directory, "key.pem"), os.path.join(directory, "cert.pem")
+    if not os.path.exists(cert):
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+             "-days", "2", "-subj", "/CN=127.0.0.1"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    return key, cert
+
+
+def server_command(
+    name: str,
+    pythons: dict[str, str],
+    port: int,
+    tls_port: int | None = None,
+    tls: tuple[str, str] | None = None,
+) -> list[str]:
     app = "apps:app"
-    if name == "ours":
-        return [pythons["ours"], "-m", "daphne", "-v", "0", "-p", str(port), app]
-    if name == "daphne":
-        return [pythons["daphne"], "-m", "daphne", "-v", "0", "-p", str(port), app]
+    if name in ("ours", "daphne"):
+        command = [pythons[name], "-m", "daphne", "-v", "0", "-p", str(port)]
+        if tls_port is not None and tls is not None:
+            command += [
+                "-e",
+                f"ssl:{tls_port}:interface=127.0.0.1:privateKey={tls[0]}:certKey={tls[1]}",
+            ]
+        return [*command, app]
     if name == "uvicorn":
         return [
             pythons["uvicorn"], "-m", "uvicorn", "--no-access-log", "--log-level", "warning",
@@ -149,6 +178,42 @@ def run_wrk(
     command.append(f"http://127.0.0.1:{port}{spec['path']}")
     output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60).stdout
     return parse_wrk(output)
+
+
+def run_h2load(port: int, scenario: str, duration: int) -> dict[str, float]:
+    scheme = "https" if scenario == "h2tls" else "http"
+    command = [
+        "taskset",
+        "-c",
+        "1",
+        "h2load",
+        "-c16",
+        "-m10",
+        "-D",
+        str(duration),
+        f"{scheme}://127.0.0.1:{port}/",
+    ]
+    output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60).stdout
+    result: dict[str, float] = {"rps": 0.0, "socket_errors": 0, "non_2xx": 0}
+    match = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", output)
+    if match:
+        result["rps"] = float(match.group(1))
+    match = re.search(
+        r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored",
+        output,
+    )
+    if match:
+        result["socket_errors"] = int(match.group(2)) + int(match.group(3))
+    protocol = re.search(r"Application protocol: (\S+)", output)
+    result["protocol"] = protocol.group(1) if protocol else "?"  # type: ignore[assignment]
+    latency = re.search(
+        r"time for request:\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)", output
+    )
+    if latency:
+        result["p50_ms"] = (
+            float(latency.group(5)) * _UNITS[latency.group(6)]
+        )  # mean, h2load has no p50
+    return result
 
 
 def run_ws_echo(port: int, duration: int) -> dict[str, float]:
@@ -213,7 +278,15 @@ def bench_server(
     name: str, pythons: dict[str, str], scenarios: list[str], args: argparse.Namespace, lua_dir: str
 ) -> dict:
     port = free_port()
-    command = ["taskset", "-c", "0", *server_command(name, pythons, port)]
+    tls_port = free_port()
+    wants_h2 = any(s in H2_SCENARIOS for s in scenarios) and name in ("ours", "daphne")
+    tls = tls_files(RESULTS) if wants_h2 else None
+    command = [
+        "taskset",
+        "-c",
+        "0",
+        *server_command(name, pythons, port, tls_port if wants_h2 else None, tls),
+    ]
     env = {**os.environ, "PYTHONPATH": HERE}
     process = subprocess.Popen(
         command, cwd=HERE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -227,6 +300,19 @@ def bench_server(
         for scenario in sorted(scenarios, key=lambda name: name != "ws_idle"):
             if scenario == "ws_idle":
                 results["scenarios"][scenario] = run_ws_idle(port, process.pid)
+                continue
+            if scenario in H2_SCENARIOS:
+                if name == "uvicorn" or (name == "daphne" and scenario == "h2c"):
+                    continue  # no HTTP/2 there (uvicorn) or no cleartext HTTP/2 (Daphne)
+                target = tls_port if scenario == "h2tls" else port
+                run_h2load(target, scenario, max(1, args.duration // 5))  # warm-up
+                cpu_before = cpu_seconds(process.pid)
+                started = time.monotonic()
+                measured = run_h2load(target, scenario, args.duration)
+                elapsed = time.monotonic() - started
+                measured["cpu_percent"] = 100 * (cpu_seconds(process.pid) - cpu_before) / elapsed
+                measured["peak_rss"] = proc_status(process.pid, "VmHWM")
+                results["scenarios"][scenario] = measured
                 continue
             if scenario == "ws_echo":
                 run_ws_echo(port, max(1, args.duration // 5))  # warm-up
@@ -271,8 +357,12 @@ def table(all_results: dict, scenarios: list[str]) -> str:
     ]
     for scenario in [s for s in scenarios if s != "ws_idle"]:
         base = all_results.get("daphne", {}).get("scenarios", {}).get(scenario, {}).get("rps")
+        if scenario == "h2c":
+            base = all_results.get("daphne", {}).get("scenarios", {}).get("h2tls", {}).get("rps")
         for server, results in all_results.items():
-            row = results["scenarios"][scenario]
+            row = results["scenarios"].get(scenario)
+            if row is None:
+                continue
             ratio = f"{row['rps'] / base:.2f}x" if base else "-"
             lines.append(
                 f"| {scenario} | {server} | {row['rps']:.0f} | {row.get('p50_ms', 0):.2f} | "
@@ -329,16 +419,19 @@ def main() -> None:
             die(f"unknown scenario {scenario!r}")
     pythons = {"ours": args.ours}
     if "daphne" in servers:
-        pythons["daphne"] = ensure_venv(os.path.join(HERE, ".venv-daphne423"), ["daphne==4.2.3"])
+        # Twisted's http2 extra: Daphne only serves HTTP/2 (over TLS) with it installed.
+        pythons["daphne"] = ensure_venv(
+            os.path.join(HERE, ".venv-daphne423"), ["daphne==4.2.3", "twisted[tls,http2]"]
+        )
     if "uvicorn" in servers:
         pythons["uvicorn"] = ensure_venv(os.path.join(HERE, ".venv-uvicorn"), ["uvicorn[standard]"])
+    os.makedirs(RESULTS, exist_ok=True)
     all_results: dict = {}
     with tempfile.TemporaryDirectory() as lua_dir:
         for server in servers:
             print(f"bench: {server} ...", file=sys.stderr)
             all_results[server] = bench_server(server, pythons, scenarios, args, lua_dir)
     print(table(all_results, scenarios))
-    os.makedirs(RESULTS, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     with open(os.path.join(RESULTS, f"http-{stamp}.json"), "w") as handle:
         json.dump({"args": vars(args), "results": all_results}, handle, indent=2)

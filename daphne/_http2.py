@@ -343,7 +343,7 @@ class H2Protocol:
     def flush(self) -> None:
         data = self.conn.data_to_send()
         if data:
-            self.channel.write(data, flush=True)
+            self.channel.write(data)
 
     def acknowledge(self, stream_id: int, length: int) -> None:
         try:
