@@ -39,6 +39,8 @@ class ServerContext:
     loop: asyncio.AbstractEventLoop
     action_logger: ActionLogger | None = None
     registry: InstanceRegistry = field(default_factory=InstanceRegistry)
+    #: The lifespan ``state`` dict when the app ran lifespan startup, else None.
+    lifespan_state: dict[str, Any] | None = None
     server_name_bytes: bytes = field(init=False)
     _date_second: int = field(default=-1, init=False)
     _date_value: bytes = field(default=b"", init=False)

@@ -510,7 +510,7 @@ class H2Protocol:
             headers=headers,
             **self.facts_kwargs,
         )
-        scope = build_http_scope(facts, self.context.config)
+        scope = build_http_scope(facts, self.context.config, self.context.lifespan_state)
         scheme = pseudo.get(b":scheme")
         if scheme in (b"http", b"https") and not self.context.config.proxy_forwarded_address_header:
             scope["scheme"] = scheme.decode("ascii")

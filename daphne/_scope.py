@@ -110,11 +110,16 @@ def resolve_client(
     return client, scheme
 
 
-def build_http_scope(facts: RequestFacts, config: ServerConfig) -> dict[str, Any]:
-    """Build the ASGI ``http`` scope for a request."""
+def build_http_scope(
+    facts: RequestFacts, config: ServerConfig, state: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Build the ASGI ``http`` scope for a request.
+
+    ``state`` is the lifespan state; each scope gets a shallow copy of it.
+    """
     headers, root_path = clean_headers(facts.headers, config.root_path)
     client, scheme = resolve_client(facts, headers, config)
-    return {
+    scope = {
         "type": "http",
         "asgi": ASGI_VERSION.copy(),
         "http_version": facts.http_version,
@@ -129,12 +134,17 @@ def build_http_scope(facts: RequestFacts, config: ServerConfig) -> dict[str, Any
         "server": facts.server,
         "extensions": {},
     }
+    if state is not None:
+        scope["state"] = state.copy()
+    return scope
 
 
 _WS_SCHEMES = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
 
 
-def build_websocket_scope(facts: RequestFacts, config: ServerConfig) -> dict[str, Any]:
+def build_websocket_scope(
+    facts: RequestFacts, config: ServerConfig, state: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Build the ASGI ``websocket`` scope for an upgrade (or extended CONNECT) request.
 
     ``scheme`` is ``ws``/``wss`` from the connection, or from the proxy's proto
@@ -150,7 +160,7 @@ def build_websocket_scope(facts: RequestFacts, config: ServerConfig) -> dict[str
         for token in value.decode("latin-1").split(",")
         if token.strip()
     ]
-    return {
+    scope = {
         "type": "websocket",
         "asgi": ASGI_VERSION.copy(),
         "http_version": facts.http_version,
@@ -165,3 +175,6 @@ def build_websocket_scope(facts: RequestFacts, config: ServerConfig) -> dict[str
         "subprotocols": subprotocols,
         "extensions": {"websocket.http.response": {}},
     }
+    if state is not None:
+        scope["state"] = state.copy()
+    return scope

@@ -221,6 +221,12 @@ class CommandLineInterface:
             default=True,
             help="Do not serve HTTP/2 over cleartext (prior knowledge or Upgrade: h2c); TLS ALPN is unaffected",
         )
+        add(
+            "--lifespan",
+            choices=("auto", "on", "off"),
+            default="auto",
+            help="ASGI lifespan events: auto (run them if the app supports them), on (required), off",
+        )
         add("--version", action="version", version=f"daphne {__version__}")
         self.server: Any = None
 
@@ -294,6 +300,7 @@ class CommandLineInterface:
             server_name=args.server_name,
             **({} if args.ws_per_message_deflate else {"websocket_per_message_deflate": False}),
             **({} if args.h2c else {"h2c": False}),
+            **({} if args.lifespan == "off" else {"lifespan": args.lifespan}),
         )
         self.server.run()
         if getattr(self.server, "abort_start", False):

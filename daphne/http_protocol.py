@@ -136,7 +136,7 @@ class WebRequest:
             headers=head.headers,
             **facts_kwargs,
         )
-        scope = build_http_scope(facts, context.config)
+        scope = build_http_scope(facts, context.config, context.lifespan_state)
         self.client_addr = scope["client"]
         self.server_addr = scope["server"]
         self._continue_pending = head.expect_continue

@@ -24,6 +24,7 @@ from twisted.logger import STDLibLogObserver, globalLogBeginner  # noqa: E402
 
 from ._config import ServerConfig  # noqa: E402
 from ._context import ServerContext  # noqa: E402
+from ._lifespan import MODES, Lifespan, LifespanFailure  # noqa: E402
 from ._listen import server_endpoint  # noqa: E402
 from .http_protocol import HTTPFactory  # noqa: E402
 
@@ -67,6 +68,7 @@ class Server:
         application_close_timeout: float = 10,
         ready_callable: Callable[[], None] | None = None,
         server_name: str = "daphne",
+        lifespan: str = "off",
         **options: Any,
     ) -> None:
         self.application = application
@@ -77,6 +79,10 @@ class Server:
         self.signal_handlers = signal_handlers
         self.action_logger = action_logger
         self.ready_callable = ready_callable
+        if lifespan not in MODES:
+            raise ValueError(f"lifespan must be one of {', '.join(MODES)}, got {lifespan!r}")
+        self.lifespan_mode = lifespan
+        self.lifespan: Lifespan | None = None
         self.config = ServerConfig(
             http_timeout=http_timeout,
             request_buffer_size=request_buffer_size,
@@ -138,6 +144,8 @@ class Server:
         )
         self.http_factory = HTTPFactory(self, self.context)
         self._begin_twisted_logging()
+        if not self._start_lifespan(loop):
+            return
         logger.info("HTTP/2 support enabled (TLS with ALPN, and cleartext with prior knowledge)")
         logger.info(
             "WebSocket support enabled (permessage-deflate %s)",
@@ -156,6 +164,20 @@ class Server:
         # all and show up as multi-millisecond latency spikes.
         gc.freeze()
         reactor.run(installSignalHandlers=self.signal_handlers)
+
+    def _start_lifespan(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Run lifespan startup before listening; False if the app failed it."""
+        assert self.context is not None
+        self.lifespan = Lifespan(self.context.application, self.lifespan_mode)
+        try:
+            loop.run_until_complete(self.lifespan.startup())
+        except LifespanFailure as error:
+            logger.critical("%s", error)
+            self.abort_start = True
+            return False
+        if self.lifespan.active:
+            self.context.lifespan_state = self.lifespan.state
+        return True
 
     def _listen(self, description: str) -> None:
         logger.info("Configuring endpoint %s", description)
@@ -201,15 +223,23 @@ class Server:
             port.stopListening()
 
     def kill_all_applications(self) -> defer.Deferred[Any] | None:
-        """Cancel every running application instance (reactor shutdown)."""
+        """Cancel every running application instance, then run lifespan shutdown."""
         if self.context is None:
             return None
         tasks = self.context.registry.cancel_all()
-        if not tasks:
+        if tasks:
+            logger.info("Killed %i pending application instances", len(tasks))
+        lifespan = self.lifespan
+
+        async def finish() -> None:
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            if lifespan is not None:
+                await lifespan.shutdown()
+
+        if not tasks and (lifespan is None or not lifespan.active):
             return None
-        logger.info("Killed %i pending application instances", len(tasks))
-        waiter = asyncio.gather(*tasks, return_exceptions=True)
-        return defer.Deferred.fromFuture(waiter)
+        return defer.Deferred.fromFuture(asyncio.ensure_future(finish(), loop=self.context.loop))
 
     # -- Twisted logging -----------------------------------------------------
 

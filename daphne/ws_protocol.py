@@ -90,7 +90,7 @@ class WebSocketProtocol:
             headers=head.headers,
             **facts_kwargs,
         )
-        self.scope = build_websocket_scope(facts, self.config)
+        self.scope = build_websocket_scope(facts, self.config, context.lifespan_state)
         self.cycle = WebSocketCycle(self, self.scope["subprotocols"])
         self.engine: WebSocketEngine | None = None
         self._deflate: Deflate | None = (
