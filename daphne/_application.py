@@ -48,9 +48,31 @@ class InstanceRegistry:
 
     def __init__(self) -> None:
         self.instances: set[ApplicationInstance] = set()
+        self._empty_waiters: list[asyncio.Future[None]] = []
 
     def __len__(self) -> int:
         return len(self.instances)
+
+    def discard(self, instance: ApplicationInstance) -> None:
+        """Forget a finished instance; wake :meth:`wait_empty` callers when none are left."""
+        self.instances.discard(instance)
+        if not self.instances:
+            waiters, self._empty_waiters = self._empty_waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def wait_empty(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until no instance runs; True if none does."""
+        if not self.instances:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        self._empty_waiters.append(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
 
     def cancel_all(self) -> list[asyncio.Future[Any]]:
         """Cancel every unfinished instance; return their tasks to wait on."""
@@ -121,6 +143,9 @@ class ApplicationInstance:
         task.add_done_callback(self._task_done)
         if self._registry is not None:
             self._registry.instances.add(self)
+
+    def __repr__(self) -> str:
+        return f"<application instance for {_describe(self.scope)}>"
 
     # -- the protocol side ---------------------------------------------------
 
@@ -223,7 +248,7 @@ class ApplicationInstance:
                 self._close_timer.cancel()
             self._close_timer = None
         if self._registry is not None:
-            self._registry.instances.discard(self)
+            self._registry.discard(self)
         exception: BaseException | None = None
         if not task.cancelled():
             exception = task.exception()

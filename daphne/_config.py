@@ -61,6 +61,8 @@ class ServerConfig:
     #: ``Server`` response header value; empty string: no header.
     server_name: str = "daphne"
 
+    #: Seconds in-flight requests and WebSockets get to finish when the server stops.
+    graceful_timeout: float = 10 * SECONDS
     #: Longest request line (method, target, version), in bytes; longer gets 414.
     max_request_line: int = 16 * KIB
     #: Largest request header section, in bytes; larger gets 431.

@@ -101,6 +101,8 @@ class HTTP1Connection(Protocol):
         self._request: WebRequest | None = None
         self._upgraded: Any = None
         self._first_data = True
+        self._draining = False
+        self.factory: Any = None
         self._body_left = 0
         self._chunked: ChunkedDecoder | None = None
         self._reading_paused = False
@@ -130,6 +132,8 @@ class HTTP1Connection(Protocol):
                 pass
         transport.registerProducer(self, True)
         self._socket = _plain_socket(transport)
+        if self.factory is not None:
+            self.factory.connections.add(self)
         self._enter_idle()
 
     def dataReceived(self, data: bytes) -> None:
@@ -163,6 +167,8 @@ class HTTP1Connection(Protocol):
             self.pause_reading()
 
     def connectionLost(self, reason: Any = None) -> None:
+        if self.factory is not None:
+            self.factory.connections.discard(self)
         self.disconnected = True
         self.state = ConnState.CLOSED
         self._cancel_idle()
@@ -275,11 +281,19 @@ class HTTP1Connection(Protocol):
         if not self.disconnected:
             self.transport.abortConnection()
 
+    def drain(self) -> None:
+        """The server is stopping: finish what is in flight, then close."""
+        self._draining = True
+        if self.state is ConnState.UPGRADED:
+            self._upgraded.drain()
+        elif self.state is ConnState.IDLE:
+            self._close()
+
     def response_finished(self, request: WebRequest) -> None:
         """The current request's response is complete: move on."""
         if request is not self._request:
             return
-        if not request.keep_alive or self.state is ConnState.CLOSED:
+        if not request.keep_alive or self._draining or self.state is ConnState.CLOSED:
             self._close()
             return
         if self.state is ConnState.BODY:

@@ -322,6 +322,7 @@ class H2Protocol:
         self._completed = 0
         self._opened = 0
         self._idle_frames = 0
+        self.draining = False
         config = h2.config.H2Configuration(
             client_side=False, header_encoding=None, validate_inbound_headers=True
         )
@@ -363,6 +364,9 @@ class H2Protocol:
     def stream_finished(self, stream: H2Stream) -> None:
         self.streams.pop(stream.stream_id, None)
         self._completed += 1
+        if self.draining and not self.streams:
+            self.flush()
+            self.channel.close()
 
     # -- bytes from the client ------------------------------------------------------
 
@@ -527,6 +531,19 @@ class H2Protocol:
         for stream in list(self.streams.values()):
             stream.reset()
         self.streams.clear()
+
+    def drain(self) -> None:
+        """The server is stopping: GOAWAY with the last stream id; open streams may finish."""
+        self.draining = True
+        try:
+            self.conn.close_connection(
+                h2.errors.ErrorCodes.NO_ERROR, last_stream_id=self.conn.highest_inbound_stream_id
+            )
+        except h2.exceptions.ProtocolError:
+            pass
+        self.flush()
+        if not self.streams:
+            self.channel.close()
 
     def connection_lost(self) -> None:
         self._close_all()

@@ -227,6 +227,12 @@ class CommandLineInterface:
             default="auto",
             help="ASGI lifespan events: auto (run them if the app supports them), on (required), off",
         )
+        add(
+            "--graceful-timeout",
+            type=float,
+            default=None,
+            help="Seconds in-flight requests and WebSockets get to finish on SIGTERM/SIGINT (default 10)",
+        )
         add("--version", action="version", version=f"daphne {__version__}")
         self.server: Any = None
 
@@ -301,6 +307,9 @@ class CommandLineInterface:
             **({} if args.ws_per_message_deflate else {"websocket_per_message_deflate": False}),
             **({} if args.h2c else {"h2c": False}),
             **({} if args.lifespan == "off" else {"lifespan": args.lifespan}),
+            **(
+                {} if args.graceful_timeout is None else {"graceful_timeout": args.graceful_timeout}
+            ),
         )
         self.server.run()
         if getattr(self.server, "abort_start", False):

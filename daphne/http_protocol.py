@@ -446,6 +446,8 @@ class HTTPFactory(ServerFactory):
         self.server = server
         self.context = context
         self.protocol = HTTP1Connection
+        #: Open connections (for a graceful shutdown).
+        self.connections: set[Any] = set()
 
     def buildProtocol(self, addr: Any) -> Any:
         protocol = self.protocol(self.context)

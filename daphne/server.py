@@ -15,6 +15,9 @@ import asyncio  # noqa: E402
 import dataclasses  # noqa: E402
 import gc  # noqa: E402
 import logging  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import threading  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -153,7 +156,7 @@ class Server:
         )
         for description in self.endpoints:
             self._listen(description)
-        reactor.addSystemEventTrigger("before", "shutdown", self.kill_all_applications)
+        reactor.addSystemEventTrigger("before", "shutdown", self.graceful_shutdown)
         if self.abort_start:
             self._close_listeners()
             return
@@ -222,24 +225,61 @@ class Server:
         for port in self.ports:
             port.stopListening()
 
-    def kill_all_applications(self) -> defer.Deferred[Any] | None:
-        """Cancel every running application instance, then run lifespan shutdown."""
+    def graceful_shutdown(self) -> defer.Deferred[Any] | None:
+        """Stop accepting, let in-flight work finish (``graceful_timeout``), then lifespan shutdown.
+
+        HTTP/1.1 connections close after their current response, WebSockets
+        are closed with 1001, HTTP/2 connections get GOAWAY; whatever still
+        runs after the timeout is cancelled and named in the log.
+        """
         if self.context is None:
             return None
-        tasks = self.context.registry.cancel_all()
-        if tasks:
-            logger.info("Killed %i pending application instances", len(tasks))
+        context = self.context
+        self._second_interrupt_exits()
+        for port in self.ports:
+            port.stopListening()
+        if self.http_factory is not None:
+            for connection in list(self.http_factory.connections):
+                connection.drain()
         lifespan = self.lifespan
 
         async def finish() -> None:
-            if tasks:
+            registry = context.registry
+            if not await registry.wait_empty(self.config.graceful_timeout):
+                for instance in list(registry.instances):
+                    logger.warning(
+                        "Cancelling %s: still running after the graceful timeout", instance
+                    )
+                tasks = registry.cancel_all()
                 await asyncio.gather(*tasks, return_exceptions=True)
             if lifespan is not None:
                 await lifespan.shutdown()
 
-        if not tasks and (lifespan is None or not lifespan.active):
+        return defer.Deferred.fromFuture(asyncio.ensure_future(finish(), loop=context.loop))
+
+    def _second_interrupt_exits(self) -> None:
+        if not self.signal_handlers or threading.current_thread() is not threading.main_thread():
+            return
+
+        def exit_now(signum: int, frame: Any) -> None:
+            logger.warning("Second interrupt: exiting without waiting")
+            os._exit(1)
+
+        signal.signal(signal.SIGINT, exit_now)
+
+    def kill_all_applications(self) -> defer.Deferred[Any] | None:
+        """Cancel every running application instance at once (Daphne's shutdown)."""
+        if self.context is None:
             return None
-        return defer.Deferred.fromFuture(asyncio.ensure_future(finish(), loop=self.context.loop))
+        tasks = self.context.registry.cancel_all()
+        if not tasks:
+            return None
+        logger.info("Killed %i pending application instances", len(tasks))
+        return defer.Deferred.fromFuture(
+            asyncio.ensure_future(
+                asyncio.gather(*tasks, return_exceptions=True), loop=self.context.loop
+            )
+        )
 
     # -- Twisted logging -----------------------------------------------------
 

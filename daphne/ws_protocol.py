@@ -190,6 +190,11 @@ class WebSocketProtocol:
         self._finish(code, reason)
         self.channel.close()
 
+    def drain(self) -> None:
+        """The server is stopping: close an open socket with 1001 (going away)."""
+        if self.cycle.state is WSState.OPEN:
+            self.close(1001, "server shutting down")
+
     def connection_lost(self) -> None:
         """The TCP connection is gone (abnormal unless a close handshake finished)."""
         self._finish(1006, "")
