@@ -224,7 +224,12 @@ class ApplicationInstance:
         handler = self._send_handler
         if handler is None:
             return
-        pending = handler(message)
+        try:
+            pending = handler(message)
+        except ValueError as error:
+            # ApplicationMessageError and header checks: the app sent something invalid.
+            logger.error("Invalid ASGI message from the application: %s", error)
+            raise
         if pending is not None:
             await pending
 

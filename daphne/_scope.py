@@ -110,20 +110,16 @@ def resolve_client(
     return client, scheme
 
 
-def build_http_scope(
-    facts: RequestFacts, config: ServerConfig, state: dict[str, Any] | None = None
+def _base_scope(
+    kind: str, facts: RequestFacts, config: ServerConfig, state: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """Build the ASGI ``http`` scope for a request.
-
-    ``state`` is the lifespan state; each scope gets a shallow copy of it.
-    """
+    """The keys HTTP and WebSocket scopes share (``scheme`` is the HTTP one)."""
     headers, root_path = clean_headers(facts.headers, config.root_path)
     client, scheme = resolve_client(facts, headers, config)
     scope = {
-        "type": "http",
+        "type": kind,
         "asgi": ASGI_VERSION.copy(),
         "http_version": facts.http_version,
-        "method": facts.method,
         "scheme": scheme,
         "path": unquote(facts.path.decode("ascii")),
         "raw_path": facts.path,
@@ -132,10 +128,20 @@ def build_http_scope(
         "headers": headers,
         "client": client,
         "server": facts.server,
-        "extensions": {},
     }
     if state is not None:
+        # Each scope gets its own shallow copy of the lifespan state.
         scope["state"] = state.copy()
+    return scope
+
+
+def build_http_scope(
+    facts: RequestFacts, config: ServerConfig, state: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Build the ASGI ``http`` scope for a request (``state``: the lifespan state)."""
+    scope = _base_scope("http", facts, config, state)
+    scope["method"] = facts.method
+    scope["extensions"] = {}
     return scope
 
 
@@ -151,30 +157,14 @@ def build_websocket_scope(
     header when proxy headers are on; ``subprotocols`` come from every
     ``Sec-WebSocket-Protocol`` header, in order.
     """
-    headers, root_path = clean_headers(facts.headers, config.root_path)
-    client, http_scheme = resolve_client(facts, headers, config)
-    subprotocols = [
+    scope = _base_scope("websocket", facts, config, state)
+    scope["scheme"] = _WS_SCHEMES.get(scope["scheme"].lower(), "wss" if facts.secure else "ws")
+    scope["subprotocols"] = [
         token.strip()
-        for name, value in headers
+        for name, value in scope["headers"]
         if name == b"sec-websocket-protocol"
         for token in value.decode("latin-1").split(",")
         if token.strip()
     ]
-    scope = {
-        "type": "websocket",
-        "asgi": ASGI_VERSION.copy(),
-        "http_version": facts.http_version,
-        "scheme": _WS_SCHEMES.get(http_scheme.lower(), "wss" if facts.secure else "ws"),
-        "path": unquote(facts.path.decode("ascii")),
-        "raw_path": facts.path,
-        "query_string": facts.query_string,
-        "root_path": root_path,
-        "headers": headers,
-        "client": client,
-        "server": facts.server,
-        "subprotocols": subprotocols,
-        "extensions": {"websocket.http.response": {}},
-    }
-    if state is not None:
-        scope["state"] = state.copy()
+    scope["extensions"] = {"websocket.http.response": {}}
     return scope

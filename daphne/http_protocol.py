@@ -223,11 +223,7 @@ class WebRequest:
 
     def handle_reply(self, message: dict[str, Any]) -> Awaitable[None] | None:
         """The app's ``send``: validate through the cycle, then write."""
-        try:
-            return self.cycle.handle(message)
-        except ValueError as error:
-            logger.error("Invalid ASGI message from the application: %s", error)
-            raise
+        return self.cycle.handle(message)
 
     def _app_exited(self, exception: BaseException | None) -> None:
         state = self.cycle.state
