@@ -69,8 +69,14 @@ class ServerConfig:
     max_header_bytes: int = 64 * KIB
     #: Most header field lines in one request; more gets 431.
     max_header_count: int = 500
+    #: Largest single header field line, in bytes; larger gets 431.
+    max_field_size: int = 16 * KIB
+    #: Largest request body in bytes (None: unlimited); larger gets 413.
+    limit_request_body: int | None = None
+    #: Seconds a client has to send a complete request head once it started one (slowloris).
+    header_read_timeout: float = 30 * SECONDS
     #: Seconds an idle keep-alive connection is kept open.
-    keep_alive_timeout: float = 60 * SECONDS
+    keep_alive_timeout: float = 5 * SECONDS
     #: Unread request-body bytes queued for the app before the socket stops being read.
     read_high_water: int = 64 * KIB
     #: Unsent response bytes buffered for a client before ``send`` starts waiting.

@@ -103,6 +103,9 @@ class HTTP1Connection(Protocol):
         self._first_data = True
         self._draining = False
         self.factory: Any = None
+        self._head_started_at: float | None = None
+        self._head_timer: Any = None
+        self._body_received_total = 0
         self._body_left = 0
         self._chunked: ChunkedDecoder | None = None
         self._reading_paused = False
@@ -320,6 +323,7 @@ class HTTP1Connection(Protocol):
             buffer = self._buffer = buffer.lstrip(b"\r\n")
         head_end, body_start = find_head_end(buffer)
         if head_end == -1:
+            self._start_head_timer()
             line_end = buffer.find(b"\n")
             if line_end == -1 and len(buffer) > config.max_request_line:
                 self._reject(BadRequest("Request line too long", 414), buffer)
@@ -336,14 +340,22 @@ class HTTP1Connection(Protocol):
             self._reject(BadRequest("Request header fields too large", 431), buffer)
             return
         try:
-            head = parse_request_head(buffer[:head_end], config.max_header_count)
+            head = parse_request_head(
+                buffer[:head_end], config.max_header_count, config.max_field_size
+            )
         except BadRequest as error:
             self._reject(error, buffer)
             return
         self._buffer = buffer[body_start:]
+        self._head_started_at = None
+        limit = config.limit_request_body
+        if limit is not None and head.content_length is not None and head.content_length > limit:
+            self._reject(BadRequest(f"Request body larger than {limit} bytes", 413), buffer)
+            return
         self._start_request(head)
 
     def _start_request(self, head: Any) -> None:
+        self._body_received_total = 0
         if head.upgrade == b"websocket":
             self._start_websocket(head)
             return
@@ -426,6 +438,17 @@ class HTTP1Connection(Protocol):
             data, self._buffer = self._buffer, b""
             protocol.data_received(data)
 
+    def _body_too_large(self, request: WebRequest, limit: int) -> None:
+        self.state = ConnState.CLOSED
+        if request.response_done or request.head_written:
+            self.abort()
+        else:
+            request.cycle.state = request.cycle.state.ABORTED
+            request.basic_error(
+                413, b"Payload Too Large", f"Request body larger than {limit} bytes"
+            )
+            self._close()
+
     def _start_websocket(self, head: Any) -> None:
         problem = handshake_problem(head)
         if problem is not None:
@@ -461,6 +484,11 @@ class HTTP1Connection(Protocol):
             done = decoder.done
             if not discarding and request is not None:
                 body = b"".join(pieces)
+                limit = self.context.config.limit_request_body
+                self._body_received_total += len(body)
+                if limit is not None and self._body_received_total > limit:
+                    self._body_too_large(request, limit)
+                    return
                 if body or done:
                     request.feed_body(body, not done)
             if done:
@@ -529,6 +557,26 @@ class HTTP1Connection(Protocol):
             self._idle_timer = self.context.clock.callLater(remaining, self._idle_check)
         else:
             self._close()
+
+    def _start_head_timer(self) -> None:
+        """Bound the time a client may take to send a request head (slowloris)."""
+        if self._head_started_at is None:
+            self._head_started_at = self.context.clock.seconds()
+        if self._head_timer is None:
+            self._head_timer = self.context.clock.callLater(
+                self.context.config.header_read_timeout, self._head_check
+            )
+
+    def _head_check(self) -> None:
+        self._head_timer = None
+        started = self._head_started_at
+        if started is None or self.disconnected or self.state is not ConnState.IDLE:
+            return
+        remaining = started + self.context.config.header_read_timeout - self.context.clock.seconds()
+        if remaining > 0:
+            self._head_timer = self.context.clock.callLater(remaining, self._head_check)
+        else:
+            self._reject(BadRequest("Request head not received in time", 408), self._buffer)
 
     def _cancel_idle(self) -> None:
         timer, self._idle_timer = self._idle_timer, None

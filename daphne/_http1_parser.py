@@ -112,7 +112,9 @@ def _check_value(value: bytes) -> None:
             raise BadRequest("Invalid header value") from None
 
 
-def parse_request_head(head: bytes | bytearray, max_header_count: int = 500) -> RequestHead:
+def parse_request_head(
+    head: bytes | bytearray, max_header_count: int = 500, max_field_size: int = 0
+) -> RequestHead:
     """Parse the bytes of a request head (without the terminating blank line).
 
     :raises BadRequest: with the status to answer (400, 431, 501, 505).
@@ -134,6 +136,8 @@ def parse_request_head(head: bytes | bytearray, max_header_count: int = 500) -> 
     for line in lines[1:]:
         if line[-1:] == b"\r":
             line = line[:-1]
+        if max_field_size and len(line) > max_field_size:
+            raise BadRequest("Request header field too large", 431)
         name, colon, value = line.partition(b":")
         if not colon or _TOKEN_RE.fullmatch(name) is None:
             if line[:1] in (b" ", b"\t"):

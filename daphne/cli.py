@@ -233,6 +233,42 @@ class CommandLineInterface:
             default=None,
             help="Seconds in-flight requests and WebSockets get to finish on SIGTERM/SIGINT (default 10)",
         )
+        add(
+            "--keep-alive-timeout",
+            type=float,
+            default=None,
+            help="Seconds an idle keep-alive connection is kept open (default 5)",
+        )
+        add(
+            "--header-read-timeout",
+            type=float,
+            default=None,
+            help="Seconds a client has to send a whole request head (default 30)",
+        )
+        add(
+            "--limit-request-body",
+            type=int,
+            default=None,
+            help="Largest request body in bytes; larger gets 413 (default: no limit)",
+        )
+        add(
+            "--limit-request-line",
+            type=int,
+            default=None,
+            help="Longest request line in bytes; longer gets 414 (default 16384)",
+        )
+        add(
+            "--limit-request-fields",
+            type=int,
+            default=None,
+            help="Most header fields in a request; more gets 431 (default 500)",
+        )
+        add(
+            "--limit-request-field-size",
+            type=int,
+            default=None,
+            help="Largest header field line in bytes; larger gets 431 (default 16384)",
+        )
         add("--version", action="version", version=f"daphne {__version__}")
         self.server: Any = None
 
@@ -307,9 +343,7 @@ class CommandLineInterface:
             **({} if args.ws_per_message_deflate else {"websocket_per_message_deflate": False}),
             **({} if args.h2c else {"h2c": False}),
             **({} if args.lifespan == "off" else {"lifespan": args.lifespan}),
-            **(
-                {} if args.graceful_timeout is None else {"graceful_timeout": args.graceful_timeout}
-            ),
+            **self._limit_options(args),
         )
         self.server.run()
         if getattr(self.server, "abort_start", False):
@@ -345,6 +379,20 @@ class CommandLineInterface:
                 raise argparse.ArgumentError(
                     action, "--proxy-headers has to be passed for this parameter."
                 )
+
+    @staticmethod
+    def _limit_options(args: argparse.Namespace) -> dict[str, Any]:
+        """Server keywords for the options beyond Daphne 4.2's, when given."""
+        names = {
+            "graceful_timeout": args.graceful_timeout,
+            "keep_alive_timeout": args.keep_alive_timeout,
+            "header_read_timeout": args.header_read_timeout,
+            "limit_request_body": args.limit_request_body,
+            "max_request_line": args.limit_request_line,
+            "max_header_count": args.limit_request_fields,
+            "max_field_size": args.limit_request_field_size,
+        }
+        return {name: value for name, value in names.items() if value is not None}
 
     @staticmethod
     def _proxy_header(args: argparse.Namespace, part: str, default: str) -> str | None:

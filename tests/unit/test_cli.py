@@ -275,3 +275,21 @@ def test_no_h2c() -> None:
     """--no-h2c turns cleartext HTTP/2 off; by default nothing is passed."""
     assert "h2c" not in run_cli().init_kwargs
     assert run_cli("--no-h2c").init_kwargs["h2c"] is False
+
+
+def test_limit_options() -> None:
+    """The limit and timeout options map onto Server keywords only when given."""
+    kwargs = run_cli().init_kwargs
+    assert not {"keep_alive_timeout", "limit_request_body", "graceful_timeout"} & set(kwargs)
+    kwargs = run_cli(
+        "--keep-alive-timeout", "7", "--header-read-timeout", "9", "--limit-request-body", "100",
+        "--limit-request-line", "200", "--limit-request-fields", "20", "--limit-request-field-size", "300",
+        "--graceful-timeout", "3",
+    ).init_kwargs  # fmt: skip
+    assert kwargs["keep_alive_timeout"] == 7
+    assert kwargs["header_read_timeout"] == 9
+    assert kwargs["limit_request_body"] == 100
+    assert kwargs["max_request_line"] == 200
+    assert kwargs["max_header_count"] == 20
+    assert kwargs["max_field_size"] == 300
+    assert kwargs["graceful_timeout"] == 3

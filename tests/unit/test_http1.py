@@ -612,3 +612,53 @@ def test_send_is_a_coroutine_function(make) -> None:
     h.feed(b"GET / HTTP/1.1\r\n\r\n")
     assert asyncio.iscoroutinefunction(app.send)
     assert asyncio.iscoroutinefunction(app.receive)
+
+
+def test_request_body_limit(make) -> None:
+    """Bodies over limit_request_body get 413: declared ones before the app runs, chunked ones as they pass it."""
+    app = Recorder()
+    h = make(app, limit_request_body=10)
+    h.feed(b"POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n")
+    assert h.responses(["POST"])[0].status == 413
+    assert app.scopes == []
+    app = Recorder()
+    h = make(app, limit_request_body=10)
+    h.feed(
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n"
+    )
+    assert h.responses(["POST"])[0].status == 413
+    assert h.closed
+    h = make(Recorder(), limit_request_body=10)
+    h.feed(b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789")
+    assert h.responses(["POST"])[0].status == 200
+
+
+def test_header_field_size_limit(make) -> None:
+    """A single header line over max_field_size gets 431."""
+    h = make(Recorder(), max_field_size=50)
+    h.feed(b"GET / HTTP/1.1\r\nX: " + b"a" * 60 + b"\r\n\r\n")
+    assert h.responses()[0].status == 431
+
+
+@BYTEWISE
+def test_slow_request_head_gets_408(make, bytewise: bool) -> None:
+    """A client trickling its request head is cut off after header_read_timeout (slowloris)."""
+    h = make(Recorder(), header_read_timeout=10, keep_alive_timeout=100)
+    h.feed(b"GET / HTTP/1.1\r\nX-A: 1\r\n", bytewise)
+    h.advance(5)
+    h.feed(b"X-B: 2\r\n", bytewise)
+    assert h.written == b""
+    h.advance(5.5)
+    assert h.responses()[0].status == 408
+    assert h.closed
+
+
+def test_complete_heads_are_not_timed_out(make) -> None:
+    """Requests whose heads arrive in time are unaffected by the head timer."""
+    h = make(Recorder(), header_read_timeout=10, keep_alive_timeout=100)
+    h.feed(b"GET / HTTP/1.1\r\n")
+    h.advance(3)
+    h.feed(b"\r\n")
+    h.advance(20)
+    assert [r.status for r in h.responses()] == [200]
+    assert not h.closed

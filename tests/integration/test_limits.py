@@ -1,0 +1,50 @@
+"""Limits through the real daphne command: slowloris, body size, header sizes."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import httpx
+import pytest
+from processes import DaphneCommand
+
+pytestmark = pytest.mark.timeout(60)
+APP = "apps.functional:app"
+
+
+def test_slowloris_does_not_starve_normal_requests() -> None:
+    """200 connections trickling request heads: normal requests stay fast; the trickles get 408."""
+    with DaphneCommand(
+        ["-p", "0", "--header-read-timeout", "2", "--access-log", "/dev/null", APP]
+    ).start(wait_for="Listening on") as daphne:
+        trickles = []
+        for _ in range(200):
+            sock = socket.create_connection(("127.0.0.1", daphne.port), timeout=10)
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            trickles.append(sock)
+        for sock in trickles[:100]:
+            sock.sendall(b"X-Slow: 1\r\n")
+        with httpx.Client(base_url=f"http://127.0.0.1:{daphne.port}", timeout=5) as client:
+            started = time.monotonic()
+            for _ in range(20):
+                assert client.get("/").text == "hello"
+            assert time.monotonic() - started < 2
+        answers = set()
+        for sock in trickles:
+            answers.add(sock.recv(100)[:12])
+            sock.close()
+        assert answers == {b"HTTP/1.1 408"}
+
+
+def test_body_and_header_limits() -> None:
+    """--limit-request-body gives 413; --limit-request-field-size gives 431."""
+    with DaphneCommand(
+        ["-p", "0", "--limit-request-body", "1000", "--limit-request-field-size", "200", APP]
+    ).start(wait_for="Listening on") as daphne:
+        base = f"http://127.0.0.1:{daphne.port}"
+        assert httpx.post(f"{base}/echo", content=b"x" * 1000, timeout=5).status_code == 200
+        assert httpx.post(f"{base}/echo", content=b"x" * 1001, timeout=5).status_code == 413
+        chunked = httpx.post(f"{base}/echo", content=iter([b"x" * 600, b"x" * 600]), timeout=5)
+        assert chunked.status_code == 413
+        assert httpx.get(base, headers={"X-Big": "v" * 300}, timeout=5).status_code == 431
