@@ -7,12 +7,22 @@ from __future__ import annotations
 
 import dataclasses
 
+from ._proxy import TrustedProxies as _TrustedProxies
+
 __all__ = ["SECONDS", "ServerConfig"]
 
 #: Unit marker: the field is in seconds.
 SECONDS = 1.0
 KIB = 1024
 MIB = 1024 * KIB
+
+
+def trusted_proxies_check(spec: str) -> None:
+    """Raise ValueError naming the bad entry of a ``forwarded_allow_ips`` value."""
+    try:
+        _TrustedProxies(spec)
+    except ValueError as error:
+        raise ValueError(f"forwarded_allow_ips: {error}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +52,8 @@ class ServerConfig:
     proxy_forwarded_port_header: str | None = None
     #: Header giving the scheme (only read with the address header).
     proxy_forwarded_proto_header: str | None = None
+    #: Peers whose proxy headers are believed: comma-separated IPs/CIDRs, "*" = any.
+    forwarded_allow_ips: str = "*"
     #: 0..3: log level, and Twisted log routing at 2+.
     verbosity: int = 1
     #: Seconds for the WebSocket opening handshake at the protocol level.
@@ -94,6 +106,7 @@ class ServerConfig:
                 "proxy_forwarded_port_header/proxy_forwarded_proto_header need "
                 "proxy_forwarded_address_header"
             )
+        trusted_proxies_check(self.forwarded_allow_ips)
         for name in ("http_timeout",):
             value = getattr(self, name)
             if value is not None and value < 0:

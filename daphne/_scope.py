@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from ._config import ServerConfig
-from .utils import parse_x_forwarded_for
+from ._proxy import client_from_chain, resolve_forwarded, trusted_proxies
 
 __all__ = [
     "ASGI_VERSION",
@@ -87,27 +87,44 @@ def clean_headers(
 def resolve_client(
     facts: RequestFacts, headers: list[tuple[bytes, bytes]], config: ServerConfig
 ) -> tuple[Address, str]:
-    """The client address and the HTTP scheme, after proxy headers if enabled."""
+    """The client address and the HTTP scheme, after proxy headers if enabled and trusted.
+
+    With proxy headers on and the peer in ``forwarded_allow_ips``: an RFC 7239
+    ``Forwarded`` header wins; otherwise the address header's chain gives the
+    client (right-most untrusted hop), with the port and proto headers.
+    """
     scheme = "https" if facts.secure else "http"
     client = facts.client
-    if config.proxy_forwarded_address_header:
-        header_map: dict[bytes, list[bytes]] = {}
-        for name, value in headers:
-            header_map.setdefault(name, []).append(value)
-        try:
-            client, proxied_scheme = parse_x_forwarded_for(
-                header_map,
-                config.proxy_forwarded_address_header,
-                config.proxy_forwarded_port_header,
-                config.proxy_forwarded_proto_header,
-                client,
-                scheme,
-            )
-        except UnicodeDecodeError:
-            # A proxy header that is not UTF-8 cannot name an address: ignore it.
-            return facts.client, scheme
-        scheme = proxied_scheme or scheme
-    return client, scheme
+    if not config.proxy_forwarded_address_header:
+        return client, scheme
+    trusted = trusted_proxies(config.forwarded_allow_ips)
+    if client is not None and client[0] not in trusted:
+        return client, scheme
+    forwarded = [value for name, value in headers if name == b"forwarded"]
+    if forwarded:
+        forwarded_client, proto, _ = resolve_forwarded(forwarded, trusted)
+        if forwarded_client is not None:
+            return forwarded_client, proto.replace("ws", "http") if proto else scheme
+    header_map: dict[bytes, list[bytes]] = {}
+    for name, value in headers:
+        header_map.setdefault(name, []).append(value)
+    address_values = header_map.get(config.proxy_forwarded_address_header.lower().encode("latin-1"))
+    if not address_values:
+        return client, scheme
+    chain = b",".join(address_values).decode("latin-1").split(",")
+    address = client_from_chain(chain, trusted)
+    if address is None:
+        return client, scheme  # not an address: ignored, never an error
+    port = 0
+    if config.proxy_forwarded_port_header:
+        port_values = header_map.get(config.proxy_forwarded_port_header.lower().encode("latin-1"))
+        if port_values and port_values[0].strip().isdigit():
+            port = int(port_values[0])
+    if config.proxy_forwarded_proto_header:
+        proto_values = header_map.get(config.proxy_forwarded_proto_header.lower().encode("latin-1"))
+        if proto_values:
+            scheme = proto_values[0].decode("latin-1").strip() or scheme
+    return [address, port], scheme
 
 
 def _base_scope(

@@ -14,6 +14,7 @@ from typing import IO, Any
 from asgiref.compatibility import guarantee_single_callable
 
 from . import __version__
+from ._config import trusted_proxies_check
 from .access import AccessLogGenerator
 from .endpoints import build_endpoint_description_strings
 from .server import Server
@@ -42,6 +43,14 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _allow_ips(text: str) -> str:
+    try:
+        trusted_proxies_check(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -234,6 +243,12 @@ class CommandLineInterface:
             help="Seconds in-flight requests and WebSockets get to finish on SIGTERM/SIGINT (default 10)",
         )
         add(
+            "--forwarded-allow-ips",
+            type=_allow_ips,
+            default=None,
+            help="Comma-separated IPs/CIDRs of proxies whose --proxy-headers are believed; '*' = any (the default)",
+        )
+        add(
             "--keep-alive-timeout",
             type=float,
             default=None,
@@ -385,6 +400,7 @@ class CommandLineInterface:
         """Server keywords for the options beyond Daphne 4.2's, when given."""
         names = {
             "graceful_timeout": args.graceful_timeout,
+            "forwarded_allow_ips": args.forwarded_allow_ips,
             "keep_alive_timeout": args.keep_alive_timeout,
             "header_read_timeout": args.header_read_timeout,
             "limit_request_body": args.limit_request_body,

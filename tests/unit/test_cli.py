@@ -217,6 +217,7 @@ def entrypoint(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
         (["-v", "9", "daphne:__version__"], 2, "invalid choice"),
         (["-p", "x", "daphne:__version__"], 2, "invalid int value"),
         (["--threads", "0", "daphne:__version__"], 2, "at least 1"),
+        (["--forwarded-allow-ips", "10.0.0.0/99", "daphne:__version__"], 2, "forwarded_allow_ips"),
         (
             ["--proxy-headers-port", "X", "daphne:__version__"],
             2,
@@ -293,3 +294,13 @@ def test_limit_options() -> None:
     assert kwargs["max_header_count"] == 20
     assert kwargs["max_field_size"] == 300
     assert kwargs["graceful_timeout"] == 3
+
+
+def test_forwarded_allow_ips() -> None:
+    """--forwarded-allow-ips reaches the server."""
+    assert (
+        run_cli("--proxy-headers", "--forwarded-allow-ips", "10.0.0.0/8").init_kwargs[
+            "forwarded_allow_ips"
+        ]
+        == "10.0.0.0/8"
+    )
