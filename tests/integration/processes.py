@@ -59,6 +59,8 @@ class DaphneCommand:
             if self.process.poll() is not None:
                 self._read_lines(0)
                 return self
+        self.process.kill()  # never leave a server behind
+        self.process.wait(5)
         raise TimeoutError(f"daphne did not log {wait_for!r} in {timeout}s: {self.log}")
 
     def _read_lines(self, wait: float) -> list[str]:
