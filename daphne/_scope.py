@@ -57,6 +57,18 @@ class RequestFacts:
     server: Address
     secure: bool
 
+    @classmethod
+    def from_head(cls, head: Any, connection: dict[str, Any]) -> RequestFacts:
+        """Facts of a parsed HTTP/1.x head plus the connection's client/server/secure."""
+        return cls(
+            method=head.method,
+            path=head.path,
+            query_string=head.query_string,
+            http_version=head.http_version,
+            headers=head.headers,
+            **connection,
+        )
+
 
 def clean_headers(
     headers: list[tuple[bytes, bytes]], default_root_path: str

@@ -128,14 +128,7 @@ class WebRequest:
         self.keep_alive = head.keep_alive
         self.suppress_body = head.method == "HEAD"
         self.started_at = context.clock.seconds()
-        facts = RequestFacts(
-            method=head.method,
-            path=head.path,
-            query_string=head.query_string,
-            http_version=head.http_version,
-            headers=head.headers,
-            **facts_kwargs,
-        )
+        facts = RequestFacts.from_head(head, facts_kwargs)
         scope = build_http_scope(facts, context.config, context.lifespan_state)
         self.client_addr = scope["client"]
         self.server_addr = scope["server"]

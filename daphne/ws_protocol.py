@@ -82,14 +82,7 @@ class WebSocketProtocol:
         self.context = context
         self.config = context.config
         self.head = head
-        facts = RequestFacts(
-            method=head.method,
-            path=head.path,
-            query_string=head.query_string,
-            http_version=head.http_version,
-            headers=head.headers,
-            **facts_kwargs,
-        )
+        facts = RequestFacts.from_head(head, facts_kwargs)
         self.scope = build_websocket_scope(facts, self.config, context.lifespan_state)
         self.cycle = WebSocketCycle(self, self.scope["subprotocols"])
         self.engine: WebSocketEngine | None = None
