@@ -81,6 +81,8 @@ class ServerConfig:
     max_header_bytes: int = 64 * KIB
     #: Most header field lines in one request; more gets 431.
     max_header_count: int = 500
+    #: Most open connections or running app instances before new requests get 503 (None: no cap).
+    limit_concurrency: int | None = None
     #: Largest single header field line, in bytes; larger gets 431.
     max_field_size: int = 16 * KIB
     #: Largest request body in bytes (None: unlimited); larger gets 413.

@@ -354,8 +354,22 @@ class HTTP1Connection(Protocol):
             return
         self._start_request(head)
 
+    def _over_capacity(self) -> bool:
+        limit = self.context.config.limit_concurrency
+        if limit is None:
+            return False
+        connections = len(self.factory.connections) if self.factory is not None else 0
+        return connections > limit or len(self.context.registry) >= limit
+
     def _start_request(self, head: Any) -> None:
         self._body_received_total = 0
+        if self._over_capacity():
+            self._reject(
+                BadRequest("The server is at capacity; retry shortly", 503),
+                b"",
+                b"Retry-After: 1\r\n",
+            )
+            return
         if head.upgrade == b"websocket":
             self._start_websocket(head)
             return

@@ -249,6 +249,18 @@ class CommandLineInterface:
             help="Comma-separated IPs/CIDRs of proxies whose --proxy-headers are believed; '*' = any (the default)",
         )
         add(
+            "--limit-concurrency",
+            type=_positive_int,
+            default=None,
+            help="Most open connections or running app instances before new requests get 503",
+        )
+        add(
+            "--backlog",
+            type=_positive_int,
+            default=None,
+            help="Listen backlog of the -b/-p and -u listeners (default: Twisted's, 50)",
+        )
+        add(
             "--keep-alive-timeout",
             type=float,
             default=None,
@@ -326,15 +338,18 @@ class CommandLineInterface:
             args.host = DEFAULT_HOST
         sys.path.insert(0, ".")
         application = guarantee_single_callable(self._load_application(args.application))
-        endpoints = sorted(
-            args.socket_strings
-            + build_endpoint_description_strings(
-                host=args.host,
-                port=args.port,
-                unix_socket=args.unix_socket,
-                file_descriptor=args.file_descriptor,
-            )
+        built = build_endpoint_description_strings(
+            host=args.host,
+            port=args.port,
+            unix_socket=args.unix_socket,
+            file_descriptor=args.file_descriptor,
         )
+        if args.backlog is not None:
+            built = [
+                f"{text}:backlog={args.backlog}" if text.startswith(("tcp:", "unix:")) else text
+                for text in built
+            ]
+        endpoints = sorted(args.socket_strings + built)
         logger.info("Starting server at %s", ", ".join(endpoints))
         self.server = self.server_class(
             application=application,
@@ -400,6 +415,7 @@ class CommandLineInterface:
         """Server keywords for the options beyond Daphne 4.2's, when given."""
         names = {
             "graceful_timeout": args.graceful_timeout,
+            "limit_concurrency": args.limit_concurrency,
             "forwarded_allow_ips": args.forwarded_allow_ips,
             "keep_alive_timeout": args.keep_alive_timeout,
             "header_read_timeout": args.header_read_timeout,

@@ -304,3 +304,13 @@ def test_forwarded_allow_ips() -> None:
         ]
         == "10.0.0.0/8"
     )
+
+
+def test_backlog_and_limit_concurrency() -> None:
+    """--backlog is added to the built tcp/unix endpoints; --limit-concurrency reaches the server."""
+    server = run_cli("-p", "80", "-u", "/tmp/s", "--backlog", "1024", "--limit-concurrency", "50")
+    assert server.endpoints == [
+        "tcp:port=80:interface=127.0.0.1:backlog=1024",
+        "unix:/tmp/s:backlog=1024",
+    ]
+    assert server.init_kwargs["limit_concurrency"] == 50

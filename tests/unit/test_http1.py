@@ -662,3 +662,27 @@ def test_complete_heads_are_not_timed_out(make) -> None:
     h.advance(20)
     assert [r.status for r in h.responses()] == [200]
     assert not h.closed
+
+
+def test_limit_concurrency_sheds_with_503(make) -> None:
+    """Beyond limit_concurrency running app instances, new requests get 503 with Retry-After."""
+    gate = asyncio.Event()
+
+    async def app(scope, receive, send):
+        await receive()
+        await gate.wait()
+        await send(start(200, [(b"content-length", b"0")]))
+        await send(body())
+
+    first = make(app, limit_concurrency=1)
+    first.feed(b"GET / HTTP/1.1\r\n\r\n")
+    second_transport = Harness.new_transport()
+    second = first.factory.buildProtocol(None)
+    second.makeConnection(second_transport)
+    second.dataReceived(b"GET / HTTP/1.1\r\n\r\n")
+    first.spin()
+    assert second_transport.value().startswith(b"HTTP/1.1 503 ")
+    assert b"\r\nRetry-After: 1\r\n" in second_transport.value()
+    first.loop.call_soon(gate.set)
+    first.spin()
+    assert first.responses()[0].status == 200
