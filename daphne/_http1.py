@@ -102,6 +102,7 @@ class HTTP1Connection(Protocol):
         self._upgraded: Any = None
         self._first_data = True
         self._draining = False
+        self._closing = False
         self.factory: Any = None
         self._head_started_at: float | None = None
         self._head_timer: Any = None
@@ -545,7 +546,8 @@ class HTTP1Connection(Protocol):
         self.state = ConnState.CLOSED
         self._cancel_idle()
         self.flush()
-        if not self.disconnected:
+        if not self.disconnected and not self._closing:
+            self._closing = True
             self.transport.unregisterProducer()
             self.transport.loseConnection()
 
