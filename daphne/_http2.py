@@ -26,8 +26,10 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+import hyperframe.frame
 
 from ._application import ApplicationInstance
+from ._errors import BadRequest
 from ._http_cycle import CycleState, HTTPResponseCycle
 from ._scope import RequestFacts, build_http_scope
 from .http_protocol import error_page
@@ -49,24 +51,84 @@ _RESET_ALLOWANCE = 100
 _IDLE_FRAME_ALLOWANCE = 1000
 
 
-class H2Stream:
-    """One request stream: application instance and HTTP/2 response writer."""
+class H2Sender:
+    """Outbound DATA for one stream, sent within the client's flow-control windows.
 
-    def __init__(self, protocol: H2Protocol, stream_id: int, scope: dict[str, Any]) -> None:
+    Bytes queue in ``_pending``; :meth:`pump` sends what the windows allow and
+    :meth:`_queue` returns an awaitable while bytes are still held back (write
+    backpressure).  Subclasses learn that the stream's end went out from
+    :meth:`_all_sent`.
+    """
+
+    def __init__(self, protocol: H2Protocol, stream_id: int) -> None:
         self.protocol = protocol
         self.stream_id = stream_id
-        self.scope = scope
-        self.cycle = HTTPResponseCycle(self)
-        self.head_written = False
         self.response_done = False
-        self.suppress_body = scope["method"] == "HEAD"
-        self.status = 0
-        self.bytes_sent = 0
-        self.started_at = protocol.context.clock.seconds()
         self._pending = b""
         self._pending_end = False
         self._ended = False
         self._drain: asyncio.Future[None] | None = None
+
+    def _queue(self, data: bytes, end: bool) -> Awaitable[None] | None:
+        if self.response_done:
+            return None
+        self._pending += data
+        self._pending_end = end
+        self.pump()
+        if self._pending or (self._pending_end and not self.response_done):
+            if self._drain is None or self._drain.done():
+                self._drain = self.protocol.context.loop.create_future()
+            return self._drain
+        return self.protocol.channel.drained()
+
+    def pump(self) -> None:
+        """Send as much pending data as the flow-control windows allow."""
+        if self.response_done:
+            return
+        conn = self.protocol.conn
+        while self._pending:
+            window = min(
+                conn.local_flow_control_window(self.stream_id), conn.max_outbound_frame_size
+            )
+            if window <= 0:
+                break
+            piece, self._pending = self._pending[:window], self._pending[window:]
+            last = self._pending_end and not self._pending
+            conn.send_data(self.stream_id, piece, end_stream=last)
+            self._ended = self._ended or last
+        if not self._pending and self._pending_end:
+            if not self._ended:
+                self._ended = True
+                try:
+                    conn.end_stream(self.stream_id)
+                except (h2.exceptions.ProtocolError, KeyError):
+                    pass
+            self._all_sent()
+        self.protocol.flush()
+        if not self._pending:
+            self._wake()
+
+    def _wake(self) -> None:
+        drain = self._drain
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    def _all_sent(self) -> None:
+        """The stream's last DATA (END_STREAM) went out."""
+
+
+class H2Stream(H2Sender):
+    """One request stream: application instance and HTTP/2 response writer."""
+
+    def __init__(self, protocol: H2Protocol, stream_id: int, scope: dict[str, Any]) -> None:
+        super().__init__(protocol, stream_id)
+        self.scope = scope
+        self.cycle = HTTPResponseCycle(self)
+        self.head_written = False
+        self.suppress_body = scope["method"] == "HEAD"
+        self.status = 0
+        self.bytes_sent = 0
+        self.started_at = protocol.context.clock.seconds()
         self._unacked: list[int] = []
         self._timeout_call: Any = None
         self.instance: ApplicationInstance | None = None
@@ -172,47 +234,10 @@ class H2Stream:
         if self.response_done:
             return None
         self.bytes_sent += len(body)
-        self._pending += body
-        self._pending_end = not more_body
-        self.pump()
-        if self._pending or (self._pending_end and not self.response_done):
-            loop = self.protocol.context.loop
-            if self._drain is None or self._drain.done():
-                self._drain = loop.create_future()
-            return self._drain
-        return self.protocol.channel.drained()
+        return self._queue(body, not more_body)
 
-    def pump(self) -> None:
-        """Send as much pending body as the flow-control windows allow."""
-        if self.response_done:
-            return
-        conn = self.protocol.conn
-        while self._pending:
-            window = min(
-                conn.local_flow_control_window(self.stream_id), conn.max_outbound_frame_size
-            )
-            if window <= 0:
-                break
-            piece, self._pending = self._pending[:window], self._pending[window:]
-            last = self._pending_end and not self._pending
-            conn.send_data(self.stream_id, piece, end_stream=last)
-            self._ended = self._ended or last
-        if not self._pending and self._pending_end:
-            if not self._ended:
-                self._ended = True
-                try:
-                    conn.end_stream(self.stream_id)
-                except (h2.exceptions.ProtocolError, KeyError):
-                    pass
-            self._finish()
-        self.protocol.flush()
-        if not self._pending:
-            self._wake()
-
-    def _wake(self) -> None:
-        drain = self._drain
-        if drain is not None and not drain.done():
-            drain.set_result(None)
+    def _all_sent(self) -> None:
+        self._finish()
 
     def fail_response(self, started: bool) -> None:
         if self.response_done:
@@ -323,6 +348,7 @@ class H2Protocol:
         self._opened = 0
         self._idle_frames = 0
         self.draining = False
+        self._last_stream_id = 0
         config = h2.config.H2Configuration(
             client_side=False, header_encoding=None, validate_inbound_headers=True
         )
@@ -332,6 +358,8 @@ class H2Protocol:
             initial_values={
                 h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 100,
                 h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: 65536,
+                # RFC 8441: extended CONNECT, for WebSockets over HTTP/2.
+                h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1,
             },
         )
 
@@ -353,20 +381,19 @@ class H2Protocol:
             return
         self.flush()
 
-    def reset_stream(self, stream_id: int) -> None:
+    def reset_stream(self, stream_id: int, code: int = h2.errors.ErrorCodes.INTERNAL_ERROR) -> None:
         try:
-            self.conn.reset_stream(stream_id, h2.errors.ErrorCodes.INTERNAL_ERROR)
+            self.conn.reset_stream(stream_id, code)
         except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError, KeyError):
             pass
         self.streams.pop(stream_id, None)
         self.flush()
 
-    def stream_finished(self, stream: H2Stream) -> None:
-        self.streams.pop(stream.stream_id, None)
-        self._completed += 1
+    def stream_finished(self, stream: Any) -> None:
+        if self.streams.pop(stream.stream_id, None) is not None:
+            self._completed += 1
         if self.draining and not self.streams:
-            self.flush()
-            self.channel.close()
+            self._goodbye()
 
     # -- bytes from the client ------------------------------------------------------
 
@@ -454,6 +481,9 @@ class H2Protocol:
 
     def _request(self, event: Any) -> None:
         self._opened += 1
+        if self.draining and event.stream_id > self._last_stream_id:
+            self.reset_stream(event.stream_id, h2.errors.ErrorCodes.REFUSED_STREAM)
+            return
         self._open_stream(event.stream_id, event.headers, event.stream_ended is not None)
 
     def start_upgraded(self, settings_header: bytes, head: Any, body_done: bool = True) -> None:
@@ -506,6 +536,10 @@ class H2Protocol:
         except (KeyError, UnicodeDecodeError):
             self.conn.reset_stream(stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
             return
+        connect_protocol = pseudo.get(b":protocol")
+        if connect_protocol is not None and method == "CONNECT":
+            self._open_websocket(stream_id, connect_protocol, path, query, headers, ended)
+            return
         facts = RequestFacts(
             method=method,
             path=path,
@@ -524,6 +558,28 @@ class H2Protocol:
         if ended:
             stream.feed_body(b"", 0, False)
 
+    def _open_websocket(
+        self,
+        stream_id: int,
+        connect_protocol: bytes,
+        path: bytes,
+        query: bytes,
+        headers: list[tuple[bytes, bytes]],
+        ended: bool,
+    ) -> None:
+        """Extended CONNECT (RFC 8441): a WebSocket on this stream."""
+        from ._h2_websocket import ConnectHead, H2WebSocketStream, connect_problem, refuse_connect
+
+        problem = connect_problem(connect_protocol, headers)
+        if problem is None and ended:
+            problem = BadRequest("A WebSocket CONNECT stream cannot end at once")
+        if problem is not None:
+            refuse_connect(self, stream_id, problem)
+            return
+        stream = H2WebSocketStream(self, stream_id, ConnectHead(path, query, headers))
+        self.streams[stream_id] = stream
+        stream.start()
+
     # -- endings --------------------------------------------------------------------
 
     def _close_all(self) -> None:
@@ -533,17 +589,33 @@ class H2Protocol:
         self.streams.clear()
 
     def drain(self) -> None:
-        """The server is stopping: GOAWAY with the last stream id; open streams may finish."""
+        """The server is stopping: GOAWAY with the last stream id; open streams may finish.
+
+        The GOAWAY frame is written by hand: ``h2`` refuses to send anything
+        more once it has sent one itself, and open streams still need to.  Streams
+        the client opens afterwards are refused (RFC 9113 §6.8).
+        """
+        if self.draining or self.closed:
+            return
         self.draining = True
-        try:
-            self.conn.close_connection(
-                h2.errors.ErrorCodes.NO_ERROR, last_stream_id=self.conn.highest_inbound_stream_id
-            )
-        except h2.exceptions.ProtocolError:
-            pass
+        self._last_stream_id = self.conn.highest_inbound_stream_id
+        self.flush()
+        frame = hyperframe.frame.GoAwayFrame(
+            0, last_stream_id=self._last_stream_id, error_code=h2.errors.ErrorCodes.NO_ERROR
+        )
+        self.channel.write(frame.serialize())
+        for stream in list(self.streams.values()):
+            drain = getattr(stream, "drain", None)
+            if drain is not None:
+                drain()
         self.flush()
         if not self.streams:
-            self.channel.close()
+            self._goodbye()
+
+    def _goodbye(self) -> None:
+        # Our GOAWAY already went out: flush what is left and close.
+        self.flush()
+        self.channel.close()
 
     def connection_lost(self) -> None:
         self._close_all()

@@ -219,25 +219,19 @@ class WebSocketProtocol:
     # -- WebSocketWriter -------------------------------------------------------------
 
     def accept(self, subprotocol: str | None, headers: list[tuple[bytes, bytes]]) -> None:
-        """Answer the handshake with 101 and start framing."""
+        """Answer the handshake (101, or 200 over HTTP/2) and start framing."""
         self._cancel_timer("connect")
-        key = _header_values(self.head.headers, b"sec-websocket-key")[0]
-        accept_key = base64.b64encode(hashlib.sha1(key + _GUID).digest())
-        parts = [
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
-            b"Sec-WebSocket-Accept: %s\r\n" % accept_key,
-        ]
+        response: list[tuple[bytes, bytes]] = []
         if subprotocol is not None:
-            parts.append(b"Sec-WebSocket-Protocol: %s\r\n" % subprotocol.encode("latin-1"))
+            response.append((b"Sec-WebSocket-Protocol", subprotocol.encode("latin-1")))
         if self._deflate is not None:
-            parts.append(b"Sec-WebSocket-Extensions: %s\r\n" % self._deflate.response_header())
+            response.append((b"Sec-WebSocket-Extensions", self._deflate.response_header()))
         if self.context.server_name_bytes and not any(
             name.lower() == b"server" for name, _ in headers
         ):
-            parts.append(b"Server: %s\r\n" % self.context.server_name_bytes)
-        parts.extend(b"%s: %s\r\n" % (name, value) for name, value in headers)
-        parts.append(b"\r\n")
-        self.channel.write(b"".join(parts), flush=True)
+            response.append((b"Server", self.context.server_name_bytes))
+        response.extend(headers)
+        self._write_accept(response)
         self.engine = WebSocketEngine(
             self.config.websocket_max_message_size,
             self.config.websocket_max_frame_size,
@@ -262,6 +256,29 @@ class WebSocketProtocol:
         """Begin an HTTP response instead of the handshake (Denial Response extension)."""
         self._cancel_timer("connect")
         self._log("rejected")
+        self._write_denial_head(status, headers)
+
+    def deny_body(self, body: bytes, more_body: bool) -> Awaitable[None] | None:
+        waiter = self._write_denial_body(body, more_body)
+        if not more_body:
+            self._finish(1006, "")
+            return None
+        return waiter
+
+    # -- the wire: HTTP/1.1 (a subclass answers extended CONNECT over HTTP/2) ---------
+
+    def _write_accept(self, headers: list[tuple[bytes, bytes]]) -> None:
+        key = _header_values(self.head.headers, b"sec-websocket-key")[0]
+        accept_key = base64.b64encode(hashlib.sha1(key + _GUID).digest())
+        parts = [
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
+            b"Sec-WebSocket-Accept: %s\r\n" % accept_key,
+        ]
+        parts.extend(b"%s: %s\r\n" % (name, value) for name, value in headers)
+        parts.append(b"\r\n")
+        self.channel.write(b"".join(parts), flush=True)
+
+    def _write_denial_head(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         parts = [status_line("1.1", status)]
         for name, value in headers:
             if name.lower() == b"content-length":
@@ -275,14 +292,18 @@ class WebSocketProtocol:
         parts.append(b"Connection: close\r\n\r\n")
         self.channel.write(b"".join(parts))
 
-    def deny_body(self, body: bytes, more_body: bool) -> Awaitable[None] | None:
+    def _write_denial_body(self, body: bytes, more_body: bool) -> Awaitable[None] | None:
         if body:
             self.channel.write(body, flush=not more_body)
         if not more_body:
-            self._finish(1006, "")
             self.channel.close()
             return None
         return self.channel.drained()
+
+    def _write_http_error(self, status: int, reason: str) -> None:
+        data, _ = error_response(self.context, "1.1", status, reason)
+        self.channel.write(data, flush=True)
+        self.channel.close()
 
     def send_message(self, data: str | bytes) -> Awaitable[None] | None:
         engine = self.engine
@@ -357,10 +378,8 @@ class WebSocketProtocol:
     # -- endings --------------------------------------------------------------------
 
     def _http_error(self, status: int, reason: str) -> None:
-        data, _ = error_response(self.context, "1.1", status, reason)
-        self.channel.write(data, flush=True)
         self._finish(1006, "")
-        self.channel.close()
+        self._write_http_error(status, reason)
 
     def _finish(self, code: int, reason: str) -> None:
         if self._finished:

@@ -10,6 +10,7 @@ import ssl
 import subprocess
 
 import h2.connection
+import h2.errors
 import h2.events
 import h2.settings
 import httpx
@@ -253,3 +254,30 @@ def test_ping_flood_is_stopped(cleartext) -> None:
         pass
     assert goaway_code(sock, conn) == 11
     sock.close()
+
+
+def test_graceful_shutdown_finishes_open_streams() -> None:
+    """SIGTERM: GOAWAY names the last stream, which still completes; newer ones are refused."""
+    from h2ws_client import H2WebSocket
+
+    with DaphneCommand(["-p", "0", "--access-log", os.devnull, APP]).start() as daphne:
+        client = H2WebSocket(daphne.port)
+        try:
+            request = [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"x")]
+            client.conn.send_headers(1, [*request, (b":path", b"/slow?1.0")], end_stream=True)
+            client.conn.ping(b"seen-it?")  # answered only after stream 1 was opened
+            client.sock.sendall(client.conn.data_to_send())
+            client.pump_until(
+                lambda: any(isinstance(e, h2.events.PingAckReceived) for e in client.events)
+            )
+            daphne.process.send_signal(15)
+            client.pump_until(lambda: bool(client.goaway))
+            assert client.goaway == [(1, 0)]
+            client.conn.send_headers(3, [*request, (b":path", b"/")], end_stream=True)
+            client.sock.sendall(client.conn.data_to_send())
+            client.pump_until(lambda: 1 in client.ended and 3 in client.resets)
+            assert client.data[1] == b"slow"
+            assert client.resets[3] == h2.errors.ErrorCodes.REFUSED_STREAM
+            assert daphne.process.wait(timeout=15) == 0
+        finally:
+            client.close()

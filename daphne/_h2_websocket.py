@@ -1,0 +1,213 @@
+"""WebSocket over HTTP/2 (RFC 8441): extended CONNECT with ``:protocol websocket``.
+
+The server announces ``SETTINGS_ENABLE_CONNECT_PROTOCOL``; a client then opens a
+stream with ``:method CONNECT``, ``:protocol websocket``, ``:scheme`` and
+``:path``.  That stream carries WebSocket frames in its DATA frames, so the same
+:class:`~daphne.ws_protocol.WebSocketProtocol` runs on it: this module only
+supplies the stream as its "channel" (write, drained, pause/resume reading,
+close = END_STREAM, abort = RST_STREAM) and answers the handshake with HTTP/2
+HEADERS (``:status 200`` instead of ``101``; no ``Sec-WebSocket-Key`` dance).
+
+Covered by ``tests/integration/test_h2_websocket.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import h2.errors
+import h2.exceptions
+
+from ._errors import BadRequest
+from ._http2 import H2Sender
+from .http_protocol import error_page
+from .ws_protocol import WebSocketProtocol
+
+if TYPE_CHECKING:
+    from ._http2 import H2Protocol
+
+__all__ = ["ConnectHead", "H2WebSocketStream", "connect_problem", "refuse_connect"]
+
+_HOP_BY_HOP = frozenset(
+    (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectHead:
+    """An extended CONNECT request, shaped like a parsed HTTP/1.x head."""
+
+    path: bytes
+    query_string: bytes
+    headers: list[tuple[bytes, bytes]]
+    method: str = "CONNECT"
+    http_version: str = "2"
+
+
+def connect_problem(protocol: bytes, headers: list[tuple[bytes, bytes]]) -> BadRequest | None:
+    """Why an extended CONNECT cannot become a WebSocket, or None (RFC 8441 §4, §5)."""
+    if protocol.lower() != b"websocket":
+        return BadRequest(f"Unsupported :protocol {protocol.decode('latin-1')!r}", 501)
+    versions = [value for name, value in headers if name == b"sec-websocket-version"]
+    if versions != [b"13"]:
+        return BadRequest("Unsupported WebSocket version (only 13 is supported)", 426)
+    return None
+
+
+def _response_headers(status: int, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    out = [(b":status", b"%d" % status)]
+    out.extend((name.lower(), value) for name, value in headers if name.lower() not in _HOP_BY_HOP)
+    return out
+
+
+class H2WebSocketStream(H2Sender):
+    """One extended-CONNECT stream: the channel a :class:`WebSocketProtocol` runs on.
+
+    :ivar ws: the WebSocket protocol bridged to the application.
+    :ivar disconnected: the stream is gone (reset, connection lost, or both ends closed).
+    """
+
+    def __init__(self, protocol: H2Protocol, stream_id: int, head: ConnectHead) -> None:
+        super().__init__(protocol, stream_id)
+        self.disconnected = False
+        self._paused = False
+        self._unacked = 0
+        self.ws = H2WebSocketProtocol(self, protocol.context, head, protocol.facts_kwargs)
+
+    def start(self) -> None:
+        self.ws.start()
+
+    def send_head(self, status: int, headers: list[tuple[bytes, bytes]], end: bool) -> None:
+        """Send the response HEADERS for the handshake (or its refusal)."""
+        if self.disconnected or self.response_done:
+            return
+        try:
+            self.protocol.conn.send_headers(
+                self.stream_id, _response_headers(status, headers), end_stream=end
+            )
+        except (h2.exceptions.ProtocolError, ValueError) as error:
+            raise ValueError(f"Invalid response headers: {error}") from None
+        if end:
+            self._ended = self._pending_end = True
+            self._all_sent()
+        self.protocol.flush()
+
+    # -- the channel interface WebSocketProtocol uses ------------------------------
+
+    def write(self, data: bytes, flush: bool = False) -> None:
+        if not self.disconnected:
+            self._queue(data, False)
+
+    def drained(self) -> Awaitable[None] | None:
+        if self._pending and not self.response_done:
+            if self._drain is None or self._drain.done():
+                self._drain = self.protocol.context.loop.create_future()
+            return self._drain
+        return self.protocol.channel.drained()
+
+    def pause_reading(self) -> None:
+        self._paused = True
+
+    def resume_reading(self) -> None:
+        self._paused = False
+        if self._unacked:
+            length, self._unacked = self._unacked, 0
+            self.protocol.acknowledge(self.stream_id, length)
+
+    def close(self) -> None:
+        """End our half of the stream once pending frames are out."""
+        if not self.disconnected and not self._pending_end:
+            self._queue(b"", True)
+
+    def abort(self) -> None:
+        if self.disconnected:
+            return
+        self.disconnected = True
+        self.response_done = True
+        self._wake()
+        self.protocol.reset_stream(self.stream_id, h2.errors.ErrorCodes.CANCEL)
+        self.protocol.stream_finished(self)
+
+    # -- events from H2Protocol --------------------------------------------------------
+
+    def feed_body(self, data: bytes, flow_length: int, more_body: bool) -> None:
+        if data:
+            self.ws.data_received(data)
+        if flow_length:
+            if self._paused:
+                self._unacked += flow_length
+            else:
+                self.protocol.acknowledge(self.stream_id, flow_length)
+        if not more_body:
+            # END_STREAM is the client's FIN: after a close handshake that is
+            # normal, before one it is an abnormal closure (1006).
+            self.ws.connection_lost()
+            self.close()
+
+    def reset(self) -> None:
+        """The client reset the stream, or the connection is gone."""
+        self.disconnected = True
+        self.response_done = True
+        self._wake()
+        self.ws.connection_lost()
+
+    def drain(self) -> None:
+        self.ws.drain()
+
+    def _all_sent(self) -> None:
+        self.disconnected = True
+        self.response_done = True
+        self.protocol.stream_finished(self)
+
+
+class H2WebSocketProtocol(WebSocketProtocol):
+    """:class:`WebSocketProtocol` answering over HTTP/2 HEADERS instead of HTTP/1.1 bytes."""
+
+    channel: H2WebSocketStream
+
+    def _write_accept(self, headers: list[tuple[bytes, bytes]]) -> None:
+        self.channel.send_head(200, headers, end=False)
+
+    def _write_denial_head(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        extra = [(b"date", self.context.date_header())]
+        if self.context.server_name_bytes and not any(
+            name.lower() == b"server" for name, _ in headers
+        ):
+            extra.append((b"server", self.context.server_name_bytes))
+        self.channel.send_head(status, [*headers, *extra], end=False)
+
+    def _write_denial_body(self, body: bytes, more_body: bool) -> Awaitable[None] | None:
+        return self.channel._queue(body, not more_body)
+
+    def _write_http_error(self, status: int, reason: str) -> None:
+        page = error_page(status, reason)
+        headers: list[tuple[bytes, bytes]] = [
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"content-length", b"%d" % len(page)),
+            (b"date", self.context.date_header()),
+        ]
+        if self.context.server_name_bytes:
+            headers.append((b"server", self.context.server_name_bytes))
+        self.channel.send_head(status, headers, end=False)
+        self.channel._queue(page, True)
+
+
+def refuse_connect(protocol: H2Protocol, stream_id: int, problem: BadRequest) -> None:
+    """Answer an extended CONNECT we cannot serve with an error response."""
+    page = error_page(problem.status, str(problem))
+    headers = [
+        (b":status", b"%d" % problem.status),
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", b"%d" % len(page)),
+    ]
+    if problem.status == 426:
+        headers.append((b"sec-websocket-version", b"13"))
+    try:
+        protocol.conn.send_headers(stream_id, headers)
+        protocol.conn.send_data(stream_id, page, end_stream=True)
+    except (h2.exceptions.ProtocolError, h2.exceptions.FlowControlError):
+        protocol.reset_stream(stream_id)
+        return
+    protocol.flush()
