@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import h2.errors
 import h2.exceptions
@@ -95,6 +95,10 @@ class H2WebSocketStream(H2Sender):
         self.protocol.flush()
 
     # -- the channel interface WebSocketProtocol uses ------------------------------
+
+    def tls_info(self) -> dict[str, Any] | None:
+        tls_info = getattr(self.protocol.channel, "tls_info", None)
+        return tls_info() if tls_info is not None else None
 
     def write(self, data: bytes, flush: bool = False) -> None:
         if not self.disconnected:

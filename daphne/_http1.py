@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import os
 from typing import Any
 
 from twisted.internet import tcp
@@ -42,6 +43,7 @@ from ._context import ServerContext
 from ._errors import BadRequest
 from ._http1_parser import ChunkedDecoder, find_head_end, parse_request_head
 from ._http2 import PREFACE, H2Protocol
+from ._tls import tls_extension
 from .http_protocol import WebRequest, error_response
 from .ws_protocol import WebSocketProtocol, handshake_problem
 
@@ -51,6 +53,11 @@ __all__ = ["ConnState", "HTTP1Connection"]
 
 #: Largest unread body remainder drained (rather than closing) after an early response.
 _MAX_DISCARD = 256 * 1024
+#: Most bytes one ``os.sendfile`` call may send (keeps the loop responsive).
+_SENDFILE_PIECE = 4 * 1024 * 1024
+#: Piece size when a file must be read and written (TLS).
+_READ_PIECE = 64 * 1024
+_UNKNOWN = object()
 
 
 class ConnState(enum.Enum):
@@ -118,6 +125,7 @@ class HTTP1Connection(Protocol):
         self._pending_size = 0
         self._idle_timer: Any = None
         self._idle_since = 0.0
+        self._tls: Any = _UNKNOWN
 
     # -- Twisted callbacks ---------------------------------------------------
 
@@ -209,6 +217,92 @@ class HTTP1Connection(Protocol):
         self._wake_drain_waiters()
 
     # -- services for WebRequest -----------------------------------------------
+
+    def tls_info(self) -> dict[str, Any] | None:
+        """The ASGI ``tls`` extension for this connection (None when not TLS)."""
+        if self._tls is _UNKNOWN:
+            self._tls = tls_extension(self.transport) if self._facts.get("secure") else None
+        return self._tls  # type: ignore[return-value]
+
+    def http_extensions(self, head: Any) -> dict[str, Any]:
+        """The ``extensions`` of an HTTP/1.x request's scope: what works on this connection."""
+        extensions: dict[str, Any] = {"http.response.pathsend": {}}
+        if self._socket is not None:
+            extensions["http.response.zerocopysend"] = {}  # real sendfile: plain sockets only
+        if head.http_version == "1.1":
+            extensions["http.response.early_hint"] = {}
+            for name, value in head.headers:
+                if name == b"te" and b"trailers" in value.lower():
+                    extensions["http.response.trailers"] = {}
+        tls = self.tls_info()
+        if tls is not None:
+            extensions["tls"] = dict(tls)
+        return extensions
+
+    async def send_file(
+        self, prefix: bytes, fd: int, offset: int, count: int, suffix: bytes
+    ) -> bool:
+        """Send ``prefix``, ``count`` bytes of file ``fd`` from ``offset``, then ``suffix``.
+
+        On a plain socket the file goes out with ``os.sendfile`` (never read into
+        Python); over TLS it is read and written in bounded pieces with write
+        backpressure.  Returns False if the connection was lost or the file was
+        shorter than promised (then the connection is aborted: the response
+        cannot be completed).
+        """
+        self.write(prefix, flush=True)
+        loop = self.context.loop
+        while count > 0:
+            if self.disconnected:
+                return False
+            transport = self.transport
+            sock = self._socket
+            if (
+                sock is not None
+                and not transport._tempDataBuffer
+                and transport.offset == len(transport.dataBuffer)
+            ):
+                try:
+                    sent = os.sendfile(sock.fileno(), fd, offset, min(count, _SENDFILE_PIECE))
+                except (BlockingIOError, InterruptedError):
+                    await self._writable(loop, sock.fileno())
+                    continue
+                except OSError:
+                    self.abort()
+                    return False
+            else:
+                data = os.pread(fd, min(count, _READ_PIECE), offset)
+                sent = len(data)
+                if sent:
+                    self.write(data, flush=True)
+                    waiter = self.drained()
+                    if waiter is not None:
+                        await waiter
+            if sent == 0:
+                logger.error("File shorter than the response promised; aborting the connection")
+                self.abort()
+                return False
+            offset += sent
+            count -= sent
+        if self.disconnected:
+            return False
+        if suffix:
+            self.write(suffix, flush=True)
+        return True
+
+    def _writable(self, loop: asyncio.AbstractEventLoop, fileno: int) -> asyncio.Future[None]:
+        """A future resolved once the socket can take more (or the connection is gone)."""
+        waiter = loop.create_future()
+
+        def ready() -> None:
+            loop.remove_writer(fileno)
+            if not waiter.done():
+                waiter.set_result(None)
+
+        loop.add_writer(fileno, ready)
+        self._drain_waiters.append(waiter)  # woken too if the connection is lost
+        waiter.add_done_callback(lambda _: loop.remove_writer(fileno))
+        return waiter
 
     def write(self, data: bytes, flush: bool = False) -> None:
         """Queue ``data`` for the client.

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable
 from typing import Any
+from urllib.parse import quote
 
 import h2.config
 import h2.connection
@@ -49,6 +51,8 @@ _RESET_ALLOWANCE = 100
 #: Frames that carry nothing (empty DATA without END_STREAM, PING, SETTINGS) a client may
 #: send per stream it opened, beyond a fixed allowance, before it is told to calm down.
 _IDLE_FRAME_ALLOWANCE = 1000
+#: Piece size for files sent with ``http.response.pathsend``.
+_READ_PIECE = 64 * 1024
 
 
 class H2Sender:
@@ -67,6 +71,7 @@ class H2Sender:
         self._pending = b""
         self._pending_end = False
         self._ended = False
+        self._trailers: list[tuple[bytes, bytes]] | None = None
         self._drain: asyncio.Future[None] | None = None
 
     def _queue(self, data: bytes, end: bool) -> Awaitable[None] | None:
@@ -100,7 +105,10 @@ class H2Sender:
             if not self._ended:
                 self._ended = True
                 try:
-                    conn.end_stream(self.stream_id)
+                    if self._trailers is not None:
+                        conn.send_headers(self.stream_id, self._trailers, end_stream=True)
+                    else:
+                        conn.end_stream(self.stream_id)
                 except (h2.exceptions.ProtocolError, KeyError):
                     pass
             self._all_sent()
@@ -123,7 +131,8 @@ class H2Stream(H2Sender):
     def __init__(self, protocol: H2Protocol, stream_id: int, scope: dict[str, Any]) -> None:
         super().__init__(protocol, stream_id)
         self.scope = scope
-        self.cycle = HTTPResponseCycle(self)
+        self.cycle = HTTPResponseCycle(self, frozenset(scope["extensions"]))
+        self.request_pseudo: list[tuple[bytes, bytes]] = []
         self.head_written = False
         self.suppress_body = scope["method"] == "HEAD"
         self.status = 0
@@ -238,6 +247,53 @@ class H2Stream(H2Sender):
 
     def _all_sent(self) -> None:
         self._finish()
+
+    # -- extensions ----------------------------------------------------------------
+
+    def write_early_hint(self, links: list[bytes]) -> None:
+        """A ``103`` informational HEADERS frame with one ``link`` field per entry."""
+        if self.head_written or self.response_done:
+            return
+        headers = [(b":status", b"103"), *((b"link", link) for link in links)]
+        try:
+            self.protocol.conn.send_headers(self.stream_id, headers)
+        except (h2.exceptions.ProtocolError, ValueError):
+            return
+        self.protocol.flush()
+
+    def write_trailers(self, headers: list[tuple[bytes, bytes]]) -> Awaitable[None] | None:
+        """End the stream with a trailing HEADERS frame once the body is out."""
+        self._trailers = [(name.lower(), value) for name, value in headers]
+        self._cancel_timeout()
+        return self._queue(b"", True)
+
+    def write_file(self, fd: int, offset: int, count: int, more_body: bool) -> Awaitable[None]:
+        """Send part of a file as DATA, read in pieces as the windows open."""
+        return self._send_file(fd, offset, count, more_body)
+
+    async def _send_file(self, fd: int, offset: int, count: int, more_body: bool) -> None:
+        if self.suppress_body:
+            count = 0
+        while count > 0 and not self.response_done:
+            data = os.pread(fd, min(count, _READ_PIECE), offset)
+            if not data:
+                logger.error("File shorter than the response promised; resetting the stream")
+                self._abort()
+                return
+            offset += len(data)
+            count -= len(data)
+            waiter = self._send(data, True)
+            if waiter is not None:
+                await waiter
+        if not more_body:
+            self._cancel_timeout()
+            waiter = self._send(b"", False)
+            if waiter is not None:
+                await waiter
+
+    def push(self, path: str, headers: list[tuple[bytes, bytes]]) -> None:
+        """Server push (RFC 9113 §8.4): promise ``path`` and serve it as a new stream."""
+        self.protocol.push(self, path, headers)
 
     def fail_response(self, started: bool) -> None:
         if self.response_done:
@@ -479,6 +535,21 @@ class H2Protocol:
             self._close_all()
             self.channel.close()
 
+    def _extensions(self, pushed: bool) -> dict[str, Any]:
+        """The ``extensions`` of a stream's scope: what works on this connection."""
+        extensions: dict[str, Any] = {
+            "http.response.early_hint": {},
+            "http.response.trailers": {},
+            "http.response.pathsend": {},
+        }
+        if not pushed and self.conn.remote_settings.enable_push:
+            extensions["http.response.push"] = {}
+        tls_info = getattr(self.channel, "tls_info", None)
+        tls = tls_info() if tls_info is not None else None
+        if tls is not None:
+            extensions["tls"] = dict(tls)
+        return extensions
+
     def _request(self, event: Any) -> None:
         self._opened += 1
         if self.draining and event.stream_id > self._last_stream_id:
@@ -510,7 +581,11 @@ class H2Protocol:
         self._open_stream(1, headers, body_done)
 
     def _open_stream(
-        self, stream_id: int, raw_headers: list[tuple[bytes, bytes]], ended: bool
+        self,
+        stream_id: int,
+        raw_headers: list[tuple[bytes, bytes]],
+        ended: bool,
+        pushed: bool = False,
     ) -> None:
         pseudo: dict[bytes, bytes] = {}
         headers: list[tuple[bytes, bytes]] = []
@@ -548,15 +623,44 @@ class H2Protocol:
             headers=headers,
             **self.facts_kwargs,
         )
-        scope = build_http_scope(facts, self.context.config, self.context.lifespan_state)
+        scope = build_http_scope(
+            facts, self.context.config, self.context.lifespan_state, self._extensions(pushed)
+        )
         scheme = pseudo.get(b":scheme")
         if scheme in (b"http", b"https") and not self.context.config.proxy_forwarded_address_header:
             scope["scheme"] = scheme.decode("ascii")
         stream = H2Stream(self, stream_id, scope)
+        stream.request_pseudo = list(pseudo.items())
         self.streams[stream_id] = stream
         stream.start()
         if ended:
             stream.feed_body(b"", 0, False)
+
+    def push(self, parent: H2Stream, path: str, headers: list[tuple[bytes, bytes]]) -> None:
+        conn = self.conn
+        if (
+            not conn.remote_settings.enable_push
+            or parent.response_done
+            or parent.stream_id % 2 == 0
+            or self.draining
+        ):
+            return
+        authority = dict(parent.request_pseudo).get(b":authority", b"")
+        request = [
+            (b":method", b"GET"),
+            (b":path", quote(path, safe="/%;:@&=+$,!~*'()?").encode("ascii")),
+            (b":scheme", parent.scope["scheme"].encode("ascii")),
+            (b":authority", authority),
+            *((name.lower(), value) for name, value in headers),
+        ]
+        try:
+            promised = conn.get_next_available_stream_id()
+            conn.push_stream(parent.stream_id, promised, request)
+        except (h2.exceptions.ProtocolError, ValueError) as error:
+            logger.debug("Server push of %s not sent: %s", path, error)
+            return
+        self.flush()
+        self._open_stream(promised, request, True, pushed=True)
 
     def _open_websocket(
         self,

@@ -15,6 +15,14 @@ Theory of operation:
 * Rule 4: any invalid message raises :class:`ApplicationMessageError`
   ("expected X, got Y") and moves to ``ABORTED`` after the writer has been told
   to fail the response (a 500 if nothing was sent yet, else an abort).
+* Rule 5: the ASGI extensions the scope advertises add messages: early hints
+  (before the head is written), server push, path send and zero-copy send
+  (``STREAMING``, like a body), and trailers: a final body after
+  ``http.response.start`` with ``trailers`` true moves to ``TRAILERS``, where
+  ``http.response.trailers`` messages end the response.  Push and early-hint
+  messages are hints: where the scope does not advertise them (HTTP/1.0, a
+  client that disabled push) they are ignored; a message of another extension
+  the scope does not advertise is invalid.
 
 Covered by ``tests/unit/test_http_cycle.py``.
 """
@@ -22,7 +30,8 @@ Covered by ``tests/unit/test_http_cycle.py``.
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable
+import os
+from collections.abc import Awaitable, Collection
 from typing import Any, Protocol
 
 from ._errors import ApplicationMessageError
@@ -33,6 +42,7 @@ __all__ = ["CycleState", "HTTPResponseCycle", "ResponseWriter", "check_header_ty
 class CycleState(enum.Enum):
     AWAITING_START = "awaiting start"
     STREAMING = "streaming"
+    TRAILERS = "trailers"
     COMPLETE = "complete"
     ABORTED = "aborted"
 
@@ -54,6 +64,10 @@ class ResponseWriter(Protocol):
 
     def fail_response(self, started: bool) -> None:
         """The app misbehaved: send a 500 if nothing was sent, else abort."""
+
+    # Writers that advertise an extension also implement its method:
+    # write_early_hint(links), push(path, headers), write_trailers(headers),
+    # write_file(fd, offset, count, more_body) -> Awaitable | None.
 
 
 def check_header_types(headers: Any) -> list[tuple[bytes, bytes]]:
@@ -78,20 +92,31 @@ def check_header_types(headers: Any) -> list[tuple[bytes, bytes]]:
     return result
 
 
+EARLY_HINT = "http.response.early_hint"
+PATHSEND = "http.response.pathsend"
+PUSH = "http.response.push"
+TRAILERS = "http.response.trailers"
+ZEROCOPYSEND = "http.response.zerocopysend"
+_HINTS = frozenset((EARLY_HINT, PUSH))
+
+
 class HTTPResponseCycle:
     """One response's worth of ASGI messages, validated and written.
 
     :ivar state: the current :class:`CycleState`.
     :ivar status: the status the app sent, once it did.
+    :ivar extensions: the names of the extensions the scope advertises.
     """
 
-    __slots__ = ("_headers", "_writer", "state", "status")
+    __slots__ = ("_headers", "_trailers", "_writer", "extensions", "state", "status")
 
-    def __init__(self, writer: ResponseWriter) -> None:
+    def __init__(self, writer: ResponseWriter, extensions: Collection[str] = ()) -> None:
         self._writer = writer
         self.state = CycleState.AWAITING_START
         self.status: int | None = None
         self._headers: list[tuple[bytes, bytes]] = []
+        self._trailers: list[tuple[bytes, bytes]] | None = None
+        self.extensions = extensions
 
     @property
     def started(self) -> bool:
@@ -110,6 +135,10 @@ class HTTPResponseCycle:
         if state is CycleState.AWAITING_START and message_type == "http.response.start":
             return self._start(message)
         if state is CycleState.COMPLETE or state is CycleState.ABORTED:
+            return None
+        if message_type in self.extensions:
+            return self._extension(message_type, message)
+        if message_type in _HINTS:
             return None
         if message_type in ("http.response.start", "http.response.body"):
             expected = (
@@ -133,7 +162,7 @@ class HTTPResponseCycle:
 
     def detach(self) -> None:
         """Forget the writer (the response is over); later messages are ignored."""
-        if self.state is CycleState.AWAITING_START or self.state is CycleState.STREAMING:
+        if self.state in (CycleState.AWAITING_START, CycleState.STREAMING, CycleState.TRAILERS):
             self.state = CycleState.ABORTED
         self._writer = None  # type: ignore[assignment]
 
@@ -157,6 +186,8 @@ class HTTPResponseCycle:
             raise
         self.status = status
         self._headers = headers
+        if message.get("trailers") and TRAILERS in self.extensions:
+            self._trailers = []
         self.state = CycleState.STREAMING
         return None
 
@@ -169,9 +200,117 @@ class HTTPResponseCycle:
                 self._fail(f"expected 'body' to be bytes, got {type(body).__name__}")
         more_body = bool(message.get("more_body", False))
         if not more_body:
-            self.state = CycleState.COMPLETE
+            if self._trailers is not None:
+                # The response ends with the trailers, not with this body.
+                self.state = CycleState.TRAILERS
+                more_body = True
+            else:
+                self.state = CycleState.COMPLETE
         headers = self._headers
         if headers is not None:
             self._headers = None  # type: ignore[assignment]
             return self._writer.write_head(self.status, headers, body, more_body)  # type: ignore[arg-type]
         return self._writer.write_body(body, more_body)
+
+    # -- extensions (Rule 5) --------------------------------------------------
+
+    def _extension(self, message_type: str, message: Any) -> Awaitable[None] | None:
+        state = self.state
+        writer: Any = self._writer
+        if message_type == EARLY_HINT:
+            if state is CycleState.TRAILERS or self._headers is None:
+                return None  # the final head is out: too late for hints, not an error
+            links = message.get("links", ())
+            if isinstance(links, (bytes, str)) or not all(type(link) is bytes for link in links):
+                self._fail("expected 'links' to be an iterable of byte strings")
+            writer.write_early_hint(list(links))
+            return None
+        if message_type == TRAILERS:
+            if state is not CycleState.TRAILERS:
+                self._fail(
+                    "Cannot send trailers before the final body of a response started "
+                    "with 'trailers': True"
+                )
+            self._trailers.extend(check_header_types(message.get("headers", ())))  # type: ignore[union-attr]
+            if message.get("more_trailers", False):
+                return None
+            self.state = CycleState.COMPLETE
+            return writer.write_trailers(self._trailers)
+        if state is not CycleState.STREAMING:
+            self._fail(
+                f"HTTP response has not yet been started but got '{message_type}': "
+                f"expected 'http.response.start', got '{message_type}'"
+            )
+        if message_type == PUSH:
+            path = message.get("path")
+            if type(path) is not str:
+                self._fail(f"expected 'path' to be a string, got {type(path).__name__}")
+            writer.push(path, check_header_types(message.get("headers", ())))
+            return None
+        if message_type == PATHSEND:
+            return self._pathsend(message)
+        return self._zerocopysend(message)
+
+    def _pathsend(self, message: Any) -> Awaitable[None]:
+        path = message.get("path")
+        if type(path) is not str or not os.path.isabs(path):
+            self._fail(f"expected 'path' to be an absolute path string, got {path!r}")
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as error:
+            self._fail(f"cannot open {path!r} for http.response.pathsend: {error.strerror}")
+        try:
+            size = os.fstat(fd).st_size
+        except OSError:
+            os.close(fd)
+            raise
+        return self._send_file(fd, 0, size, False, close=True)
+
+    def _zerocopysend(self, message: Any) -> Awaitable[None]:
+        try:
+            fd = message["file"].fileno()
+            offset = message.get("offset")
+            position = os.lseek(fd, 0, os.SEEK_CUR) if offset is None else offset
+            size = os.fstat(fd).st_size
+        except (KeyError, AttributeError, OSError, ValueError) as error:
+            self._fail(f"expected 'file' to be a file object with a file descriptor: {error}")
+        count = message.get("count")
+        if count is None:
+            count = max(size - position, 0)
+        if type(position) is not int or type(count) is not int or position < 0 or count < 0:
+            self._fail("expected 'offset' and 'count' to be non-negative integers")
+        more_body = bool(message.get("more_body", False))
+        if offset is None:
+            # Sent "from the current position": move it on as a read would.
+            os.lseek(fd, position + count, os.SEEK_SET)
+        return self._send_file(fd, position, count, more_body, close=False)
+
+    def _send_file(
+        self, fd: int, offset: int, count: int, more_body: bool, close: bool
+    ) -> Awaitable[None]:
+        writer: Any = self._writer
+        if not more_body:
+            if self._trailers is not None:
+                self.state = CycleState.TRAILERS
+            else:
+                self.state = CycleState.COMPLETE
+        ends = not more_body and self._trailers is None
+        headers = self._headers
+        if headers is not None:
+            self._headers = None  # type: ignore[assignment]
+            head_waiter = writer.write_head(self.status, headers, b"", True)
+        else:
+            head_waiter = None
+
+        async def send() -> None:
+            try:
+                if head_waiter is not None:
+                    await head_waiter
+                waiter = writer.write_file(fd, offset, count, not ends)
+                if waiter is not None:
+                    await waiter
+            finally:
+                if close:
+                    os.close(fd)
+
+        return send()

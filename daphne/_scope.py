@@ -165,12 +165,19 @@ def _base_scope(
 
 
 def build_http_scope(
-    facts: RequestFacts, config: ServerConfig, state: dict[str, Any] | None = None
+    facts: RequestFacts,
+    config: ServerConfig,
+    state: dict[str, Any] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Build the ASGI ``http`` scope for a request (``state``: the lifespan state)."""
+    """Build the ASGI ``http`` scope for a request.
+
+    ``state`` is the lifespan state; ``extensions`` the ASGI extensions the
+    protocol supports on this connection.
+    """
     scope = _base_scope("http", facts, config, state)
     scope["method"] = facts.method
-    scope["extensions"] = {}
+    scope["extensions"] = extensions if extensions is not None else {}
     return scope
 
 
@@ -178,7 +185,10 @@ _WS_SCHEMES = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
 
 
 def build_websocket_scope(
-    facts: RequestFacts, config: ServerConfig, state: dict[str, Any] | None = None
+    facts: RequestFacts,
+    config: ServerConfig,
+    state: dict[str, Any] | None = None,
+    tls: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build the ASGI ``websocket`` scope for an upgrade (or extended CONNECT) request.
 
@@ -196,4 +206,6 @@ def build_websocket_scope(
         if token.strip()
     ]
     scope["extensions"] = {"websocket.http.response": {}}
+    if tls is not None:
+        scope["extensions"]["tls"] = dict(tls)
     return scope

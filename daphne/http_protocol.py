@@ -129,7 +129,10 @@ class WebRequest:
         self.suppress_body = head.method == "HEAD"
         self.started_at = context.clock.seconds()
         facts = RequestFacts.from_head(head, facts_kwargs)
-        scope = build_http_scope(facts, context.config, context.lifespan_state)
+        scope = build_http_scope(
+            facts, context.config, context.lifespan_state, self.channel.http_extensions(head)
+        )
+        self.cycle.extensions = frozenset(scope["extensions"])
         self.client_addr = scope["client"]
         self.server_addr = scope["server"]
         self._continue_pending = head.expect_continue
@@ -344,6 +347,66 @@ class WebRequest:
             self._finish()
             return None
         return channel.drained()
+
+    # -- extensions ------------------------------------------------------------
+
+    def write_early_hint(self, links: list[bytes]) -> None:
+        """``103 Early Hints`` with one ``Link`` per entry (HTTP/1.1 only, before the head)."""
+        if self.head_written or self.response_done or self.channel.disconnected:
+            return
+        lines = [
+            b"Link: %s\r\n" % link for link in links if not _BAD_RESPONSE_VALUE_RE.search(link)
+        ]
+        if lines:
+            self.channel.write(b"HTTP/1.1 103 Early Hints\r\n%s\r\n" % b"".join(lines), True)
+
+    def write_trailers(self, headers: list[tuple[bytes, bytes]]) -> Awaitable[None] | None:
+        """End a chunked response with trailer fields (other framings: just end it)."""
+        if self.framing != "chunked" or self.suppress_body:
+            return self._write_framed(b"", b"", False)
+        lines = []
+        for name, value in headers:
+            if _HEADER_NAME_RE.fullmatch(name) is None or _BAD_RESPONSE_VALUE_RE.search(value):
+                self.cycle.state = CycleState.ABORTED
+                self._abort()
+                raise ValueError(f"Invalid trailer {name!r}: {value!r}")
+            lines.append(b"%s: %s\r\n" % (name, value))
+        self._cancel_timeout_if_done(False)
+        self.channel.write(b"0\r\n%s\r\n" % b"".join(lines), True)
+        self._finish()
+        return None
+
+    def write_file(self, fd: int, offset: int, count: int, more_body: bool) -> Awaitable[None]:
+        """Send part of a file as body (``os.sendfile`` on plain sockets)."""
+        self._cancel_timeout_if_done(more_body)
+        if self.suppress_body:
+            count = 0
+        prefix = suffix = b""
+        if self.framing == "chunked":
+            if count:
+                prefix, suffix = b"%x\r\n" % count, b"\r\n"
+            if not more_body:
+                suffix += b"0\r\n\r\n"
+        elif self.framing == "length":
+            if count > self.length_left:
+                logger.warning("Application sent more body than its Content-Length; truncating")
+                count = self.length_left
+            self.length_left -= count
+            if not more_body and self.length_left:
+                self.keep_alive = False
+        self.bytes_sent += count
+        return self._send_file(prefix, fd, offset, count, suffix, more_body)
+
+    async def _send_file(
+        self, prefix: bytes, fd: int, offset: int, count: int, suffix: bytes, more_body: bool
+    ) -> None:
+        if await self.channel.send_file(prefix, fd, offset, count, suffix):
+            if not more_body:
+                self._finish()
+            else:
+                waiter = self.channel.drained()
+                if waiter is not None:
+                    await waiter
 
     def _finish(self) -> None:
         self.response_done = True

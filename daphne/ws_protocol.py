@@ -83,7 +83,10 @@ class WebSocketProtocol:
         self.config = context.config
         self.head = head
         facts = RequestFacts.from_head(head, facts_kwargs)
-        self.scope = build_websocket_scope(facts, self.config, context.lifespan_state)
+        tls_info = getattr(channel, "tls_info", None)
+        self.scope = build_websocket_scope(
+            facts, self.config, context.lifespan_state, tls_info() if tls_info else None
+        )
         self.cycle = WebSocketCycle(self, self.scope["subprotocols"])
         self.engine: WebSocketEngine | None = None
         self._deflate: Deflate | None = (

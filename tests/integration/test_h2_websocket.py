@@ -200,6 +200,7 @@ def test_wss_over_tls(tmp_path) -> None:
             scope = json.loads(client.frame(stream)[1])
             assert scope["scheme"] == "wss"
             assert scope["http_version"] == "2"
+            assert scope["extensions"]["tls"]["tls_version"] in (0x0303, 0x0304)
         finally:
             client.close()
 

@@ -57,7 +57,7 @@ def test_scope_of_a_simple_get(make, bytewise: bool) -> None:
         "headers": [(b"host", b"example.com"), (b"x-thing", b"1"), (b"x-thing", b"2")],
         "client": ["127.0.0.1", 12345],
         "server": ["127.0.0.1", 8000],
-        "extensions": {},
+        "extensions": {"http.response.pathsend": {}, "http.response.early_hint": {}},
     }
     assert app.messages == [{"type": "http.request", "body": b"", "more_body": False}]
     (response,) = h.responses()
