@@ -19,8 +19,10 @@ Theory of operation (``ConnState``):
 * ``RESPONDING``: the body is complete; waiting for the response to finish.
 * ``DISCARDING``: the response finished before the body was read: the rest of
   the body is read and dropped, then the connection goes back to ``IDLE``.
-* ``UPGRADED``: the connection was handed to a WebSocket protocol; bytes and
-  connection loss are forwarded to it.
+* ``H2C_BODY``: an ``Upgrade: h2c`` request's small body is still arriving;
+  the upgrade happens once it is whole.
+* ``UPGRADED``: the connection was handed to a WebSocket or HTTP/2 protocol;
+  bytes and connection loss are forwarded to it.
 * ``CLOSED``: closing or closed; nothing more is parsed.
 
 Covered by ``tests/unit/test_http1.py`` and ``tests/property/test_http1_props.py``.
@@ -29,6 +31,8 @@ Covered by ``tests/unit/test_http1.py`` and ``tests/property/test_http1_props.py
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import enum
 import logging
 import os
@@ -58,6 +62,9 @@ _SENDFILE_PIECE = 4 * 1024 * 1024
 #: Piece size when a file must be read and written (TLS).
 _READ_PIECE = 64 * 1024
 _UNKNOWN = object()
+#: Largest request body an ``Upgrade: h2c`` request may carry and still be upgraded
+#: (it is read whole first); bigger ones are served over HTTP/1.1.
+_H2C_MAX_BODY = 64 * 1024
 
 
 class ConnState(enum.Enum):
@@ -65,6 +72,7 @@ class ConnState(enum.Enum):
     BODY = "body"
     RESPONDING = "responding"
     DISCARDING = "discarding"
+    H2C_BODY = "h2c body"
     UPGRADED = "upgraded"
     CLOSED = "closed"
 
@@ -126,6 +134,7 @@ class HTTP1Connection(Protocol):
         self._idle_timer: Any = None
         self._idle_since = 0.0
         self._tls: Any = _UNKNOWN
+        self._request_head: Any = None
 
     # -- Twisted callbacks ---------------------------------------------------
 
@@ -171,6 +180,9 @@ class HTTP1Connection(Protocol):
         if state is ConnState.CLOSED:
             return
         self._buffer = self._buffer + data if self._buffer else data
+        if state is ConnState.H2C_BODY:
+            self._start_h2c(self._request_head)
+            return
         if state is ConnState.IDLE:
             self._parse_requests()
         elif len(self._buffer) > self.context.config.max_header_bytes:
@@ -518,16 +530,32 @@ class HTTP1Connection(Protocol):
         """An ``Upgrade: h2c`` we can honour (RFC 7540 §3.2); otherwise it is ignored."""
         if not self.context.config.h2c or self._facts.get("secure") or head.http_version != "1.1":
             return False
-        if head.content_length or head.chunked:
-            return False  # keep it simple: requests with a body stay HTTP/1.1
+        if head.chunked or (head.content_length or 0) > _H2C_MAX_BODY:
+            return False  # such requests simply stay HTTP/1.1
         settings = [value for name, value in head.headers if name == b"http2-settings"]
         connection = b",".join(
             value for name, value in head.headers if name == b"connection"
         ).lower()
         tokens = {token.strip() for token in connection.split(b",")}
-        return len(settings) == 1 and {b"upgrade", b"http2-settings"} <= tokens
+        if len(settings) != 1 or not {b"upgrade", b"http2-settings"} <= tokens:
+            return False
+        # RFC 7540 §3.2.1: base64url SETTINGS payload, trailing "=" left out.
+        value = settings[0].strip()
+        try:
+            payload = base64.urlsafe_b64decode(value + b"=" * (-len(value) % 4))
+        except (binascii.Error, ValueError):
+            return False
+        return len(payload) % 6 == 0
 
     def _start_h2c(self, head: Any) -> None:
+        """Upgrade to HTTP/2 once the request's (small) body is all here (RFC 7540 §3.2)."""
+        length = head.content_length or 0
+        if len(self._buffer) < length:
+            self.state = ConnState.H2C_BODY
+            self._request_head = head
+            return
+        body, self._buffer = self._buffer[:length], self._buffer[length:]
+        self._request_head = None
         settings = next(value for name, value in head.headers if name == b"http2-settings")
         self.write(
             b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
@@ -538,11 +566,15 @@ class HTTP1Connection(Protocol):
         protocol = H2Protocol(self, self.context, self._facts)
         self._upgraded = protocol
         try:
-            protocol.start_upgraded(settings, head)
+            protocol.start_upgraded(settings, head, body_done=not length)
         except Exception:
             logger.debug("Bad HTTP2-Settings in an h2c upgrade", exc_info=True)
             self.abort()
             return
+        if length:
+            stream = protocol.streams.get(1)
+            if stream is not None:
+                stream.feed_body(body, 0, False)
         if self._buffer:
             data, self._buffer = self._buffer, b""
             protocol.data_received(data)

@@ -559,7 +559,9 @@ class H2Protocol:
 
     def start_upgraded(self, settings_header: bytes, head: Any, body_done: bool = True) -> None:
         """Continue an HTTP/1.1 ``Upgrade: h2c`` request as stream 1 (RFC 7540 §3.2)."""
-        self.conn.initiate_upgrade_connection(settings_header)
+        settings_header = settings_header.strip()
+        # h2 wants the padding RFC 7540 §3.2.1 tells clients to leave out.
+        self.conn.initiate_upgrade_connection(settings_header + b"=" * (-len(settings_header) % 4))
         self.flush()
         host = next((value for name, value in head.headers if name == b"host"), b"")
         target = head.path + (b"?" + head.query_string if head.query_string else b"")

@@ -8,7 +8,9 @@ import shutil
 import socket
 import ssl
 import subprocess
+import time
 
+import h2.config
 import h2.connection
 import h2.errors
 import h2.events
@@ -200,6 +202,62 @@ def test_h2c_upgrade(cleartext) -> None:
     )  # fmt: skip
     assert "101 Switching Protocols" in out.stderr
     assert out.stdout == "hello2"
+
+
+@pytest.mark.parametrize("size", [5, 60_000, 70_000])
+def test_h2c_upgrade_with_a_body(cleartext, size) -> None:
+    """A small body is read whole, then the upgrade happens; a big one stays HTTP/1.1."""
+    client = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=True, header_encoding=None)
+    )
+    # Already base64url; RFC 7540 §3.2.1 leaves out the "=" padding.
+    settings = client.initiate_upgrade_connection().rstrip(b"=")
+    body = os.urandom(size)
+    head = (
+        b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+        b"Upgrade: h2c\r\nHTTP2-Settings: %s\r\nContent-Length: %d\r\n\r\n" % (settings, size)
+    )
+    with socket.create_connection(("127.0.0.1", cleartext.port), timeout=10) as sock:
+        sock.sendall(head + body[: size // 2])
+        time.sleep(0.05)  # the rest arrives later: not a race, both orders must work
+        sock.sendall(body[size // 2 :])
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        if size > 64 * 1024:
+            assert data.startswith(b"HTTP/1.1 200")
+            return
+        assert data.startswith(b"HTTP/1.1 101 Switching Protocols")
+        sock.sendall(client.data_to_send())
+        received = bytearray()
+        rest = data.split(b"\r\n\r\n", 1)[1]
+        ended = False
+        while not ended:
+            for event in client.receive_data(rest):
+                if isinstance(event, h2.events.DataReceived) and event.stream_id == 1:
+                    received += event.data
+                    client.acknowledge_received_data(event.flow_controlled_length, 1)
+                ended = ended or (isinstance(event, h2.events.StreamEnded) and event.stream_id == 1)
+            sock.sendall(client.data_to_send())
+            if not ended:
+                rest = sock.recv(65536)
+                assert rest, "connection closed before stream 1 ended"
+        assert bytes(received) == body
+
+
+@pytest.mark.parametrize("settings", [b"!!not-base64!!", b"AAMAAABkAAQ"])
+def test_h2c_upgrade_with_bad_settings_stays_http1(cleartext, settings) -> None:
+    """An HTTP2-Settings value that is not base64url SETTINGS is no upgrade: plain HTTP/1.1."""
+    with socket.create_connection(("127.0.0.1", cleartext.port), timeout=10) as sock:
+        sock.sendall(
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings, close\r\n"
+            b"Upgrade: h2c\r\nHTTP2-Settings: %s\r\n\r\n" % settings
+        )
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200 OK")
+    assert data.endswith(b"hello")
 
 
 def test_no_h2c() -> None:
