@@ -339,3 +339,41 @@ def test_graceful_shutdown_finishes_open_streams() -> None:
             assert daphne.process.wait(timeout=15) == 0
         finally:
             client.close()
+
+
+def test_nghttp_get_post_and_push(cleartext, tls, tmp_path) -> None:
+    """nghttp (nghttp2's client): prior knowledge, TLS, a request body and a server push."""
+    if shutil.which("nghttp") is None:
+        pytest.skip("nghttp is not installed (Debian package nghttp2-client)")
+    upload = tmp_path / "upload.bin"
+    upload.write_bytes(os.urandom(200_000))
+    out = subprocess.run(
+        ["nghttp", "-d", str(upload), f"{cleartext.base}/echo"],
+        capture_output=True, timeout=30,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == upload.read_bytes()
+    out = subprocess.run(["nghttp", f"{tls.base}/"], capture_output=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == b"hello"
+    with DaphneCommand(["-p", "0", "--access-log", os.devnull, "apps.ext_apps:app"]).start() as ext:
+        out = subprocess.run(
+            ["nghttp", "-v", f"http://127.0.0.1:{ext.port}/push"],
+            capture_output=True, timeout=30,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert b"PUSH_PROMISE" in out.stdout
+        assert b":path: /pushed.css" in out.stdout
+        assert b"pushed 1" in out.stdout
+
+
+def test_h2load_many_streams(cleartext) -> None:
+    """h2load: 2,000 requests over 4 connections, 10 streams each at a time, none failing."""
+    if shutil.which("h2load") is None:
+        pytest.skip("h2load is not installed (Debian package nghttp2-client)")
+    out = subprocess.run(
+        ["h2load", "-n", "2000", "-c", "4", "-m", "10", f"{cleartext.base}/"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "2000 succeeded, 0 failed, 0 errored" in out.stdout, out.stdout
