@@ -377,3 +377,71 @@ def test_h2load_many_streams(cleartext) -> None:
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "2000 succeeded, 0 failed, 0 errored" in out.stdout, out.stdout
+
+
+def _frame(kind: int, flags: int, stream: int, payload: bytes) -> bytes:
+    return (
+        len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big") + payload
+    )
+
+
+def read_frames(sock: socket.socket, stop, limit: int = 1000) -> list[tuple[int, int, bytes]]:
+    """Raw ``(type, stream, payload)`` frames the server sends, until ``stop`` or EOF."""
+    frames, buffer = [], b""
+    for _ in range(limit):
+        try:
+            chunk = sock.recv(65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        buffer += chunk
+        while len(buffer) >= 9 and len(buffer) >= 9 + int.from_bytes(buffer[:3], "big"):
+            length = int.from_bytes(buffer[:3], "big")
+            kind, stream = buffer[3], int.from_bytes(buffer[5:9], "big") & 0x7FFFFFFF
+            frames.append((kind, stream, buffer[9 : 9 + length]))
+            buffer = buffer[9 + length :]
+            if stop(kind, stream):
+                return frames
+    return frames
+
+
+def test_continuation_flood_is_stopped(cleartext) -> None:
+    """HEADERS then endless CONTINUATION frames: GOAWAY and close, memory stays bounded."""
+    import hpack
+
+    sock, conn = raw_h2(cleartext.port)
+    block = hpack.Encoder().encode(
+        [(":method", "GET"), (":scheme", "http"), (":path", "/"), (":authority", "x")]
+    )
+    sock.sendall(_frame(0x1, 0x1, 1, block))  # END_STREAM, no END_HEADERS
+    code = None
+    try:
+        for _ in range(1000):  # up to 16 MB of header fragments
+            sock.sendall(_frame(0x9, 0, 1, b"x-a: " + b"b" * 16000))
+    except OSError:
+        pass  # the server closed on us: it stopped reading
+    code = goaway_code(sock, conn)
+    sock.close()
+    assert code in (h2.errors.ErrorCodes.PROTOCOL_ERROR, h2.errors.ErrorCodes.ENHANCE_YOUR_CALM)
+
+
+def test_hpack_bomb_is_stopped(cleartext) -> None:
+    """A small header block that decodes to far more than the header list limit."""
+    import hpack
+
+    sock, _conn = raw_h2(cleartext.port)
+    encoder = hpack.Encoder()
+    base = [(":method", "GET"), (":scheme", "http"), (":path", "/"), (":authority", "x")]
+    # The first block puts a 4 KB header in the dynamic table; the second names it 100 times
+    # with one byte each (about 400 KB decoded from a few hundred bytes).
+    first = encoder.encode([*base, ("x-bomb", "b" * 4000)])
+    sock.sendall(_frame(0x1, 0x5, 1, first))
+    second = encoder.encode([*base] + [("x-bomb", "b" * 4000)] * 100)
+    assert len(second) < 1000
+    sock.sendall(_frame(0x1, 0x5, 3, second))
+    frames = read_frames(sock, lambda kind, stream: kind == 0x7 or (kind == 0x3 and stream == 3))
+    sock.close()
+    # Refused: GOAWAY (ENHANCE_YOUR_CALM / COMPRESSION_ERROR) or RST_STREAM on stream 3.
+    assert any(kind == 0x7 or (kind == 0x3 and stream == 3) for kind, stream, _ in frames)
+    assert not any(kind == 0x1 and stream == 3 for kind, stream, _ in frames)
