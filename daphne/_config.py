@@ -64,6 +64,12 @@ class ServerConfig:
     websocket_max_frame_size: int = 1 * MIB
     #: Serve HTTP/2 over cleartext (prior knowledge and ``Upgrade: h2c``).
     h2c: bool = True
+    #: HTTP/2: most streams a client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
+    h2_max_concurrent_streams: int = 100
+    #: HTTP/2: largest decoded request header list, in bytes (SETTINGS_MAX_HEADER_LIST_SIZE).
+    h2_max_header_list_size: int = 64 * KIB
+    #: HTTP/2: largest frame payload the client may send (SETTINGS_MAX_FRAME_SIZE, 16 KiB-16 MiB).
+    h2_max_frame_size: int = 16 * KIB
     #: Negotiate permessage-deflate (RFC 7692) with WebSocket clients that offer it.
     websocket_per_message_deflate: bool = True
     #: Seconds to wait for the client's close frame after the server sent one.
@@ -109,6 +115,13 @@ class ServerConfig:
                 "proxy_forwarded_address_header"
             )
         trusted_proxies_check(self.forwarded_allow_ips)
+        if not 2**14 <= self.h2_max_frame_size <= 2**24 - 1:
+            raise ValueError(
+                f"h2_max_frame_size must be between 16384 and 16777215, got {self.h2_max_frame_size}"
+            )
+        for name in ("h2_max_concurrent_streams", "h2_max_header_list_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         for name in ("http_timeout",):
             value = getattr(self, name)
             if value is not None and value < 0:

@@ -405,19 +405,26 @@ class H2Protocol:
         self._idle_frames = 0
         self.draining = False
         self._last_stream_id = 0
-        config = h2.config.H2Configuration(
-            client_side=False, header_encoding=None, validate_inbound_headers=True
+        config = context.config
+        self.conn = h2.connection.H2Connection(
+            config=h2.config.H2Configuration(
+                client_side=False, header_encoding=None, validate_inbound_headers=True
+            )
         )
-        self.conn = h2.connection.H2Connection(config=config)
         self.conn.local_settings = h2.settings.Settings(
             client=False,
             initial_values={
-                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 100,
-                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: 65536,
+                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: config.h2_max_concurrent_streams,
+                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: config.h2_max_header_list_size,
+                h2.settings.SettingCodes.MAX_FRAME_SIZE: config.h2_max_frame_size,
                 # RFC 8441: extended CONNECT, for WebSockets over HTTP/2.
                 h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1,
             },
         )
+        # h2 reads these two limits when the connection is built, not from the
+        # settings object replaced above.
+        self.conn.decoder.max_header_list_size = config.h2_max_header_list_size
+        self.conn.max_inbound_frame_size = config.h2_max_frame_size
 
     def start(self, data: bytes = b"") -> None:
         self.conn.initiate_connection()

@@ -45,6 +45,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _frame_size(text: str) -> int:
+    value = _positive_int(text)
+    if not 2**14 <= value <= 2**24 - 1:
+        raise argparse.ArgumentTypeError(f"must be between 16384 and 16777215, got {value}")
+    return value
+
+
 def _allow_ips(text: str) -> str:
     try:
         trusted_proxies_check(text)
@@ -229,6 +236,24 @@ class CommandLineInterface:
             action="store_false",
             default=True,
             help="Do not serve HTTP/2 over cleartext (prior knowledge or Upgrade: h2c); TLS ALPN is unaffected",
+        )
+        add(
+            "--h2-max-concurrent-streams",
+            type=_positive_int,
+            default=None,
+            help="HTTP/2: most streams a client may have open at once (default 100)",
+        )
+        add(
+            "--h2-max-header-list-size",
+            type=_positive_int,
+            default=None,
+            help="HTTP/2: largest decoded request header list in bytes (default 65536)",
+        )
+        add(
+            "--h2-max-frame-size",
+            type=_frame_size,
+            default=None,
+            help="HTTP/2: largest frame payload a client may send, 16384-16777215 (default 16384)",
         )
         add(
             "--lifespan",
@@ -423,6 +448,9 @@ class CommandLineInterface:
             "max_request_line": args.limit_request_line,
             "max_header_count": args.limit_request_fields,
             "max_field_size": args.limit_request_field_size,
+            "h2_max_concurrent_streams": args.h2_max_concurrent_streams,
+            "h2_max_header_list_size": args.h2_max_header_list_size,
+            "h2_max_frame_size": args.h2_max_frame_size,
         }
         return {name: value for name, value in names.items() if value is not None}
 

@@ -445,3 +445,35 @@ def test_hpack_bomb_is_stopped(cleartext) -> None:
     # Refused: GOAWAY (ENHANCE_YOUR_CALM / COMPRESSION_ERROR) or RST_STREAM on stream 3.
     assert any(kind == 0x7 or (kind == 0x3 and stream == 3) for kind, stream, _ in frames)
     assert not any(kind == 0x1 and stream == 3 for kind, stream, _ in frames)
+
+
+def test_http2_limits_are_announced() -> None:
+    """--h2-max-* options become the server's SETTINGS (and are enforced by them)."""
+    from h2ws_client import H2WebSocket
+
+    args = ["--h2-max-concurrent-streams", "7", "--h2-max-header-list-size", "2000"]
+    args += ["--h2-max-frame-size", "32768", "--access-log", os.devnull]
+    with DaphneCommand(["-p", "0", *args, APP]).start() as daphne:
+        client = H2WebSocket(daphne.port)
+        try:
+            remote = client.conn.remote_settings
+            assert remote.max_concurrent_streams == 7
+            assert remote.max_header_list_size == 2000
+            assert remote.max_frame_size == 32768
+            # A header list over the limit does not get an answer.
+            client.conn.send_headers(
+                1,
+                [
+                    (b":method", b"GET"),
+                    (b":scheme", b"http"),
+                    (b":path", b"/"),
+                    (b":authority", b"x"),
+                    (b"x-big", b"y" * 3000),
+                ],
+                end_stream=True,
+            )
+            client.sock.sendall(client.conn.data_to_send())
+            client.pump_until(lambda: bool(client.goaway) or 1 in client.resets, limit=50)
+            assert 1 not in client.responses
+        finally:
+            client.close()
