@@ -21,7 +21,7 @@ import h2.errors
 import h2.exceptions
 
 from ._errors import BadRequest
-from ._http2 import H2Sender
+from ._http2 import H2Sender, response_fields
 from .http_protocol import error_page
 from .ws_protocol import WebSocketProtocol
 
@@ -29,10 +29,6 @@ if TYPE_CHECKING:
     from ._http2 import H2Protocol
 
 __all__ = ["ConnectHead", "H2WebSocketStream", "connect_problem", "refuse_connect"]
-
-_HOP_BY_HOP = frozenset(
-    (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +53,7 @@ def connect_problem(protocol: bytes, headers: list[tuple[bytes, bytes]]) -> BadR
 
 
 def _response_headers(status: int, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    out = [(b":status", b"%d" % status)]
-    out.extend((name.lower(), value) for name, value in headers if name.lower() not in _HOP_BY_HOP)
-    return out
+    return [(b":status", b"%d" % status), *response_fields(headers)]
 
 
 class H2WebSocketStream(H2Sender):

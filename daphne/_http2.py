@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import quote
@@ -53,6 +54,28 @@ _RESET_ALLOWANCE = 100
 _IDLE_FRAME_ALLOWANCE = 1000
 #: Piece size for files sent with ``http.response.pathsend``.
 _READ_PIECE = 64 * 1024
+
+
+_TOKEN_RE = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-z]+")
+_BAD_VALUE_RE = re.compile(rb"[\x00\r\n]|^[ \t]|[ \t]$")
+
+
+def response_fields(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Application header fields as HTTP/2 wants them (RFC 9113 §8.2).
+
+    Names are lower-cased and must be tokens; connection-specific fields are
+    dropped; values must not hold NUL, CR or LF, nor start or end with
+    whitespace.  Raises ``ValueError`` for a field that cannot be sent.
+    """
+    fields = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower in _CONNECTION_HEADERS:
+            continue
+        if _TOKEN_RE.fullmatch(lower) is None or _BAD_VALUE_RE.search(value) is not None:
+            raise ValueError(f"Invalid response header {name!r}: {value!r}")
+        fields.append((lower, value))
+    return fields
 
 
 class H2Sender:
@@ -199,15 +222,12 @@ class H2Stream(H2Sender):
         context = self.protocol.context
         out = [(b":status", str(status).encode("ascii"))]
         has_server = has_date = False
-        for name, value in headers:
-            lower = name.lower()
-            if lower in _CONNECTION_HEADERS:
-                continue
-            if lower == b"server":
+        for name, value in response_fields(headers):
+            if name == b"server":
                 has_server = True
-            elif lower == b"date":
+            elif name == b"date":
                 has_date = True
-            out.append((lower, value))
+            out.append((name, value))
         if not has_date:
             out.append((b"date", context.date_header()))
         if not has_server and context.server_name_bytes:
@@ -254,8 +274,8 @@ class H2Stream(H2Sender):
         """A ``103`` informational HEADERS frame with one ``link`` field per entry."""
         if self.head_written or self.response_done:
             return
-        headers = [(b":status", b"103"), *((b"link", link) for link in links)]
         try:
+            headers = [(b":status", b"103"), *response_fields([(b"link", link) for link in links])]
             self.protocol.conn.send_headers(self.stream_id, headers)
         except (h2.exceptions.ProtocolError, ValueError):
             return
@@ -263,7 +283,7 @@ class H2Stream(H2Sender):
 
     def write_trailers(self, headers: list[tuple[bytes, bytes]]) -> Awaitable[None] | None:
         """End the stream with a trailing HEADERS frame once the body is out."""
-        self._trailers = [(name.lower(), value) for name, value in headers]
+        self._trailers = response_fields(headers)
         self._cancel_timeout()
         return self._queue(b"", True)
 
@@ -408,7 +428,12 @@ class H2Protocol:
         config = context.config
         self.conn = h2.connection.H2Connection(
             config=h2.config.H2Configuration(
-                client_side=False, header_encoding=None, validate_inbound_headers=True
+                client_side=False,
+                header_encoding=None,
+                validate_inbound_headers=True,
+                # response_fields() checks what the app sends, much faster.
+                validate_outbound_headers=False,
+                normalize_outbound_headers=False,
             )
         )
         self.conn.local_settings = h2.settings.Settings(
@@ -660,7 +685,7 @@ class H2Protocol:
             (b":path", quote(path, safe="/%;:@&=+$,!~*'()?").encode("ascii")),
             (b":scheme", parent.scope["scheme"].encode("ascii")),
             (b":authority", authority),
-            *((name.lower(), value) for name, value in headers),
+            *response_fields(headers),
         ]
         try:
             promised = conn.get_next_available_stream_id()
