@@ -1,13 +1,13 @@
-from django.http import HttpResponse, JsonResponse
+from django.contrib import admin
 from django.urls import path
 
+from djproject import views
 
-def hello(request):
-    return HttpResponse("hello from django")
-
-
-def info(request):
-    return JsonResponse({"script_name": request.META.get("SCRIPT_NAME", ""), "path": request.path})
-
-
-urlpatterns = [path("", hello), path("info", info)]
+urlpatterns = [
+    path("", views.hello),
+    path("info", views.info),
+    path("whoami", views.whoami),
+    path("broadcast/<slug:room>", views.broadcast),
+    path("websocket-page/", views.websocket_page),
+    path("admin/", admin.site.urls),
+]
