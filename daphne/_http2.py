@@ -159,6 +159,7 @@ class H2Stream(H2Sender):
         self.head_written = False
         self.suppress_body = scope["method"] == "HEAD"
         self.status = 0
+        self.response_headers: list[tuple[bytes, bytes]] | tuple[()] = ()
         self.bytes_sent = 0
         self.started_at = protocol.context.clock.seconds()
         self._unacked: list[int] = []
@@ -235,6 +236,7 @@ class H2Stream(H2Sender):
         if status < 200 or status in (204, 304):
             self.suppress_body = True
         self.status = status
+        self.response_headers = headers
         self.head_written = True
         if not more_body:
             self._cancel_timeout()
@@ -384,6 +386,10 @@ class H2Stream(H2Sender):
                     "client": f"{client[0]}:{client[1]}" if client else None,
                     "time_taken": context.clock.seconds() - self.started_at,
                     "size": self.bytes_sent,
+                    # For --access-log-format / --log-json (daphne.access).
+                    "http_version": "2",
+                    "request_headers": scope["headers"],
+                    "response_headers": self.response_headers,
                 },
             )
         if self.instance is not None:

@@ -1,12 +1,19 @@
-"""Access log lines in Daphne's format, fed by the ``action_logger`` interface.
+"""Access log lines, fed by the ``action_logger`` interface.
 
-Covered by ``tests/unit/test_access.py``.
+By default each line is in Daphne's NCSA-like format.  ``format=`` takes a
+string of ``%(atom)s`` placeholders (see ``_ATOMS`` and the README), and
+``json=True`` writes one JSON object per line instead.
+
+Covered by ``tests/unit/test_pure_layers.py`` and ``tests/unit/test_access_format.py``.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+import json as _json
+import os
+import re
+from collections.abc import Callable, Iterable
 from typing import IO, Any
 
 __all__ = ["AccessLogGenerator"]
@@ -18,39 +25,253 @@ _WEBSOCKET_ACTIONS = {
     "disconnected": "WSDISCONNECT",
 }
 
+#: A ``format=`` giving Daphne's default line (except that an unknown client is ``-``).
+_DEFAULT_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s'
+
+
+class _Entry:
+    """What one log line is made of; atoms read it lazily."""
+
+    __slots__ = ("date", "details", "verb")
+
+    def __init__(self, verb: str, details: dict[str, Any], date: datetime.datetime) -> None:
+        #: ``GET``, ``POST``... or ``WSCONNECT``... for WebSocket actions.
+        self.verb = verb
+        self.details = details
+        self.date = date
+
+    def target(self) -> tuple[str, str]:
+        """``(path, query)``: the path without its query, and the query without ``?``."""
+        details = self.details
+        path = _text(details.get("path") or "")
+        query = details.get("query_string")
+        if query is not None:  # WebSocket actions: "path" never has a query
+            return path, _text(query)
+        path, _, query = path.partition("?")
+        return path, query
+
+    def protocol(self) -> str:
+        version = self.details.get("http_version")
+        return f"HTTP/{version}" if version else "-"
+
+    def duration(self) -> float | None:
+        taken = self.details.get("time_taken")
+        return taken if isinstance(taken, (int, float)) else None
+
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}"
+
+
+def _text(value: Any) -> str:
+    """Bytes or text as one log-safe line (control characters become ``\\xNN``)."""
+    if isinstance(value, (bytes, bytearray)):
+        value = value.decode("latin-1")
+    elif not isinstance(value, str):
+        value = str(value)
+    if _CONTROL_RE.search(value) is not None:
+        value = _CONTROL_RE.sub(_escape_control, value)
+    return value
+
+
+def _header(headers: Iterable[tuple[Any, Any]] | None, name: bytes) -> str | None:
+    """Every value of header ``name`` (lower-case bytes), joined by ``, ``; None if absent."""
+    if not headers:
+        return None
+    found = []
+    for key, value in headers:
+        if isinstance(key, str):
+            key = key.encode("latin-1", "replace")
+        if key.lower() == name:
+            found.append(_text(value))
+    return ", ".join(found) if found else None
+
+
+def _request_line(entry: _Entry) -> str:
+    return f"{entry.verb} {_text(entry.details.get('path') or '')}"
+
+
+def _status(entry: _Entry) -> str:
+    return str(entry.details.get("status") or "-")
+
+
+def _size(entry: _Entry) -> str:
+    return str(entry.details.get("size") or "-")
+
+
+def _size_number(entry: _Entry) -> str:
+    return str(entry.details.get("size") or 0)
+
+
+def _scaled(factor: int) -> Callable[[_Entry], str]:
+    def atom(entry: _Entry) -> str:
+        taken = entry.duration()
+        return "-" if taken is None else str(int(taken * factor))
+
+    return atom
+
+
+def _request_header(name: bytes) -> Callable[[_Entry], str]:
+    def atom(entry: _Entry) -> str:
+        return _header(entry.details.get("request_headers"), name) or "-"
+
+    return atom
+
+
+def _response_header(name: bytes) -> Callable[[_Entry], str]:
+    def atom(entry: _Entry) -> str:
+        return _header(entry.details.get("response_headers"), name) or "-"
+
+    return atom
+
+
+#: The ``%(atom)s`` names ``format=`` understands, with what each one writes.
+#: ``%({Header-Name}i)s`` and ``%({Header-Name}o)s`` (request and response
+#: headers) come on top of these.
+_ATOMS: dict[str, tuple[Callable[[_Entry], str], str]] = {
+    "h": (lambda e: _text(e.details.get("client") or "-"), "client address (host:port)"),
+    "l": (lambda e: "-", "always '-' (identd)"),
+    "u": (lambda e: "-", "always '-' (user)"),
+    "t": (lambda e: e.date.strftime("[%d/%b/%Y:%H:%M:%S]"), "local time, [22/Nov/2026:18:44:35]"),
+    "r": (_request_line, "request line: 'GET /path?query' or 'WSCONNECT /path'"),
+    "m": (lambda e: e.verb, "method, or WSCONNECTING/WSCONNECT/WSREJECT/WSDISCONNECT"),
+    "U": (lambda e: e.target()[0], "path without the query"),
+    "q": (lambda e: e.target()[1], "query string without '?'"),
+    "H": (lambda e: e.protocol(), "protocol: HTTP/1.0, HTTP/1.1 or HTTP/2"),
+    "s": (_status, "response status ('-' for WebSocket actions)"),
+    "b": (_size, "response body size in bytes, '-' when 0 or unknown"),
+    "B": (_size_number, "response body size in bytes, 0 when unknown"),
+    "D": (_scaled(1_000_000), "duration in microseconds"),
+    "M": (_scaled(1_000), "duration in milliseconds"),
+    "T": (_scaled(1), "duration in whole seconds"),
+    "f": (_request_header(b"referer"), "Referer header"),
+    "a": (_request_header(b"user-agent"), "User-Agent header"),
+    "p": (lambda e: str(os.getpid()), "process id"),
+}
+
+_ATOM_RE = re.compile(r"%\(([^()]*)\)s|%%|%")
+
+
+def _compile_format(format: str) -> list[str | Callable[[_Entry], str]]:
+    """Split ``format`` into literal text and atom functions; ValueError if it is bad."""
+    parts: list[str | Callable[[_Entry], str]] = []
+    literal = []
+    position = 0
+    for match in _ATOM_RE.finditer(format):
+        literal.append(format[position : match.start()])
+        position = match.end()
+        token = match.group()
+        name = match.group(1)
+        if token == "%%":
+            literal.append("%")
+            continue
+        if name is None:
+            raise ValueError(
+                f"bad '%' at position {match.start()}: write atoms as %(name)s and a percent sign as %%"
+            )
+        if name in _ATOMS:
+            atom = _ATOMS[name][0]
+        elif len(name) > 3 and name[0] == "{" and name[-2] == "}" and name[-1] in "io":
+            header = name[1:-2].strip().lower().encode("latin-1", "replace")
+            atom = (_request_header if name[-1] == "i" else _response_header)(header)
+        else:
+            raise ValueError(f"unknown atom %({name})s")
+        if literal:
+            parts.append("".join(literal))
+            literal = []
+        parts.append(atom)
+    literal.append(format[position:])
+    if any(literal):
+        parts.append("".join(literal))
+    return parts
+
 
 class AccessLogGenerator:
-    """Write one NCSA-like line per server action to ``stream``.
+    """Write one line per server action to ``stream``.
 
     Instances are the ``action_logger`` the CLI hands to :class:`daphne.server.Server`:
     they are called as ``logger(protocol, action, details)``.
 
     :ivar stream: a text stream with a ``write`` method.
     :ivar now: the clock giving the (local, naive) timestamp of each line.
+    :ivar format: the ``%(atom)s`` format, or None for Daphne's line.
+    :ivar json: whether lines are JSON objects.
     """
 
     def __init__(
-        self, stream: IO[str], now: Callable[[], datetime.datetime] = datetime.datetime.now
+        self,
+        stream: IO[str],
+        now: Callable[[], datetime.datetime] = datetime.datetime.now,
+        *,
+        format: str | None = None,
+        json: bool = False,
     ) -> None:
+        if format is not None and json:
+            raise ValueError("an access log is either formatted or JSON, not both")
         self.stream = stream
         self.now = now
+        self.format = format
+        self.json = json
+        self._parts = _compile_format(format) if format is not None else None
 
     def __call__(self, protocol: str, action: str, details: dict[str, Any]) -> None:
         """Log one action (``"http"``/``"complete"``, ``"websocket"``/``"connected"``...)."""
         if protocol == "http" and action == "complete":
-            self.write_entry(
-                host=details["client"],
-                date=self.now(),
-                request="{} {}".format(details["method"], details["path"]),
-                status=details["status"],
-                length=details["size"],
-            )
+            if self._parts is None and not self.json:
+                self.write_entry(
+                    host=details["client"],
+                    date=self.now(),
+                    request="{} {}".format(details["method"], details["path"]),
+                    status=details["status"],
+                    length=details["size"],
+                )
+                return
+            verb = _text(details.get("method") or "-")
         elif protocol == "websocket" and action in _WEBSOCKET_ACTIONS:
-            self.write_entry(
-                host=details["client"],
-                date=self.now(),
-                request="{} {}".format(_WEBSOCKET_ACTIONS[action], details["path"]),
+            verb = _WEBSOCKET_ACTIONS[action]
+            if self._parts is None and not self.json:
+                self.write_entry(
+                    host=details["client"],
+                    date=self.now(),
+                    request="{} {}".format(verb, details["path"]),
+                )
+                return
+        else:
+            return
+        entry = _Entry(verb, details, self.now())
+        if self.json:
+            self.stream.write(_json.dumps(self._json_fields(entry), default=str) + "\n")
+        else:
+            parts = self._parts or ()
+            self.stream.write(
+                "".join([part if isinstance(part, str) else part(entry) for part in parts]) + "\n"
             )
+
+    @staticmethod
+    def _json_fields(entry: _Entry) -> dict[str, Any]:
+        """The JSON object logged for ``entry`` (``--log-json``)."""
+        details = entry.details
+        path, query = entry.target()
+        taken = entry.duration()
+        headers = details.get("request_headers")
+        client = details.get("client")
+        return {
+            "time": entry.date.astimezone().isoformat(timespec="milliseconds"),
+            "client": None if client is None else _text(client),
+            "request": _request_line(entry),
+            "method": entry.verb,
+            "path": path,
+            "query": query,
+            "protocol": entry.protocol(),
+            "status": details.get("status"),
+            "size": details.get("size"),
+            "duration_ms": None if taken is None else round(taken * 1000, 3),
+            "referer": _header(headers, b"referer"),
+            "user_agent": _header(headers, b"user-agent"),
+        }
 
     def write_entry(
         self,

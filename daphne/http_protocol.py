@@ -112,6 +112,7 @@ class WebRequest:
         self.keep_alive = False
         self.bytes_sent = 0
         self.head_written = False
+        self.response_headers: list[tuple[bytes, bytes]] | tuple[()] = ()
         self.framing: str = "none"  # "length", "chunked", "close", "none"
         self.length_left = 0
         self.suppress_body = False
@@ -301,6 +302,7 @@ class WebRequest:
             parts.append(b"Connection: keep-alive\r\n")
         parts.append(b"\r\n")
         self._status = status
+        self.response_headers = headers
         self.head_written = True
         self._cancel_timeout_if_done(more_body)
         return self._write_framed(b"".join(parts), body, more_body)
@@ -425,6 +427,10 @@ class WebRequest:
                     "client": f"{client[0]}:{client[1]}" if client else None,
                     "time_taken": context.clock.seconds() - self.started_at,
                     "size": self.bytes_sent,
+                    # For --access-log-format / --log-json (daphne.access).
+                    "http_version": head.http_version,
+                    "request_headers": head.headers,
+                    "response_headers": self.response_headers,
                 },
             )
         instance = self.application_queue

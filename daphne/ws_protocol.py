@@ -96,7 +96,7 @@ class WebSocketProtocol:
         )
         self._early_data = b""
         self._queued = 0
-        self._last_inbound = context.clock.seconds()
+        self._last_inbound = self._opened_at = context.clock.seconds()
         self._ping_sent_at: float | None = None
         self._timers: dict[str, Any] = {}
         self._finished = False
@@ -404,6 +404,11 @@ class WebSocketProtocol:
                 {
                     "path": self.scope["path"],
                     "client": f"{client[0]}:{client[1]}" if client else None,
+                    # For --access-log-format / --log-json (daphne.access).
+                    "query_string": self.scope["query_string"],
+                    "http_version": self.scope["http_version"],
+                    "request_headers": self.scope["headers"],
+                    "time_taken": self.context.clock.seconds() - self._opened_at,
                 },
             )
 
