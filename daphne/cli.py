@@ -15,6 +15,8 @@ from asgiref.compatibility import guarantee_single_callable
 
 from . import __version__
 from ._config import trusted_proxies_check
+from ._config_file import ConfigFileError, parse_with_config_file
+from ._logging import access_format_type, configure_from_args
 from .access import AccessLogGenerator
 from .endpoints import build_endpoint_description_strings
 from .server import Server
@@ -141,6 +143,32 @@ class CommandLineInterface:
             "--access-log",
             help="Where to write the access log (- for stdout, the default for verbosity=1)",
             default=None,
+        )
+        # -- log formats and config file (issue #6)
+        add(
+            "--access-log-format",
+            metavar="FORMAT",
+            type=access_format_type,
+            default=None,
+            help="Access log line made of %%(atom)s placeholders, e.g. '%%(h)s \"%%(r)s\" %%(s)s %%(D)s' (see README; default: Daphne's line)",
+        )
+        add(
+            "--log-json",
+            action="store_true",
+            default=False,
+            help="Write access and server log lines as JSON objects, one per line",
+        )
+        add(
+            "--log-config",
+            metavar="FILE",
+            default=None,
+            help="A logging.config.dictConfig dictionary (.json or .toml) that replaces the default server log setup",
+        )
+        add(
+            "--config",
+            metavar="FILE",
+            default=None,
+            help="TOML file setting any of these options (keys: long option names); the command line wins",
         )
         add(
             "--log-fmt",
@@ -338,9 +366,15 @@ class CommandLineInterface:
 
     def run(self, args: Sequence[str]) -> None:
         """Parse ``args``, configure logging, build the server and run it."""
-        args = self.parser.parse_args(args)
+        try:
+            args = parse_with_config_file(self.parser, args)
+        except ConfigFileError as error:
+            raise CLIError(str(error), error.status) from None
         self._check_proxy_options(args)
-        logging.basicConfig(level=_LOG_LEVELS[args.verbosity], format=args.log_fmt)
+        try:
+            access_log_options = configure_from_args(args, _LOG_LEVELS[args.verbosity])
+        except ConfigFileError as error:
+            raise CLIError(str(error), error.status) from None
         access_log_stream = self._access_log_stream(args)
         if args.threads is not None:
             from ._reactor import reactor_loop, set_thread_pool_size
@@ -388,7 +422,11 @@ class CommandLineInterface:
             websocket_max_message_size=args.websocket_max_message_size,
             websocket_max_frame_size=args.websocket_max_frame_size,
             application_close_timeout=args.application_close_timeout,
-            action_logger=AccessLogGenerator(access_log_stream) if access_log_stream else None,
+            action_logger=(
+                AccessLogGenerator(access_log_stream, **access_log_options)
+                if access_log_stream
+                else None
+            ),
             root_path=args.root_path,
             verbosity=args.verbosity,
             proxy_forwarded_address_header=self._proxy_header(args, "host", "X-Forwarded-For"),

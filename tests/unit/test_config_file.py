@@ -1,0 +1,240 @@
+"""--config FILE: every CLI option from a TOML (or JSON) file; the command line wins."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from daphne._config_file import (
+    ConfigFileError,
+    _option_table,
+    parse_with_config_file,
+    read_config_file,
+)
+from daphne.cli import CLIError, CommandLineInterface
+
+
+class FakeServer:
+    def __init__(self, **kwargs: Any) -> None:
+        self.init_kwargs = kwargs
+
+    def run(self) -> None:
+        pass
+
+
+class RecordingCLI(CommandLineInterface):
+    server_class = FakeServer
+
+
+@pytest.fixture(autouse=True)
+def _keep_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)
+
+
+def write(tmp_path: Path, text: str, name: str = "daphne.toml") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    return parse_with_config_file(CommandLineInterface().parser, list(argv))
+
+
+def test_without_config_it_is_parse_args() -> None:
+    parser = CommandLineInterface().parser
+    argv = ["-p", "9000", "-e", "tcp:1", "--proxy-headers", "a:b"]
+    assert parse_with_config_file(parser, argv) == parser.parse_args(argv)
+
+
+def test_values_of_every_kind(tmp_path: Path) -> None:
+    """Typed, boolean, repeatable, choice, store_false, store_const and positional keys."""
+    path = write(
+        tmp_path,
+        """
+application = "mod:app"
+port = 8001
+bind = "0.0.0.0"
+proxy-headers = true
+proxy_headers_host = "X-Real-IP"
+endpoint = ["tcp:9001", "unix:/tmp/x.sock"]
+lifespan = "off"
+no-h2c = true
+no-ws-per-message-deflate = false
+no-server-name = true
+graceful-timeout = 3
+verbosity = 2
+access-log-format = "%(h)s %(s)s"
+log-json = false
+""",
+    )
+    args = parse("--config", path)
+    assert args.application == "mod:app"
+    assert args.port == 8001
+    assert args.host == "0.0.0.0"
+    assert args.proxy_headers is True
+    assert args.proxy_headers_host == "X-Real-IP"
+    assert args.socket_strings == ["tcp:9001", "unix:/tmp/x.sock"]
+    assert args.lifespan == "off"
+    assert args.h2c is False
+    assert args.ws_per_message_deflate is True
+    assert args.server_name == ""
+    assert args.graceful_timeout == 3.0 and isinstance(args.graceful_timeout, float)
+    assert args.verbosity == 2
+    assert args.access_log_format == "%(h)s %(s)s"
+    assert args.log_json is False
+    assert args.config == path
+
+
+def test_command_line_wins(tmp_path: Path) -> None:
+    """Flags, the positional and repeatable options given on the command line override the file."""
+    path = write(
+        tmp_path,
+        'application = "mod:app"\nport = 8001\nendpoint = ["tcp:1"]\nroot-path = "/x"\n',
+    )
+    args = parse("--config", path, "-p", "9000", "-e", "tcp:2", "-e", "tcp:3", "other:app")
+    assert args.port == 9000
+    assert args.application == "other:app"
+    assert args.socket_strings == ["tcp:2", "tcp:3"]
+    assert args.root_path == "/x"
+    # --config=FILE and abbreviations are found too.
+    assert parse(f"--config={path}").port == 8001
+    assert parse("--conf", path).port == 8001
+
+
+def test_parser_is_left_as_it_was(tmp_path: Path) -> None:
+    """Loading a file does not make the positional optional or change defaults for later."""
+    cli = CommandLineInterface()
+    path = write(tmp_path, 'application = "mod:app"\nport = 8001\n')
+    parse_with_config_file(cli.parser, ["--config", path])
+    with pytest.raises(SystemExit):
+        cli.parser.parse_args([])
+    assert cli.parser.parse_args(["a:b"]).port is None
+
+
+def test_json_config_file(tmp_path: Path) -> None:
+    path = write(tmp_path, json.dumps({"port": 8002, "application": "m:a"}), "daphne.json")
+    assert parse("--config", path).port == 8002
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("prot = 1", "unknown option 'prot'"),
+        ("config = 'x.toml'", "unknown option 'config'"),
+        ("help = true", "unknown option 'help'"),
+        ("host = '1.2.3.4'", "unknown option 'host'"),  # dest, not an option name
+        ("port = 'x'", "option 'port': expected an integer, got 'x'"),
+        ("port = true", "option 'port': expected an integer, got a boolean"),
+        ("port = 80.5", "option 'port': expected an integer"),
+        ("port = [1]", "option 'port': expected one value, got a list"),
+        ("bind = 127", "option 'bind': expected a string, got a number"),
+        ("proxy-headers = 'yes'", "option 'proxy-headers': expected true or false"),
+        ("no-h2c = 1", "option 'no-h2c': expected true or false"),
+        ("endpoint = [1]", "option 'endpoint': expected a string"),
+        ("lifespan = 'maybe'", "option 'lifespan': 'maybe' is not one of"),
+        ("verbosity = 7", "option 'verbosity': 7 is not one of"),
+        ("threads = 0", "option 'threads': must be at least 1, got 0"),
+        ("access-log-format = '%(nope)s'", "unknown atom %(nope)s"),
+        ("port = 1979-05-27", "option 'port': expected an integer, got date"),
+        ("[port]\nx = 1", "option 'port': expected an integer, got a table"),
+    ],
+)
+def test_bad_keys_and_values_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, 'application = "a:b"\n' + text + "\n")
+    with pytest.raises(ConfigFileError) as caught:
+        parse("--config", path)
+    assert message in str(caught.value)
+    assert str(caught.value).startswith(f"config file {path}: ")
+    assert caught.value.status == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("bad.toml", "port = ", "invalid TOML"),
+        ("bad.json", "{", "invalid JSON"),
+        ("list.json", "[1]", "the top level must be a table"),
+        ("daphne.ini", "port = 1", "must end in .toml or .json"),
+    ],
+)
+def test_unreadable_files(tmp_path: Path, name: str, text: str, message: str) -> None:
+    path = write(tmp_path, text, name)
+    with pytest.raises(ConfigFileError, match=message) as caught:
+        read_config_file(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigFileError, match="cannot read: No such file"):
+        parse("--config", str(tmp_path / "none.toml"), "a:b")
+
+
+def test_every_option_can_be_set() -> None:
+    """Keys come from the parser itself: all options but --help/--version/--config."""
+    parser = CommandLineInterface().parser
+    table = _option_table(parser, "config")
+    for action in parser._actions:
+        if action.dest in ("help", "version", "config"):
+            assert action not in table.values()
+        else:
+            assert action in table.values(), action.option_strings
+
+
+def test_options_added_later_are_covered(tmp_path: Path) -> None:
+    """A parser option defined after the fact (say --workers) is settable with no extra code."""
+    cli = CommandLineInterface()
+    cli.parser.add_argument("--workers", type=int, default=1)
+    cli.parser.add_argument("--reload", action="store_true")
+    cli.parser.add_argument("--reload-dir", action="append", default=[])
+    path = write(
+        tmp_path, 'workers = 4\nreload = true\nreload-dir = ["a", "b"]\napplication = "a:b"\n'
+    )
+    args = parse_with_config_file(cli.parser, ["--config", path])
+    assert (args.workers, args.reload, args.reload_dir) == (4, True, ["a", "b"])
+
+
+def test_cli_run_uses_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, 'application = "daphne:__version__"\nport = 8123\nno-h2c = true\n')
+    cli = RecordingCLI()
+    cli.run(["--config", path])
+    assert cli.server.init_kwargs["endpoints"] == ["tcp:port=8123:interface=127.0.0.1"]
+    assert cli.server.init_kwargs["h2c"] is False
+
+
+def test_cli_errors_are_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "nope = 1\n")
+    with pytest.raises(CLIError, match="nope") as caught:
+        RecordingCLI().run(["--config", path, "daphne:__version__"])
+    assert caught.value.status == 2
+
+
+@given(
+    st.one_of(
+        st.integers(),
+        st.floats(allow_nan=True),
+        st.text(max_size=10),
+        st.booleans(),
+        st.lists(st.integers(), max_size=3),
+        st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    ),
+    st.sampled_from(
+        ["port", "bind", "proxy-headers", "endpoint", "lifespan", "threads", "verbosity"]
+    ),
+)
+def test_values_are_accepted_or_rejected_cleanly(value: Any, key: str) -> None:
+    """Any JSON-ish value either parses or gives a ConfigFileError, nothing else."""
+    from daphne._config_file import config_values
+
+    parser = CommandLineInterface().parser
+    try:
+        config_values(parser, {key: value}, "x.toml")
+    except ConfigFileError as error:
+        assert key in str(error)
