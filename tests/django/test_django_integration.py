@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -120,3 +123,62 @@ def test_runserver_serves_asgi_and_static_files(tmp_path) -> None:
     assert "Performing system checks" not in log  # --skip-checks honoured
     assert "HTTP GET / 200" in log
     assert "HTTP GET /missing 404" in log
+
+
+@contextlib.contextmanager
+def runserver(port: int, log_path: str) -> Iterator[None]:
+    """``manage.py runserver`` on 127.0.0.1:``port`` until it answers; stopped with SIGINT."""
+    with open(log_path, "w") as handle:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "runserver",
+                "--noreload",
+                "--skip-checks",
+                f"127.0.0.1:{port}",
+            ],
+            cwd=PROJECT,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline, "no runserver"
+                time.sleep(0.1)
+        yield
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def test_runserver_serves_channels_consumers_and_admin(tmp_path) -> None:
+    """The project's Channels router under runserver: WebSocket consumers (behind
+    AuthMiddlewareStack), the admin, and the admin's static files."""
+    pytest.importorskip("channels")
+    from websockets.sync.client import connect
+
+    port = free_port()
+    with runserver(port, str(tmp_path / "out.log")):
+        with connect(f"ws://127.0.0.1:{port}/ws/echo/", proxy=None, open_timeout=10) as ws:
+            ws.send("echo me")
+            assert ws.recv(10) == "echo me"
+        with connect(f"ws://127.0.0.1:{port}/ws/room/dev/", proxy=None, open_timeout=10) as ws:
+            hello = json.loads(ws.recv(10))
+            assert hello["type"] == "hello" and hello["user"] == "AnonymousUser"
+            ws.send(json.dumps({"text": "to the room"}))
+            assert json.loads(ws.recv(10))["text"] == "to the room"
+        login = httpx.get(f"http://127.0.0.1:{port}/admin/login/", timeout=5)
+        assert login.status_code == 200 and "Django administration" in login.text
+        css = httpx.get(f"http://127.0.0.1:{port}/static/admin/css/base.css", timeout=5)
+        assert css.status_code == 200
+    assert "WebSocket CONNECT /ws/echo/" in (tmp_path / "out.log").read_text()

@@ -8,14 +8,13 @@ started with.  A recipe whose program or package is missing is skipped with the 
 from __future__ import annotations
 
 import contextlib
-import grp
 import json
 import os
-import pwd
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -23,6 +22,9 @@ from typing import IO, Any, TypeVar
 
 import pytest
 from integration.processes import TESTS_DIR, DaphneCommand
+
+if sys.platform == "win32":
+    pytest.skip("the deployment recipes need a POSIX system", allow_module_level=True)
 
 PROJECT_DIR = os.path.join(TESTS_DIR, "django_project")
 T = TypeVar("T")
@@ -220,6 +222,9 @@ class Nginx:
         d = self.directory
         user = ""
         if os.geteuid() == 0:
+            import grp
+            import pwd
+
             # Workers would drop to "nobody", who cannot reach our private directory.
             user = f"user {pwd.getpwuid(os.getuid()).pw_name} {grp.getgrgid(os.getgid()).gr_name};"
         servers = "\n".join(f"        server {upstream};" for upstream in self.upstreams)
@@ -379,6 +384,15 @@ class RedisServer:
     def stop(self) -> None:
         if self.child is not None:
             self.child.stop(signal.SIGTERM)
+
+
+def require_loopback_address(address: str) -> None:
+    """Skip unless this host can use ``address`` (e.g. 127.0.0.2, loopback on Linux)."""
+    try:
+        with socket.socket() as sock:
+            sock.bind((address, 0))
+    except OSError:
+        pytest.skip(f"{address} is not a usable loopback address here")
 
 
 def ws_connect(url: str, **kwargs: Any) -> Any:

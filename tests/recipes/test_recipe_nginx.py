@@ -24,6 +24,7 @@ from recipe_support import (
     daphne_log,
     project_daphne,
     recv_json,
+    require_loopback_address,
     require_program,
     running,
     ws_connect,
@@ -65,6 +66,7 @@ def collect_static(static_root: str) -> None:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """nginx (plain + TLS) -> unix socket -> daphne serving the Django project."""
     require_program("nginx")
+    require_loopback_address(CLIENT_ADDRESS)
     directory = tmp_path_factory.mktemp("nginx")
     static_root = str(directory / "static")
     collect_static(static_root)
