@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -161,7 +162,7 @@ def runserver(port: int, log_path: str) -> Iterator[None]:
             process.wait(5)
 
 
-def test_runserver_serves_channels_consumers_and_admin(tmp_path) -> None:
+def test_runserver_serves_channels_consumers_and_admin(tmp_path: Path) -> None:
     """The project's Channels router under runserver: WebSocket consumers (behind
     AuthMiddlewareStack), the admin, and the admin's static files."""
     pytest.importorskip("channels")

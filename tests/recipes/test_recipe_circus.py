@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import signal
+from pathlib import Path
 
 import pytest
 from integration.processes import DaphneCommand
@@ -37,7 +38,7 @@ UNLINKS_SHARED_PATH = pytest.mark.xfail(
 
 
 @pytest.mark.parametrize("family", ["inet", pytest.param("unix", marks=UNLINKS_SHARED_PATH)])
-def test_two_processes_share_one_socket(family: str, tmp_path) -> None:
+def test_two_processes_share_one_socket(family: str, tmp_path: Path) -> None:
     """Two daphne processes adopt one socket with --fd; both answer; after one stops, the
     other still answers every request on that socket, none refused or reset."""
     listener, address = listening_socket(family, tmp_path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,7 +57,7 @@ def broadcasts(connection: Any, count: int) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def redis(tmp_path) -> Iterator[RedisServer]:
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path).start()
     try:
         yield server
@@ -64,7 +65,7 @@ def redis(tmp_path) -> Iterator[RedisServer]:
         server.stop()
 
 
-def test_group_messages_cross_processes(tmp_path, redis: RedisServer) -> None:
+def test_group_messages_cross_processes(tmp_path: Path, redis: RedisServer) -> None:
     """A message sent by a client on process A, one sent by a client on process B and one
     posted over HTTP reach the room members on both processes."""
     require_program("nginx")

@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import sys
+from pathlib import Path
 
 import pytest
 from integration.processes import DaphneCommand
@@ -54,7 +55,7 @@ def send_get(listener: socket.socket, address: object) -> socket.socket:
 
 
 @pytest.mark.parametrize("how", ["fd-3", "systemd-index", "systemd-name"])
-def test_socket_activation(how: str, tmp_path) -> None:
+def test_socket_activation(how: str, tmp_path: Path) -> None:
     """daphne serves the socket systemd hands over as fd 3 (LISTEN_PID = its own pid)."""
     listener, address = listening_socket("inet", tmp_path)
     with listener, running(activated_daphne(listener, ENDPOINTS[how])) as daphne:
@@ -84,7 +85,7 @@ BREAKS_UNIX_SOCKET = pytest.mark.xfail(
         pytest.param("systemd-unix", "unix", marks=BREAKS_UNIX_SOCKET),
     ],
 )
-def test_socket_outlives_service_restart(how: str, family: str, tmp_path) -> None:
+def test_socket_outlives_service_restart(how: str, family: str, tmp_path: Path) -> None:
     """``systemctl restart``: the first daphne stops, a client connects while no service
     runs (the kernel queues it on systemd's socket), and the next daphne answers it."""
     listener, address = listening_socket(family, tmp_path)
@@ -102,7 +103,7 @@ def test_socket_outlives_service_restart(how: str, family: str, tmp_path) -> Non
                 assert answer["pid"] == second.process.pid
 
 
-def test_systemd_endpoint_without_activation(tmp_path) -> None:
+def test_systemd_endpoint_without_activation(tmp_path: Path) -> None:
     """``-e systemd:...`` outside socket activation (LISTEN_PID of another process) ends
     with status 1 and a log line, instead of serving nothing."""
     listener, _address = listening_socket("inet", tmp_path)
