@@ -24,6 +24,9 @@ __all__ = [
 ]
 
 
+_JSON_ENCODER = json.JSONEncoder(default=str)
+
+
 class JSONFormatter(logging.Formatter):
     """One JSON object per record: ``time``, ``level``, ``logger``, ``message``, ``exc_info``.
 
@@ -49,7 +52,7 @@ class JSONFormatter(logging.Formatter):
             entry["exc_info"] = record.exc_text
         if record.stack_info:
             entry["stack_info"] = self.formatStack(record.stack_info)
-        return json.dumps(entry, default=str)
+        return _JSON_ENCODER.encode(entry)
 
 
 def load_log_config(path: str) -> dict[str, Any]:

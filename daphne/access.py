@@ -59,6 +59,9 @@ class _Entry:
         return taken if isinstance(taken, (int, float)) else None
 
 
+#: One encoder for every line (``json.dumps(..., default=str)`` builds one per call).
+_JSON_ENCODER = _json.JSONEncoder(default=str)
+
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -243,7 +246,7 @@ class AccessLogGenerator:
             return
         entry = _Entry(verb, details, self.now())
         if self.json:
-            self.stream.write(_json.dumps(self._json_fields(entry), default=str) + "\n")
+            self.stream.write(_JSON_ENCODER.encode(self._json_fields(entry)) + "\n")
         else:
             parts = self._parts or ()
             self.stream.write(
