@@ -238,3 +238,14 @@ def test_values_are_accepted_or_rejected_cleanly(value: Any, key: str) -> None:
         config_values(parser, {key: value}, "x.toml")
     except ConfigFileError as error:
         assert key in str(error)
+
+
+def test_toml_on_python_310_without_tomli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python 3.10 with no tomli installed: a clear error, and JSON still works."""
+    import sys
+
+    monkeypatch.setattr(sys, "version_info", (3, 10, 14, "final", 0))
+    monkeypatch.setitem(sys.modules, "tomli", None)
+    with pytest.raises(ConfigFileError, match=r"needs Python 3\.11\+ or the 'tomli' package"):
+        read_config_file(write(tmp_path, "port = 1\n"))
+    assert read_config_file(write(tmp_path, '{"port": 1}', "d.json")) == {"port": 1}
