@@ -660,6 +660,13 @@ class HTTP1Connection(Protocol):
     def _reject(self, error: BadRequest, buffer: bytes, extra_headers: bytes = b"") -> None:
         """Answer a request the server refuses before it reaches the app, then close."""
         first_line = buffer.split(b"\n", 1)[0].rstrip(b"\r")
+        tokens = first_line.split(b" ")
+        if error.status == 400 and len(tokens) == 3 and not tokens[2].startswith(b"HTTP/"):
+            # Not HTTP/1.x at all (a broken HTTP/2 preface, say): an HTTP/1.1 answer
+            # would only be noise to the peer, so just close (h2spec 3.5/2).
+            self._buffer = b""
+            self._close()
+            return
         version = "1.0" if first_line.endswith(b" HTTP/1.0") else "1.1"
         data, _ = error_response(self.context, version, error.status, error.reason, extra_headers)
         self.write(data, flush=True)

@@ -29,6 +29,8 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+import hpack.exceptions
+import hyperframe.exceptions
 import hyperframe.frame
 
 from ._application import ApplicationInstance
@@ -498,7 +500,7 @@ class H2Protocol:
             events = self.conn.receive_data(data)
         except h2.exceptions.ProtocolError as error:
             logger.debug("HTTP/2 protocol error: %s", error)
-            self.flush()  # h2 queued the GOAWAY
+            self._goaway_after(error)
             self._close_all()
             self.channel.close()
             return
@@ -511,6 +513,37 @@ class H2Protocol:
             # The client is not reading what we owe it (e.g. PING/SETTINGS acks):
             # stop reading it too until it does.
             self.channel.pause_reading()
+
+    def _goaway_after(self, error: h2.exceptions.ProtocolError) -> None:
+        """Send what h2 queued, its GOAWAY corrected where h2 picks too general a code.
+
+        h2 reports every HPACK decoding failure, and a SETTINGS ACK carrying a
+        payload, as PROTOCOL_ERROR; RFC 9113 asks for COMPRESSION_ERROR (§4.3)
+        and FRAME_SIZE_ERROR (§6.5).
+        """
+        data = self.conn.data_to_send()
+        cause = error.__cause__
+        code = None
+        if isinstance(cause, hpack.exceptions.HPACKError) and not isinstance(
+            cause, hpack.exceptions.OversizedHeaderListError
+        ):
+            code = h2.errors.ErrorCodes.COMPRESSION_ERROR
+        elif isinstance(cause, hyperframe.exceptions.InvalidDataError) and "ack" in str(cause):
+            code = h2.errors.ErrorCodes.FRAME_SIZE_ERROR
+        if code is not None:
+            last = self.conn.highest_inbound_stream_id
+            queued = hyperframe.frame.GoAwayFrame(
+                0, last_stream_id=last, error_code=error.error_code
+            ).serialize()
+            if data.endswith(queued):
+                data = (
+                    data[: -len(queued)]
+                    + hyperframe.frame.GoAwayFrame(
+                        0, last_stream_id=last, error_code=code
+                    ).serialize()
+                )
+        if data:
+            self.channel.write(data)
 
     def _count_idle_frame(self) -> bool:
         """Count a frame that carries nothing; False once the client overdid it."""

@@ -21,13 +21,7 @@ from integration.processes import DaphneCommand
 #: ``xfail(strict=True)``: once the server is fixed its test XPASSes, which
 #: fails the run, so remove the entry then.
 KNOWN_FAILURES: dict[str, dict[str, str]] = {
-    "cleartext": {
-        "http2/3.5/2": (
-            "an invalid preface on a cleartext connection is parsed as an HTTP/1.1 request "
-            "line and answered '400 Bad Request' before the close; h2spec reads that as a "
-            "truncated frame ('unexpected EOF') instead of a clean close"
-        ),
-    },
+    "cleartext": {},
     "tls": {},
 }
 

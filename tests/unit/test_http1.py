@@ -686,3 +686,14 @@ def test_limit_concurrency_sheds_with_503(make) -> None:
     first.loop.call_soon(gate.set)
     first.spin()
     assert first.responses()[0].status == 200
+
+
+def test_not_http_at_all_is_closed_without_an_answer(make) -> None:
+    """A first line whose version is not HTTP/x (a broken HTTP/2 preface) gets no HTTP/1.1 400."""
+    h = make(Recorder())
+    h.feed(b"INVALID CONNECTION PREFACE\r\n\r\n")
+    assert h.written == b""
+    assert h.closed
+    h = make(Recorder())
+    h.feed(b"GET /\xc3\xa4 HTTP/1.0\r\n\r\n")
+    assert h.written.startswith(b"HTTP/1.0 400 Bad Request")
