@@ -55,8 +55,9 @@ class _SharedSocketEndpoint:
 
     Twisted shuts an adopted *unix* listening socket down when it stops
     listening, which breaks every other process still serving on it (their
-    accept loop then spins on a hung-up socket).  Closing our descriptor is
-    all a stopping process may do.
+    accept loop then spins on a hung-up socket), and deletes its path, which
+    leaves them unreachable.  Closing our descriptor is all a stopping process
+    may do: ``--fd`` sockets and ``systemd:`` sockets alike.
     """
 
     def __init__(self, endpoint: Any) -> None:
@@ -68,6 +69,8 @@ class _SharedSocketEndpoint:
     def listen(self, factory: Any) -> Any:
         def keep_shared(port: Any) -> Any:
             port._shouldShutdown = False
+            if getattr(port, "_bindPath", None) is not None:
+                port._bindPath = b"\0"  # "abstract": nothing to unlink on close
             return port
 
         return self._endpoint.listen(factory).addCallback(keep_shared)
@@ -84,4 +87,7 @@ def server_endpoint(reactor: Any, description: str) -> Any:
         if family is None:
             family = socket_family(fileno)
         return _SharedSocketEndpoint(AdoptedStreamServerEndpoint(reactor, fileno, family))
-    return serverFromString(reactor, description)
+    endpoint = serverFromString(reactor, description)
+    if description.startswith("systemd:"):
+        return _SharedSocketEndpoint(endpoint)
+    return endpoint

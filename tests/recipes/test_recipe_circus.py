@@ -29,15 +29,7 @@ def answering_pids(family: str, address: object, requests: int) -> set[int]:
         return {answer["pid"] for answer in answers}
 
 
-#: Server bug: an adopted unix socket's path is unlinked when one daphne stops.
-UNLINKS_SHARED_PATH = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="daphne --fd removes the path of an adopted unix socket when it stops",
-)
-
-
-@pytest.mark.parametrize("family", ["inet", pytest.param("unix", marks=UNLINKS_SHARED_PATH)])
+@pytest.mark.parametrize("family", ["inet", "unix"])
 def test_two_processes_share_one_socket(family: str, tmp_path: Path) -> None:
     """Two daphne processes adopt one socket with --fd; both answer; after one stops, the
     other still answers every request on that socket, none refused or reset."""

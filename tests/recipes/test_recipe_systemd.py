@@ -67,22 +67,13 @@ def test_socket_activation(how: str, tmp_path: Path) -> None:
         assert "Traceback" not in daphne.output()
 
 
-#: Server bug: on stop, an adopted unix socket's path is unlinked (and, for ``systemd:``,
-#: the socket is shut down), so the socket systemd keeps open is unreachable afterwards.
-BREAKS_UNIX_SOCKET = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="daphne removes the path of an adopted unix socket when it stops",
-)
-
-
 @pytest.mark.parametrize(
     ("how", "family"),
     [
         ("fd-3", "inet"),
         ("systemd-index", "inet"),
-        pytest.param("fd-3", "unix", marks=BREAKS_UNIX_SOCKET),
-        pytest.param("systemd-unix", "unix", marks=BREAKS_UNIX_SOCKET),
+        ("fd-3", "unix"),
+        ("systemd-unix", "unix"),
     ],
 )
 def test_socket_outlives_service_restart(how: str, family: str, tmp_path: Path) -> None:
