@@ -15,7 +15,7 @@ from typing import Any
 
 from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
 
-__all__ = ["server_endpoint", "socket_family"]
+__all__ = ["server_endpoint", "socket_family", "split_description"]
 
 _FAMILIES = {"INET": socket.AF_INET, "INET6": socket.AF_INET6, "UNIX": socket.AF_UNIX}
 
@@ -29,25 +29,58 @@ def socket_family(fileno: int) -> int:
         sock.detach()
 
 
-def _parse_fd_description(description: str) -> tuple[int, int | None]:
-    fileno: int | None = None
+def split_description(description: str) -> tuple[str, list[str], dict[str, str]]:
+    """Split a Twisted endpoint string into (type, positional args, keyword args).
+
+    Backslash escapes a colon (``tcp:port=80:interface=\\:\\:1``), as in Twisted.
+    """
+    parts: list[str] = []
+    current: list[str] = []
+    chars = iter(description)
+    for char in chars:
+        if char == "\\":
+            current.append(next(chars, ""))
+        elif char == ":":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    kind, args, kwargs = parts[0], [], {}
+    for part in parts[1:]:
+        key, sep, value = part.partition("=")
+        if sep:
+            kwargs[key] = value
+        else:
+            args.append(part)
+    return kind, args, kwargs
+
+
+#: TLS options an ``fd:`` endpoint may carry (worker processes serving an ``ssl:`` socket).
+_TLS_OPTIONS = ("privateKey", "certKey", "extraCertChain", "sslmethod", "dhParameters")
+
+
+def _parse_fd_description(description: str) -> tuple[int, int | None, dict[str, str]]:
+    _, args, kwargs = split_description(description)
+    if len(args) > 1:
+        raise ValueError(f"unexpected fd endpoint argument {args[1]!r}")
+    if args:
+        kwargs.setdefault("fileno", args[0])
     family: int | None = None
-    for position, item in enumerate(description.split(":")[1:]):
-        key, sep, value = item.partition("=")
-        if not sep and position == 0:
-            key, value = "fileno", key
-        if key == "fileno":
-            fileno = int(value)
-        elif key == "domain":
+    tls: dict[str, str] = {}
+    for key, value in kwargs.items():
+        if key == "domain":
             try:
                 family = _FAMILIES[value.upper()]
             except KeyError:
                 raise ValueError(f"unknown fd domain {value!r} (INET, INET6 or UNIX)") from None
-        else:
+        elif key in _TLS_OPTIONS:
+            tls[key] = value
+        elif key != "fileno":
             raise ValueError(f"unknown fd endpoint argument {key!r}")
-    if fileno is None:
+    if "fileno" not in kwargs:
         raise ValueError("fd endpoint needs fileno=N")
-    return fileno, family
+    return int(kwargs["fileno"]), family, tls
 
 
 class _SharedSocketEndpoint:
@@ -76,6 +109,28 @@ class _SharedSocketEndpoint:
         return self._endpoint.listen(factory).addCallback(keep_shared)
 
 
+class _TLSEndpoint:
+    """TLS (with ALPN from the factory) on top of another server endpoint."""
+
+    def __init__(self, endpoint: Any, context_factory: Any) -> None:
+        self._endpoint = endpoint
+        self._context_factory = context_factory
+
+    def listen(self, factory: Any) -> Any:
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+
+        return self._endpoint.listen(TLSMemoryBIOFactory(self._context_factory, False, factory))
+
+
+def _tls_context(reactor: Any, options: dict[str, str]) -> Any:
+    """The certificate options Twisted's ``ssl:`` endpoint would build from ``options``."""
+    text = "ssl:0:" + ":".join(
+        "{}={}".format(key, value.replace("\\", "\\\\").replace(":", "\\:"))
+        for key, value in options.items()
+    )
+    return serverFromString(reactor, text)._sslContextFactory
+
+
 def server_endpoint(reactor: Any, description: str) -> Any:
     """An ``IStreamServerEndpoint`` for ``description``.
 
@@ -83,10 +138,13 @@ def server_endpoint(reactor: Any, description: str) -> Any:
     :raises OSError: e.g. a certificate file that does not exist, a bad fd.
     """
     if description.startswith("fd:"):
-        fileno, family = _parse_fd_description(description)
+        fileno, family, tls = _parse_fd_description(description)
         if family is None:
             family = socket_family(fileno)
-        return _SharedSocketEndpoint(AdoptedStreamServerEndpoint(reactor, fileno, family))
+        endpoint = _SharedSocketEndpoint(AdoptedStreamServerEndpoint(reactor, fileno, family))
+        if tls:
+            return _TLSEndpoint(endpoint, _tls_context(reactor, tls))
+        return endpoint
     endpoint = serverFromString(reactor, description)
     if description.startswith("systemd:"):
         return _SharedSocketEndpoint(endpoint)

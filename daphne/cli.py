@@ -6,6 +6,7 @@ Covered by ``tests/unit/test_cli.py`` and ``tests/integration/test_cli_process.p
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,17 @@ from . import __version__
 from ._config import trusted_proxies_check
 from ._config_file import ConfigFileError, parse_with_config_file
 from ._logging import access_format_type, configure_from_args
+from ._supervisor import (
+    RequestBudget,
+    Supervisor,
+    UnsupportedEndpoint,
+    open_listeners,
+    recycle_self,
+    report_ready,
+    watch_supervisor,
+    worker_argv,
+    worker_settings,
+)
 from .access import AccessLogGenerator
 from .endpoints import build_endpoint_description_strings
 from .server import Server
@@ -349,6 +361,52 @@ class CommandLineInterface:
             default=None,
             help="Largest header field line in bytes; larger gets 431 (default 16384)",
         )
+        # -- worker processes and reload (issue #6)
+        add(
+            "--workers",
+            type=_positive_int,
+            default=1,
+            help="Worker processes serving the same sockets, under a supervisor (default 1: no supervisor)",
+        )
+        add(
+            "--max-requests",
+            type=_positive_int,
+            default=None,
+            help="Recycle a worker after it served this many requests (plus a random jitter)",
+        )
+        add(
+            "--max-requests-jitter",
+            type=int,
+            default=0,
+            help="Up to this many more requests before a worker is recycled (spreads restarts)",
+        )
+        add(
+            "--reload",
+            action="store_true",
+            default=False,
+            help="Development: restart the server when a watched file changes",
+        )
+        add(
+            "--reload-dir",
+            action="append",
+            default=[],
+            metavar="DIR",
+            help="Directory to watch with --reload (repeatable; default: the current directory)",
+        )
+        add(
+            "--reload-include",
+            action="append",
+            default=[],
+            metavar="GLOB",
+            help="File names to watch with --reload (repeatable; default: *.py)",
+        )
+        add(
+            "--reload-exclude",
+            action="append",
+            default=[],
+            metavar="GLOB",
+            help="File names or directories to ignore with --reload (repeatable)",
+        )
         add("--version", action="version", version=f"daphne {__version__}")
         self.server: Any = None
 
@@ -395,8 +453,6 @@ class CommandLineInterface:
             args.port = DEFAULT_PORT
         elif args.port is not None and not args.host:
             args.host = DEFAULT_HOST
-        sys.path.insert(0, ".")
-        application = guarantee_single_callable(self._load_application(args.application))
         built = build_endpoint_description_strings(
             host=args.host,
             port=args.port,
@@ -409,7 +465,26 @@ class CommandLineInterface:
                 for text in built
             ]
         endpoints = sorted(args.socket_strings + built)
+        worker = worker_settings()
+        if worker is None and (args.workers > 1 or args.max_requests or args.reload):
+            sys.exit(self._supervise(args, endpoints))
+        ready_callable = None
+        if worker is not None:
+            endpoints, ready_fd, budget = worker
+            if ready_fd is not None:
+                ready_callable = functools.partial(report_ready, ready_fd)
+        sys.path.insert(0, ".")
+        application = guarantee_single_callable(self._load_application(args.application))
         logger.info("Starting server at %s", ", ".join(endpoints))
+        action_logger = (
+            AccessLogGenerator(access_log_stream, **access_log_options)
+            if access_log_stream
+            else None
+        )
+        if worker is not None:
+            watch_supervisor()
+            if budget is not None:
+                action_logger = RequestBudget(action_logger, budget, recycle_self)
         self.server = self.server_class(
             application=application,
             endpoints=endpoints,
@@ -422,11 +497,8 @@ class CommandLineInterface:
             websocket_max_message_size=args.websocket_max_message_size,
             websocket_max_frame_size=args.websocket_max_frame_size,
             application_close_timeout=args.application_close_timeout,
-            action_logger=(
-                AccessLogGenerator(access_log_stream, **access_log_options)
-                if access_log_stream
-                else None
-            ),
+            action_logger=action_logger,
+            ready_callable=ready_callable,
             root_path=args.root_path,
             verbosity=args.verbosity,
             proxy_forwarded_address_header=self._proxy_header(args, "host", "X-Forwarded-For"),
@@ -443,6 +515,42 @@ class CommandLineInterface:
             sys.exit(1)
 
     # -- helpers -------------------------------------------------------------
+
+    def _supervise(self, args: argparse.Namespace, endpoints: list[str]) -> int:
+        """Run the worker supervisor (``--workers``, ``--max-requests``, ``--reload``)."""
+        if args.reload and args.workers > 1:
+            raise CLIError("--reload runs a single worker: it cannot be combined with --workers")
+        if args.max_requests_jitter < 0:
+            raise CLIError("--max-requests-jitter must not be negative")
+        changes = None
+        if args.reload:
+            from ._reload import watcher
+
+            changes = watcher(
+                args.reload_dir or ["."], args.reload_include or ["*.py"], args.reload_exclude
+            )
+        try:
+            listeners = open_listeners(endpoints)
+        except UnsupportedEndpoint as error:
+            raise CLIError(str(error)) from None
+        except OSError as error:
+            raise CLIError(f"cannot listen: {error.strerror or error}") from None
+        logger.info(
+            "Starting %s worker%s for %s",
+            args.workers,
+            "s" if args.workers > 1 else "",
+            ", ".join(endpoints),
+        )
+        supervisor = Supervisor(
+            worker_argv(),
+            listeners,
+            args.workers,
+            graceful_timeout=args.graceful_timeout if args.graceful_timeout is not None else 10,
+            max_requests=args.max_requests,
+            max_requests_jitter=args.max_requests_jitter,
+            changes=changes,
+        )
+        return supervisor.run()
 
     def load_asgi_app(self, path: str) -> Any:
         """Import the application object named by ``path`` (``module:attr``).

@@ -189,16 +189,27 @@ def test_every_option_can_be_set() -> None:
 
 
 def test_options_added_later_are_covered(tmp_path: Path) -> None:
-    """A parser option defined after the fact (say --workers) is settable with no extra code."""
+    """A parser option defined after the fact is settable with no extra code."""
     cli = CommandLineInterface()
-    cli.parser.add_argument("--workers", type=int, default=1)
-    cli.parser.add_argument("--reload", action="store_true")
-    cli.parser.add_argument("--reload-dir", action="append", default=[])
+    cli.parser.add_argument("--brand-new", type=int, default=1)
+    cli.parser.add_argument("--new-flag", action="store_true")
+    cli.parser.add_argument("--new-list", action="append", default=[])
     path = write(
-        tmp_path, 'workers = 4\nreload = true\nreload-dir = ["a", "b"]\napplication = "a:b"\n'
+        tmp_path, 'brand-new = 4\nnew-flag = true\nnew-list = ["a", "b"]\napplication = "a:b"\n'
     )
     args = parse_with_config_file(cli.parser, ["--config", path])
-    assert (args.workers, args.reload, args.reload_dir) == (4, True, ["a", "b"])
+    assert (args.brand_new, args.new_flag, args.new_list) == (4, True, ["a", "b"])
+
+
+def test_worker_options_in_the_file(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        'workers = 4\nmax-requests = 100\nreload-dir = ["a", "b"]\napplication = "a:b"\n',
+    )
+    args = parse_with_config_file(
+        CommandLineInterface().parser, ["--config", path, "--workers", "2"]
+    )
+    assert (args.workers, args.max_requests, args.reload_dir) == (2, 100, ["a", "b"])
 
 
 def test_cli_run_uses_the_file(tmp_path: Path) -> None:

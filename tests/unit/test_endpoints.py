@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from daphne._listen import _parse_fd_description, socket_family
+from daphne._listen import _parse_fd_description, socket_family, split_description
 from daphne.endpoints import build_endpoint_description_strings as build
 
 
@@ -72,14 +72,18 @@ def test_socket_family_ipv6() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("fd:fileno=3", (3, None)),
-        ("fd:3", (3, None)),
-        ("fd:fileno=4:domain=INET6", (4, socket.AF_INET6)),
-        ("fd:fileno=4:domain=unix", (4, socket.AF_UNIX)),
+        ("fd:fileno=3", (3, None, {})),
+        ("fd:3", (3, None, {})),
+        ("fd:fileno=4:domain=INET6", (4, socket.AF_INET6, {})),
+        ("fd:fileno=4:domain=unix", (4, socket.AF_UNIX, {})),
+        (
+            "fd:fileno=5:privateKey=/k\\:1.pem:certKey=c.pem",
+            (5, None, {"privateKey": "/k:1.pem", "certKey": "c.pem"}),
+        ),
     ],
 )
 def test_fd_description(text: str, expected: tuple) -> None:
-    """fd: descriptions accept fileno and an optional domain."""
+    """fd: descriptions accept fileno, an optional domain and TLS options (for workers)."""
     assert _parse_fd_description(text) == expected
 
 
@@ -90,3 +94,17 @@ def test_bad_fd_description(text: str) -> None:
     """Malformed fd: descriptions are ValueErrors."""
     with pytest.raises(ValueError):
         _parse_fd_description(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tcp:8000", ("tcp", ["8000"], {})),
+        ("tcp:port=80:interface=\\:\\:1", ("tcp", [], {"port": "80", "interface": "::1"})),
+        ("unix:/run/d.sock:mode=660", ("unix", ["/run/d.sock"], {"mode": "660"})),
+        ("ssl:443:privateKey=k.pem", ("ssl", ["443"], {"privateKey": "k.pem"})),
+    ],
+)
+def test_split_description(text: str, expected: tuple) -> None:
+    """Endpoint strings split as Twisted reads them, backslash escaping colons."""
+    assert split_description(text) == expected

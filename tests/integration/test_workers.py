@@ -1,0 +1,180 @@
+"""--workers, --max-requests and the supervisor's signals, with real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import threading
+import time
+
+import httpx
+import pytest
+import trustme
+from processes import DaphneCommand, run_daphne
+
+pytestmark = pytest.mark.timeout(90)
+APP = "apps.worker_apps:app"
+
+
+def pid_of(base: str, **kwargs) -> int:
+    with httpx.Client(base_url=base, timeout=10, **kwargs) as client:  # a fresh connection
+        return int(client.get("/").text)
+
+
+def pids_until(base: str, predicate, deadline: float = 20.0, **kwargs) -> set[int]:
+    """Ask on new connections until the set of answering pids satisfies ``predicate``."""
+    seen: set[int] = set()
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        seen.add(pid_of(base, **kwargs))
+        if predicate(seen):
+            return seen
+    raise AssertionError(f"only saw pids {seen}")
+
+
+def wait_for_log(daphne: DaphneCommand, text: str, count: int = 1, deadline: float = 20.0) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if daphne.output().count(text) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} not logged {count} times:\n{daphne.output()}")
+
+
+def worker_pids(daphne: DaphneCommand) -> list[int]:
+    return [
+        int(line.rsplit(" ", 1)[1])
+        for line in daphne.output().splitlines()
+        if "Started worker" in line
+    ]
+
+
+def test_workers_share_the_port_and_sigterm_drains() -> None:
+    with DaphneCommand(["--workers", "2", "-p", "0", APP]).start() as daphne:
+        base = f"http://127.0.0.1:{daphne.port}"
+        seen = pids_until(base, lambda pids: len(pids) >= 2)
+        assert seen <= set(worker_pids(daphne))
+        assert daphne.process.pid not in seen
+        # A streaming response in flight when SIGTERM arrives still completes.
+        result: dict[str, str] = {}
+
+        def slow() -> None:
+            result["body"] = httpx.get(f"{base}/slow", timeout=20).text
+
+        thread = threading.Thread(target=slow)
+        thread.start()
+        time.sleep(0.3)  # let the response start; it lasts about a second
+        assert daphne.stop(signal.SIGTERM, timeout=30) == 0
+        thread.join(20)
+        assert result["body"] == "0123456789|done"
+        for pid in seen:
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+
+
+def test_a_killed_worker_is_restarted() -> None:
+    with DaphneCommand(["--workers", "2", "-p", "0", APP]).start() as daphne:
+        base = f"http://127.0.0.1:{daphne.port}"
+        victim = pid_of(base)
+        os.kill(victim, signal.SIGKILL)
+        wait_for_log(daphne, f"Worker {victim} died")
+        wait_for_log(daphne, "Started worker", count=3)
+        replacement = worker_pids(daphne)[2]
+        seen = pids_until(base, lambda pids: replacement in pids)
+        assert victim not in seen
+        assert daphne.stop(signal.SIGTERM, timeout=30) == 0
+
+
+def test_sighup_replaces_workers_without_failed_requests() -> None:
+    with DaphneCommand(["--workers", "2", "-p", "0", APP]).start() as daphne:
+        base = f"http://127.0.0.1:{daphne.port}"
+        old = set(pids_until(base, lambda pids: len(pids) >= 2))
+        failures: list[BaseException] = []
+        answers: list[int] = []
+        stop = threading.Event()
+
+        def hammer() -> None:
+            while not stop.is_set():
+                try:
+                    answers.append(pid_of(base))
+                except Exception as error:  # every failure counts
+                    failures.append(error)
+
+        thread = threading.Thread(target=hammer)
+        thread.start()
+        try:
+            time.sleep(0.2)
+            daphne.process.send_signal(signal.SIGHUP)
+            wait_for_log(daphne, "finished", count=2)
+            time.sleep(0.3)
+        finally:
+            stop.set()
+            thread.join(20)
+        assert failures == []
+        assert len(answers) > 10
+        after = pids_until(base, lambda pids: len(pids) >= 2)
+        assert not after & old
+        assert daphne.stop(signal.SIGTERM, timeout=30) == 0
+
+
+def test_max_requests_recycles_workers() -> None:
+    args = ["--workers", "1", "--max-requests", "5", "--max-requests-jitter", "2", "-p", "0", APP]
+    with DaphneCommand(args).start() as daphne:
+        base = f"http://127.0.0.1:{daphne.port}"
+        pids = [pid_of(base) for _ in range(20)]
+        assert len(set(pids)) >= 3
+        first = pids[0]
+        assert 5 <= pids.count(first) <= 7
+        assert "recycled itself" in daphne.output()
+        assert daphne.stop(signal.SIGTERM, timeout=30) == 0
+
+
+def test_workers_on_a_unix_socket_and_an_inherited_fd(tmp_path) -> None:
+    path = str(tmp_path / "d.sock")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(50)
+    port = listener.getsockname()[1]
+    args = ["--workers", "2", "-u", path, "--fd", str(listener.fileno()), APP]
+    with listener, DaphneCommand(args, pass_fds=[listener.fileno()]).start() as daphne:
+        transport = httpx.HTTPTransport(uds=path)
+        pids_until("http://localhost", lambda pids: len(pids) >= 2, transport=transport)
+        pids_until(f"http://127.0.0.1:{port}", lambda pids: len(pids) >= 2)
+        assert daphne.stop(signal.SIGTERM, timeout=30) == 0
+        assert not os.path.exists(path)  # the supervisor made it, the supervisor removes it
+
+
+def test_workers_with_tls(tmp_path) -> None:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    key_path, cert_path, ca_path = tmp_path / "k.pem", tmp_path / "c.pem", tmp_path / "ca.pem"
+    cert.private_key_pem.write_to_path(str(key_path))
+    cert.cert_chain_pems[0].write_to_path(str(cert_path))
+    ca.cert_pem.write_to_path(str(ca_path))
+    endpoint = f"ssl:0:interface=127.0.0.1:privateKey={key_path}:certKey={cert_path}"
+    with DaphneCommand(["--workers", "2", "-e", endpoint, APP]).start() as daphne:
+        base = f"https://127.0.0.1:{daphne.port}"
+        context = ssl.create_default_context(cafile=str(ca_path))
+        with httpx.Client(verify=context, http2=True, base_url=base) as client:
+            response = client.get("/")
+            assert response.http_version == "HTTP/2"
+        pids_until(base, lambda pids: len(pids) >= 2, verify=context)
+        assert daphne.stop(signal.SIGTERM, timeout=30) == 0
+
+
+def test_supervisor_errors() -> None:
+    result = run_daphne(["--workers", "2", "--reload", APP])
+    assert result.returncode == 1
+    assert "--reload" in result.stderr and "Traceback" not in result.stderr
+    result = run_daphne(["--workers", "2", "-e", "systemd:domain=INET:index=0", APP])
+    assert result.returncode == 1
+    assert "systemd" in result.stderr and "Traceback" not in result.stderr
+    result = run_daphne(["--workers", "0", APP])
+    assert result.returncode == 2
+    assert "--workers" in result.stderr
+    # A worker that cannot even start (bad application) stops the supervisor at once.
+    result = run_daphne(["--workers", "2", "-p", "0", "apps.worker_apps:missing"])
+    assert result.returncode == 1
+    assert "failed to start" in result.stdout + result.stderr
