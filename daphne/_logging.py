@@ -6,14 +6,12 @@ Covered by ``tests/unit/test_logging.py``.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import logging
 import logging.config
 from typing import Any
 
 from ._config_file import ConfigFileError, read_config_file
-from .access import _compile_format
+from .access import JSONFormatter, _compile_format
 
 __all__ = [
     "JSONFormatter",
@@ -22,37 +20,6 @@ __all__ = [
     "configure_logging",
     "load_log_config",
 ]
-
-
-_JSON_ENCODER = json.JSONEncoder(default=str)
-
-
-class JSONFormatter(logging.Formatter):
-    """One JSON object per record: ``time``, ``level``, ``logger``, ``message``, ``exc_info``.
-
-    ``time`` is the local time with its UTC offset, to the millisecond;
-    ``exc_info`` (the formatted traceback) and ``stack_info`` appear only when
-    the record has them.  Usable from a dictConfig file as
-    ``{"()": "daphne._logging.JSONFormatter"}``.
-    """
-
-    def format(self, record: logging.LogRecord) -> str:
-        """Render ``record`` as a single line of JSON."""
-        entry: dict[str, Any] = {
-            "time": datetime.datetime.fromtimestamp(record.created)
-            .astimezone()
-            .isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.formatException(record.exc_info)
-        if record.exc_text:
-            entry["exc_info"] = record.exc_text
-        if record.stack_info:
-            entry["stack_info"] = self.formatStack(record.stack_info)
-        return _JSON_ENCODER.encode(entry)
 
 
 def load_log_config(path: str) -> dict[str, Any]:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime
 import json as _json
+import logging
 import os
 import re
 from collections.abc import Callable, Iterable
 from typing import IO, Any
 
-__all__ = ["AccessLogGenerator"]
+__all__ = ["AccessLogGenerator", "JSONFormatter"]
 
 _WEBSOCKET_ACTIONS = {
     "connecting": "WSCONNECTING",
@@ -298,3 +299,34 @@ class AccessLogGenerator:
                 length or "-",
             )
         )
+
+
+_RECORD_ENCODER = _json.JSONEncoder(default=str)
+
+
+class JSONFormatter(logging.Formatter):
+    """One JSON object per record: ``time``, ``level``, ``logger``, ``message``, ``exc_info``.
+
+    ``time`` is the local time with its UTC offset, to the millisecond;
+    ``exc_info`` (the formatted traceback) and ``stack_info`` appear only when
+    the record has them.  Usable from a dictConfig file as
+    ``{"()": "daphne.access.JSONFormatter"}``.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render ``record`` as a single line of JSON."""
+        entry: dict[str, Any] = {
+            "time": datetime.datetime.fromtimestamp(record.created)
+            .astimezone()
+            .isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc_info"] = record.exc_text
+        if record.stack_info:
+            entry["stack_info"] = self.formatStack(record.stack_info)
+        return _RECORD_ENCODER.encode(entry)

@@ -116,7 +116,7 @@ def test_log_config_file(
     out = tmp_path / "out.log"
     existing = logging.getLogger("logtest.child")
     config = {
-        "formatters": {"j": {"()": "daphne._logging.JSONFormatter"}},
+        "formatters": {"j": {"()": "daphne.access.JSONFormatter"}},
         "handlers": {"f": {"class": "logging.FileHandler", "filename": str(out), "formatter": "j"}},
         "loggers": {"logtest": {"handlers": ["f"], "level": "INFO", "propagate": False}},
     }
@@ -126,7 +126,7 @@ def test_log_config_file(
     else:
         path = tmp_path / "log.toml"
         path.write_text(
-            '[formatters.j]\n"()" = "daphne._logging.JSONFormatter"\n'
+            '[formatters.j]\n"()" = "daphne.access.JSONFormatter"\n'
             f'[handlers.f]\nclass = "logging.FileHandler"\nfilename = "{out}"\nformatter = "j"\n'
             '[loggers.logtest]\nhandlers = ["f"]\nlevel = "INFO"\npropagate = false\n'
         )
