@@ -48,3 +48,40 @@ def test_body_and_header_limits() -> None:
         chunked = httpx.post(f"{base}/echo", content=iter([b"x" * 600, b"x" * 600]), timeout=5)
         assert chunked.status_code == 413
         assert httpx.get(base, headers={"X-Big": "v" * 300}, timeout=5).status_code == 431
+
+
+def test_limit_concurrency_answers_503_with_retry_after() -> None:
+    """Beyond --limit-concurrency busy instances, HTTP and WebSocket handshakes get 503."""
+    import threading
+
+    args = ["-p", "0", "--limit-concurrency", "2", "--access-log", "/dev/null", APP]
+    with DaphneCommand(args).start(wait_for="Listening on") as daphne:
+        base = f"http://127.0.0.1:{daphne.port}"
+        results: list[int] = []
+        slow = [
+            threading.Thread(
+                target=lambda: results.append(httpx.get(f"{base}/slow?2", timeout=10).status_code)
+            )
+            for _ in range(2)
+        ]
+        for thread in slow:
+            thread.start()
+        deadline = time.monotonic() + 5
+        shed = None
+        while time.monotonic() < deadline:
+            response = httpx.get(f"{base}/", timeout=5)
+            if response.status_code == 503:
+                shed = response
+                break
+        assert shed is not None, "no 503 while two slow requests ran"
+        assert shed.headers["retry-after"] == "1"
+        with socket.create_connection(("127.0.0.1", daphne.port), timeout=5) as sock:
+            sock.sendall(
+                b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+            )
+            assert sock.recv(100).startswith(b"HTTP/1.1 503")
+        for thread in slow:
+            thread.join(10)
+        assert results == [200, 200]
+        assert httpx.get(f"{base}/", timeout=5).status_code == 200
