@@ -457,9 +457,9 @@ class Supervisor:
         return 0 if all(status == 0 for status in statuses) else 1
 
 
-def worker_argv() -> list[str]:
-    """The command line a worker runs: this same ``daphne`` invocation."""
-    return [sys.executable, "-m", "daphne", *sys.argv[1:]]
+def worker_argv(args: Sequence[str]) -> list[str]:
+    """The command line a worker runs: ``daphne`` with the same arguments."""
+    return [sys.executable, "-m", "daphne", *args]
 
 
 class RequestBudget:

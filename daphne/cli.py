@@ -409,6 +409,7 @@ class CommandLineInterface:
         )
         add("--version", action="version", version=f"daphne {__version__}")
         self.server: Any = None
+        self._argv: list[str] = []
 
     @classmethod
     def entrypoint(cls) -> None:
@@ -424,6 +425,7 @@ class CommandLineInterface:
 
     def run(self, args: Sequence[str]) -> None:
         """Parse ``args``, configure logging, build the server and run it."""
+        self._argv = list(args)
         try:
             args = parse_with_config_file(self.parser, args)
         except ConfigFileError as error:
@@ -542,7 +544,7 @@ class CommandLineInterface:
             ", ".join(endpoints),
         )
         supervisor = Supervisor(
-            worker_argv(),
+            worker_argv(self._argv),
             listeners,
             args.workers,
             graceful_timeout=args.graceful_timeout if args.graceful_timeout is not None else 10,
