@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from typing import Any
 
 TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _LISTENING_RE = re.compile(r"Listening on TCP address (?:\[([^\]]+)\]|([^\s:]+)):(\d+)")
@@ -113,3 +114,32 @@ def run_daphne(args: Sequence[str], timeout: float = 30.0) -> subprocess.Complet
         env={**os.environ, "PYTHONPATH": TESTS_DIR},
         timeout=timeout,
     )
+
+
+class TLSFiles:
+    """A throwaway CA and a server certificate for 127.0.0.1/localhost, written to ``folder``.
+
+    :ivar endpoint: an ``ssl:`` endpoint string on a free loopback port using them.
+    :ivar ca_path: the CA certificate, for clients to trust.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        import trustme
+
+        self.ca = trustme.CA()
+        self.cert = self.ca.issue_cert("127.0.0.1", "localhost")
+        self.key_path = os.path.join(folder, "key.pem")
+        self.cert_path = os.path.join(folder, "cert.pem")
+        self.ca_path = os.path.join(folder, "ca.pem")
+        self.cert.private_key_pem.write_to_path(self.key_path)
+        self.cert.cert_chain_pems[0].write_to_path(self.cert_path)
+        self.ca.cert_pem.write_to_path(self.ca_path)
+        self.endpoint = (
+            f"ssl:0:interface=127.0.0.1:privateKey={self.key_path}:certKey={self.cert_path}"
+        )
+
+    def client_context(self) -> Any:
+        """An ``ssl.SSLContext`` that trusts the CA."""
+        import ssl
+
+        return ssl.create_default_context(cafile=self.ca_path)

@@ -6,15 +6,13 @@ import hashlib
 import json
 import os
 import socket
-import ssl
 
 import h2.events
 import h2.settings
 import h11
 import pytest
-import trustme
 from h2ws_client import H2WebSocket
-from processes import DaphneCommand
+from processes import DaphneCommand, TLSFiles
 
 pytestmark = pytest.mark.timeout(60)
 APP = "apps.ext_apps:app"
@@ -222,15 +220,9 @@ def test_http2_push_not_offered_when_disabled(server) -> None:
 
 
 def test_tls_extension_over_http1_and_http2(tmp_path, big_file) -> None:
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1")
-    key_path, cert_path = tmp_path / "key.pem", tmp_path / "cert.pem"
-    cert.private_key_pem.write_to_path(str(key_path))
-    cert.cert_chain_pems[0].write_to_path(str(cert_path))
-    endpoint = f"ssl:0:interface=127.0.0.1:privateKey={key_path}:certKey={cert_path}"
-    with DaphneCommand(["-e", endpoint, "--access-log", os.devnull, APP]).start() as daphne:
-        context = ssl.create_default_context()
-        ca.configure_trust(context)
+    files = TLSFiles(tmp_path)
+    with DaphneCommand(["-e", files.endpoint, "--access-log", os.devnull, APP]).start() as daphne:
+        context = files.client_context()
         context.set_alpn_protocols(["http/1.1"])
         with context.wrap_socket(
             socket.create_connection(("127.0.0.1", daphne.port), timeout=10),
@@ -248,13 +240,12 @@ def test_tls_extension_over_http1_and_http2(tmp_path, big_file) -> None:
         assert isinstance(tls["cipher_suite"], int)
         if cipher[0] == "TLS_AES_256_GCM_SHA384":
             assert tls["cipher_suite"] == 0x1302
-        assert tls["server_cert"] == cert.cert_chain_pems[0].bytes().decode()
+        assert tls["server_cert"] == files.cert.cert_chain_pems[0].bytes().decode()
         assert tls["client_cert_chain"] == []
         assert tls["client_cert_name"] is None
         assert tls["client_cert_error"] is None
         # HTTP/2 over the same kind of endpoint, and pathsend without sendfile.
-        h2_context = ssl.create_default_context()
-        ca.configure_trust(h2_context)
+        h2_context = files.client_context()
         client = H2WebSocket(daphne.port, h2_context)
         try:
             client.scheme = b"https"

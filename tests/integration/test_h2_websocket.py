@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import ssl
 import struct
 import zlib
 
 import h2.errors
 import pytest
-import trustme
 from h2ws_client import H2WebSocket
-from processes import DaphneCommand
+from processes import DaphneCommand, TLSFiles
 
 pytestmark = pytest.mark.timeout(60)
 APP = "apps.ws_apps:app"
@@ -184,15 +182,9 @@ def test_http_and_websocket_streams_share_a_connection(client) -> None:
 
 
 def test_wss_over_tls(tmp_path) -> None:
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1")
-    key_path, cert_path = tmp_path / "key.pem", tmp_path / "cert.pem"
-    cert.private_key_pem.write_to_path(str(key_path))
-    cert.cert_chain_pems[0].write_to_path(str(cert_path))
-    endpoint = f"ssl:0:interface=127.0.0.1:privateKey={key_path}:certKey={cert_path}"
-    with DaphneCommand(["-e", endpoint, "--access-log", os.devnull, APP]).start() as daphne:
-        context = ssl.create_default_context()
-        ca.configure_trust(context)
+    tls = TLSFiles(tmp_path)
+    with DaphneCommand(["-e", tls.endpoint, "--access-log", os.devnull, APP]).start() as daphne:
+        context = tls.client_context()
         client = H2WebSocket(daphne.port, context)
         try:
             stream = client.open("/scope")
