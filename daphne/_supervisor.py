@@ -1,36 +1,44 @@
 """Worker processes: one supervisor, N workers serving the same listening sockets.
 
-``daphne --workers N`` (and ``--max-requests``, ``--reload``) runs this module
-instead of a server.  The supervisor opens every listening endpoint once,
-then starts worker processes, each the same ``daphne`` command line with the
-sockets inherited as file descriptors (``DAPHNE_WORKER_ENDPOINTS`` names them
-as ``fd:`` endpoints).  Each worker runs its own reactor, application and
-lifespan; the kernel spreads new connections over the workers accepting on
-a socket, and the socket stays open in the supervisor the whole time, so
-replacing a worker never refuses a connection.
+``daphne --workers N`` (and ``--max-requests``, ``--reload``) runs
+:func:`supervise` instead of a server.  The supervisor opens every listening
+endpoint once, then starts worker processes, each the same ``daphne``
+command line with the sockets inherited as file descriptors (see
+:mod:`daphne._worker` for the worker's side).  Each worker runs its own
+reactor, application and lifespan; the kernel spreads new connections over
+the workers accepting on a socket.
 
 Theory of operation:
 
-* a worker reports readiness (listening) by writing a line to a pipe;
+* the listening sockets stay open in the supervisor from start to end, so
+  while a worker is being replaced connections wait in the backlog: none is
+  refused;
+* a worker writes ``ready`` on its pipe once it listens; only then does the
+  supervisor retire the worker it replaces (``SIGHUP``, ``--reload``);
 * a worker that dies unexpectedly is restarted, with a growing back-off while
-  it keeps dying young; one that fails before it was ever ready at the very
-  start (bad application path, lifespan startup failure) stops the supervisor
-  with its status instead of crash-looping;
+  workers keep dying young; one that fails before any worker was ever ready
+  (bad application path, lifespan startup failure) stops the supervisor with
+  its status instead of crash-looping;
 * ``SIGTERM``/``SIGINT``: every worker gets ``SIGTERM`` (its graceful
   shutdown); after ``graceful_timeout`` + 5 s stragglers are killed; a second
   ``SIGINT`` kills them at once;
-* ``SIGHUP``: workers are replaced one by one: a new one is started and, once it
-  is ready, an old one is told to drain;
+* ``SIGHUP``: workers are replaced one at a time, old ones draining while the
+  rest serve;
 * ``--max-requests``: a worker that has served its share (``N`` plus a random
-  jitter) drains and exits 0; the supervisor starts a replacement;
+  jitter, so that workers do not all recycle together) writes ``recycle``,
+  then drains and exits 0; the supervisor starts its successor straight away;
 * ``--reload``: a watcher (see :mod:`daphne._reload`) asks for a replacement
-  when a watched file changes.
+  when a watched file changes; a replacement that fails leaves the old worker
+  serving until the next change.
 
-Covered by ``tests/integration/test_workers.py`` and ``tests/integration/test_reload.py``.
+Covered by ``tests/unit/test_worker_cli.py``, ``tests/integration/test_workers.py``
+and ``tests/integration/test_reload.py``.
 """
 
 from __future__ import annotations
 
+import argparse
+import errno
 import json
 import logging
 import os
@@ -45,45 +53,53 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._config import ServerConfig
 from ._listen import split_description
+from ._worker import ENDPOINTS_ENV, MAX_REQUESTS_ENV, READY, READY_FD_ENV, RECYCLE
 
 logger = logging.getLogger("daphne.supervisor")
 
 __all__ = [
-    "ENDPOINTS_ENV",
-    "MAX_REQUESTS_ENV",
-    "READY_FD_ENV",
     "Listener",
     "Supervisor",
+    "SupervisorError",
     "UnsupportedEndpoint",
     "open_listeners",
-    "split_description",
+    "supervise",
+    "supervisor_requested",
+    "worker_argv",
 ]
 
-#: Environment of a worker: JSON list of the endpoint strings it serves.
-ENDPOINTS_ENV = "DAPHNE_WORKER_ENDPOINTS"
-#: Environment of a worker: the pipe it reports readiness on.
-READY_FD_ENV = "DAPHNE_WORKER_READY_FD"
-#: Environment of a worker: requests to serve before it recycles itself.
-MAX_REQUESTS_ENV = "DAPHNE_WORKER_MAX_REQUESTS"
-
 _TLS_KEYS = ("privateKey", "certKey", "extraCertChain", "sslmethod", "dhParameters")
-#: A worker that dies younger than this counts as crashing (restart back-off grows).
+#: A worker that dies younger than this (seconds) counts as crashing: the restart back-off grows.
 _YOUNG = 5.0
+#: Longest restart back-off, seconds.
+_MAX_BACKOFF = 10.0
+#: How long a replacement may take to listen before it is given up, seconds.
+_READY_TIMEOUT = 60.0
+#: Main loop period, seconds.
 _POLL = 0.05
 
 
-class UnsupportedEndpoint(ValueError):
+class SupervisorError(ValueError):
+    """Options the supervisor cannot work with (reported as a one-line CLI error)."""
+
+
+class UnsupportedEndpoint(SupervisorError):
     """An endpoint the supervisor cannot open on the workers' behalf."""
+
+
+# -- listening sockets ----------------------------------------------------------
 
 
 @dataclass
 class Listener:
     """A socket the supervisor holds for its workers.
 
-    :ivar description: what the user asked for.
+    :ivar description: the endpoint the user asked for.
     :ivar fileno: the descriptor the workers inherit.
     :ivar worker_endpoint: how a worker listens on it (an ``fd:`` string).
+    :ivar sock: the socket, when the supervisor opened it (None: inherited).
     :ivar unlink: a unix socket path to remove when the supervisor ends.
     """
 
@@ -102,6 +118,21 @@ class Listener:
             except OSError:
                 pass
 
+    def describe(self) -> str:
+        """The "Listening on ..." line for this socket."""
+        sock = self.sock or socket.socket(fileno=os.dup(self.fileno))
+        try:
+            address = sock.getsockname()
+            if sock.family == socket.AF_UNIX:
+                name = address.decode() if isinstance(address, bytes) else address
+                return f"Listening on UNIX socket {name}"
+            host, port = address[0], address[1]
+            shown = f"[{host}]" if ":" in host else host
+            return f"Listening on TCP address {shown}:{port}"
+        finally:
+            if self.sock is None:
+                sock.close()
+
 
 def _bind_tcp(kind: str, args: list[str], kwargs: dict[str, str]) -> socket.socket:
     port = int(kwargs.get("port", args[0] if args else "0"))
@@ -109,6 +140,7 @@ def _bind_tcp(kind: str, args: list[str], kwargs: dict[str, str]) -> socket.sock
     family = socket.AF_INET6 if kind == "tcp6" or ":" in interface else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
+        # As Twisted does for its own TCP listeners.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((interface or "0.0.0.0", port))
         sock.listen(int(kwargs.get("backlog", "50")))
@@ -118,15 +150,27 @@ def _bind_tcp(kind: str, args: list[str], kwargs: dict[str, str]) -> socket.sock
     return sock
 
 
+def _remove_stale_socket(path: str) -> None:
+    """Remove a unix socket file left by an earlier run; refuse one a live server answers on."""
+    try:
+        if not stat.S_ISSOCK(os.stat(path).st_mode):
+            return  # not a socket: bind() fails with "address in use", as it should
+    except FileNotFoundError:
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(path)
+        except OSError:
+            os.unlink(path)
+            return
+    raise OSError(errno.EADDRINUSE, f"another server listens on {path}")
+
+
 def _bind_unix(args: list[str], kwargs: dict[str, str]) -> tuple[socket.socket, str]:
     path = kwargs.get("address", args[0] if args else "")
     if not path:
         raise UnsupportedEndpoint("unix endpoint without a path")
-    try:
-        if stat.S_ISSOCK(os.stat(path).st_mode):
-            os.unlink(path)  # a stale socket from an earlier run
-    except FileNotFoundError:
-        pass
+    _remove_stale_socket(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.bind(path)
@@ -152,7 +196,36 @@ def _systemd_fileno(kwargs: dict[str, str]) -> int:
         index = int(kwargs.get("index", "0"))
     if not 0 <= index < count:
         raise UnsupportedEndpoint(f"systemd passed {count} sockets, no index {index}")
-    return 3 + index
+    return 3 + index  # sd_listen_fds(3): the first passed socket is fd 3
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(":", "\\:")
+
+
+def _open_one(description: str) -> Listener:
+    kind, args, kwargs = split_description(description)
+    if kind in ("tcp", "tcp6", "ssl"):
+        sock = _bind_tcp("tcp6" if ":" in kwargs.get("interface", "") else kind, args, kwargs)
+        endpoint = f"fd:fileno={sock.fileno()}"
+        if kind == "ssl":  # the workers do the TLS handshakes
+            tls = {key: kwargs[key] for key in _TLS_KEYS if key in kwargs}
+            endpoint += "".join(f":{key}={_escape(value)}" for key, value in tls.items())
+        return Listener(description, sock.fileno(), endpoint, sock)
+    if kind == "unix":
+        sock, path = _bind_unix(args, kwargs)
+        return Listener(description, sock.fileno(), f"fd:fileno={sock.fileno()}", sock, path)
+    if kind == "fd":
+        fileno = int(kwargs.get("fileno", args[0] if args else "-1"))
+        os.fstat(fileno)  # OSError (EBADF) now rather than in every worker
+        return Listener(description, fileno, description)
+    if kind == "systemd":
+        fileno = _systemd_fileno(kwargs)
+        return Listener(description, fileno, f"fd:fileno={fileno}")
+    raise UnsupportedEndpoint(
+        f"--workers cannot open endpoint {description!r} for its workers "
+        "(tcp:, tcp6:, ssl:, unix:, fd: and systemd: can be shared)"
+    )
 
 
 def open_listeners(descriptions: Sequence[str]) -> list[Listener]:
@@ -176,90 +249,59 @@ def open_listeners(descriptions: Sequence[str]) -> list[Listener]:
     return listeners
 
 
-def _open_one(description: str) -> Listener:
-    kind, args, kwargs = split_description(description)
-    if kind in ("tcp", "tcp6", "ssl"):
-        sock = _bind_tcp("tcp6" if ":" in kwargs.get("interface", "") else kind, args, kwargs)
-        endpoint = f"fd:fileno={sock.fileno()}"
-        if kind == "ssl":
-            tls = {key: kwargs[key] for key in _TLS_KEYS if key in kwargs}
-            endpoint += "".join(f":{key}={_escape(value)}" for key, value in tls.items())
-        sock.set_inheritable(True)
-        return Listener(description, sock.fileno(), endpoint, sock)
-    if kind == "unix":
-        sock, path = _bind_unix(args, kwargs)
-        sock.set_inheritable(True)
-        return Listener(description, sock.fileno(), f"fd:fileno={sock.fileno()}", sock, path)
-    if kind == "fd":
-        fileno = int(kwargs.get("fileno", args[0] if args else "-1"))
-        os.set_inheritable(fileno, True)
-        return Listener(description, fileno, description)
-    if kind == "systemd":
-        fileno = _systemd_fileno(kwargs)
-        os.set_inheritable(fileno, True)
-        return Listener(description, fileno, f"fd:fileno={fileno}")
-    raise UnsupportedEndpoint(
-        f"--workers cannot open endpoint {description!r} for its workers "
-        "(tcp:, tcp6:, ssl:, unix:, fd: and systemd: can be shared)"
-    )
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace(":", "\\:")
-
-
-def describe(listener: Listener) -> str:
-    """The "Listening on ..." line for a socket the supervisor opened."""
-    sock = listener.sock or socket.socket(fileno=os.dup(listener.fileno))
-    try:
-        address = sock.getsockname()
-        if sock.family == socket.AF_UNIX:
-            name = address.decode() if isinstance(address, bytes) else address
-            return f"Listening on UNIX socket {name}"
-        host, port = address[0], address[1]
-        shown = f"[{host}]" if ":" in host else host
-        return f"Listening on TCP address {shown}:{port}"
-    finally:
-        if listener.sock is None:
-            sock.close()
+# -- workers --------------------------------------------------------------------
 
 
 @dataclass
 class Worker:
-    """One worker process and its readiness pipe."""
+    """One worker process, as the supervisor sees it.
+
+    :ivar pipe: read end of the pipe the worker reports on.
+    :ivar ready: it listens.
+    :ivar retiring: it was told to stop, or is recycling itself: not to be restarted.
+    :ivar replacement: it replaces a live worker (SIGHUP, --reload): if it dies
+        before it is ready, the old one stays and nothing is restarted.
+    """
 
     process: subprocess.Popen[bytes]
-    ready_fd: int
+    pipe: int
     started_at: float
+    replacement: bool = False
     ready: bool = False
     retiring: bool = False
     pid: int = field(init=False)
+    _partial: bytes = b""
 
     def __post_init__(self) -> None:
         self.pid = self.process.pid
 
-    def check_ready(self) -> bool:
-        if not self.ready:
-            try:
-                if os.read(self.ready_fd, 64):
-                    self.ready = True
-            except BlockingIOError:
-                pass
-            except OSError:
-                pass
-        return self.ready
+    def read_messages(self) -> list[bytes]:
+        """The complete lines the worker wrote since last time."""
+        try:
+            data = os.read(self.pipe, 4096)
+        except OSError:  # BlockingIOError: nothing new
+            return []
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        return lines
 
     def close(self) -> None:
         try:
-            os.close(self.ready_fd)
+            os.close(self.pipe)
         except OSError:
             pass
+
+
+def worker_argv(args: Sequence[str]) -> list[str]:
+    """The command line a worker runs: ``daphne`` with the same arguments."""
+    return [sys.executable, "-m", "daphne", *args]
 
 
 class Supervisor:
     """Runs and keeps ``count`` workers on ``listeners`` until told to stop.
 
     :ivar argv: the worker command line (the same ``daphne`` arguments).
+    :ivar changes: with ``--reload``, answers whether watched files changed.
+    :ivar clock: monotonic seconds (injectable).
     """
 
     def __init__(
@@ -305,15 +347,16 @@ class Supervisor:
 
     # -- workers -----------------------------------------------------------------
 
-    def _spawn(self) -> Worker:
+    def _spawn(self, replacement: bool = False) -> Worker:
         read_fd, write_fd = os.pipe()
         os.set_blocking(read_fd, False)
         env = dict(os.environ)
         env[ENDPOINTS_ENV] = json.dumps([listener.worker_endpoint for listener in self.listeners])
         env[READY_FD_ENV] = str(write_fd)
         if self.max_requests:
-            jitter = random.randint(0, self.max_requests_jitter) if self.max_requests_jitter else 0
-            env[MAX_REQUESTS_ENV] = str(self.max_requests + jitter)
+            env[MAX_REQUESTS_ENV] = str(
+                self.max_requests + random.randint(0, self.max_requests_jitter)
+            )
         try:
             process = subprocess.Popen(
                 self.argv,
@@ -322,7 +365,7 @@ class Supervisor:
             )
         finally:
             os.close(write_fd)
-        worker = Worker(process, read_fd, self.clock())
+        worker = Worker(process, read_fd, self.clock(), replacement=replacement)
         self.workers.append(worker)
         logger.info("Started worker %s", worker.pid)
         return worker
@@ -331,52 +374,60 @@ class Supervisor:
     def _signal(worker: Worker, signum: int) -> None:
         try:
             worker.process.send_signal(signum)
-        except (ProcessLookupError, OSError):
+        except OSError:
             pass
 
+    def _read_messages(self, worker: Worker) -> None:
+        for message in worker.read_messages():
+            if message == READY:
+                worker.ready = self._ever_ready = True
+            elif message == RECYCLE and not worker.retiring and not self._stop_requested:
+                worker.retiring = True
+                logger.info("Worker %s is recycling itself; starting its successor", worker.pid)
+                self._spawn()
+
     def _reap(self) -> list[tuple[Worker, int]]:
-        """Remove and return the workers that exited, with their status."""
+        """Read what workers reported; remove and return the ones that exited, with their status."""
         gone = []
         for worker in list(self.workers):
             status = worker.process.poll()
-            worker.check_ready()
+            self._read_messages(worker)  # after poll(): sees everything an exited worker wrote
             if status is not None:
                 self.workers.remove(worker)
                 worker.close()
                 gone.append((worker, status))
-        if any(worker.ready for worker in self.workers):
-            self._ever_ready = True
         return gone
 
     def _handle_exits(self) -> None:
         for worker, status in self._reap():
-            if worker.retiring:
+            if worker.retiring or (worker.replacement and not worker.ready):
                 logger.info("Worker %s finished (status %s)", worker.pid, status)
-                continue
-            if status != 0 and not worker.ready and not self._ever_ready and self.changes is None:
+            elif status != 0 and not self._ever_ready and self.changes is None:
                 logger.critical(
                     "Worker %s failed to start (status %s); stopping", worker.pid, status
                 )
                 self._failed_status = status if status > 0 else 1
-                return
-            if status == 0:
-                logger.info("Worker %s recycled itself; starting a new one", worker.pid)
-                self._backoff = 0.0
-                self._restart_at = self.clock()
-            elif self.changes is not None:
+            elif self.changes is not None and status != 0:
                 logger.error("Worker %s died (status %s); waiting for a change", worker.pid, status)
-                continue
             else:
-                young = self.clock() - worker.started_at < _YOUNG
-                self._backoff = min(max(self._backoff * 2, 0.5), 10.0) if young else 0.0
-                logger.error(
-                    "Worker %s died (status %s); restarting%s",
-                    worker.pid,
-                    status,
-                    f" in {self._backoff:.1f}s" if self._backoff else "",
-                )
-                self._restart_at = self.clock() + self._backoff
-            self._pending += 1
+                self._schedule_restart(worker, status)
+
+    def _schedule_restart(self, worker: Worker, status: int) -> None:
+        if status == 0:  # stopped by someone else's SIGTERM, say: it drained
+            self._backoff = 0.0
+        elif self.clock() - worker.started_at < _YOUNG:
+            self._backoff = min(max(self._backoff * 2, 0.5), _MAX_BACKOFF)
+        else:
+            self._backoff = 0.0
+        logger.error(
+            "Worker %s %s (status %s); restarting%s",
+            worker.pid,
+            "exited" if status == 0 else "died",
+            status,
+            f" in {self._backoff:.1f}s" if self._backoff else "",
+        )
+        self._restart_at = self.clock() + self._backoff
+        self._pending += 1
 
     def _top_up(self) -> None:
         if self._pending and self.clock() >= self._restart_at:
@@ -384,42 +435,59 @@ class Supervisor:
             for _ in range(pending):
                 self._spawn()
 
+    def _wait_ready(self, new: Worker) -> bool:
+        """Wait until ``new`` listens (other workers keep being looked after meanwhile)."""
+        deadline = self.clock() + _READY_TIMEOUT
+        while not new.ready:
+            if self._stop_requested or self._failed_status is not None:
+                return False
+            if new not in self.workers:
+                logger.error("Replacement worker %s failed; keeping the old ones", new.pid)
+                return False
+            if self.clock() > deadline:
+                logger.error("Replacement worker %s did not listen in time; killing it", new.pid)
+                new.retiring = True
+                self._signal(new, signal.SIGKILL)
+                return False
+            time.sleep(_POLL)
+            self._handle_exits()
+        return True
+
     def _replace_all(self, reason: str) -> None:
         """Replace every worker, one at a time, each old one draining once its successor is ready."""
         logger.info("Replacing workers (%s)", reason)
         for old in [worker for worker in self.workers if not worker.retiring]:
-            new = self._spawn()
-            while not new.check_ready():
-                if self._stop_requested:
-                    return
-                if new.process.poll() is not None:
-                    logger.error("Replacement worker %s failed; keeping %s", new.pid, old.pid)
-                    self._handle_exits()
-                    return
-                time.sleep(_POLL)
+            if old not in self.workers:
+                continue  # died meanwhile: restarted with the new code anyway
+            if not self._wait_ready(self._spawn(replacement=True)):
+                return
             old.retiring = True
             self._signal(old, signal.SIGTERM)
-            self._handle_exits()
 
     # -- main loop ---------------------------------------------------------------
 
     def run(self) -> int:
         """Supervise until stopped; the exit status for the command."""
         previous = {
-            signal.SIGTERM: signal.signal(signal.SIGTERM, self._on_stop),
-            signal.SIGINT: signal.signal(signal.SIGINT, self._on_stop),
-            signal.SIGHUP: signal.signal(signal.SIGHUP, self._on_hup),
+            signum: signal.signal(signum, handler)
+            for signum, handler in (
+                (signal.SIGTERM, self._on_stop),
+                (signal.SIGINT, self._on_stop),
+                (signal.SIGHUP, self._on_hup),
+            )
         }
         try:
             for listener in self.listeners:
-                if listener.sock is not None:
-                    logger.info("%s", describe(listener))
+                try:
+                    logger.info("%s", listener.describe())
+                except OSError:
+                    pass
             for _ in range(self.count):
                 self._spawn()
             while not self._stop_requested and self._failed_status is None:
                 time.sleep(_POLL)
                 self._handle_exits()
-                if self._failed_status is not None or self._stop_requested:
+                if self._stop_requested or self._failed_status is not None:
                     break
                 if self._replace_requested:
                     self._replace_requested = False
@@ -457,74 +525,60 @@ class Supervisor:
         return 0 if all(status == 0 for status in statuses) else 1
 
 
-def worker_argv(args: Sequence[str]) -> list[str]:
-    """The command line a worker runs: ``daphne`` with the same arguments."""
-    return [sys.executable, "-m", "daphne", *args]
+# -- the command ------------------------------------------------------------------
 
 
-class RequestBudget:
-    """An ``action_logger`` that counts what a worker served and recycles it at its budget.
+def supervisor_requested(args: argparse.Namespace) -> bool:
+    """Whether the parsed options ask for a supervisor.
 
-    Finished HTTP requests and accepted WebSockets count; when the budget is
-    spent ``on_spent`` runs once (the worker then drains and exits 0).
+    :raises SupervisorError: for options that contradict each other.
     """
-
-    def __init__(
-        self, inner: Callable[..., Any] | None, budget: int, on_spent: Callable[[], None]
-    ) -> None:
-        self.inner = inner
-        self.budget = budget
-        self.on_spent = on_spent
-        self.count = 0
-
-    def __call__(self, protocol: str, action: str, details: dict[str, Any]) -> None:
-        if self.inner is not None:
-            self.inner(protocol, action, details)
-        if (protocol == "http" and action == "complete") or (
-            protocol == "websocket" and action == "connected"
-        ):
-            self.count += 1
-            if self.count == self.budget:
-                logger.info("Served %s requests: recycling this worker", self.count)
-                self.on_spent()
+    if args.max_requests_jitter < 0:
+        raise SupervisorError("--max-requests-jitter must not be negative")
+    if args.reload and args.workers > 1:
+        raise SupervisorError("--reload runs a single worker: it cannot be combined with --workers")
+    if args.reload:
+        for directory in args.reload_dir:
+            if not os.path.isdir(directory):
+                raise SupervisorError(f"--reload-dir {directory!r} is not a directory")
+    elif args.reload_dir or args.reload_include or args.reload_exclude:
+        logger.warning("--reload-dir, --reload-include and --reload-exclude need --reload")
+    return args.workers > 1 or args.max_requests is not None or args.reload
 
 
-def worker_settings() -> tuple[list[str], int | None, int | None] | None:
-    """In a worker: (endpoints, readiness pipe, request budget); None elsewhere."""
-    endpoints = os.environ.pop(ENDPOINTS_ENV, None)
-    if endpoints is None:
-        return None
-    ready = os.environ.pop(READY_FD_ENV, None)
-    budget = os.environ.pop(MAX_REQUESTS_ENV, None)
-    return json.loads(endpoints), int(ready) if ready else None, int(budget) if budget else None
+def supervise(args: argparse.Namespace, argv: Sequence[str], endpoints: Sequence[str]) -> int:
+    """Open ``endpoints`` and supervise workers running ``daphne argv``; the exit status.
 
+    :raises SupervisorError: an endpoint that cannot be shared or opened.
+    """
+    changes = None
+    if args.reload:
+        from ._reload import watcher
 
-def report_ready(fileno: int) -> None:
-    """Tell the supervisor this worker listens (then let go of the pipe)."""
+        changes = watcher(
+            args.reload_dir or ["."], args.reload_include or ["*.py"], args.reload_exclude
+        )
     try:
-        os.write(fileno, b"ready\n")
-        os.close(fileno)
-    except OSError:
-        pass
-
-
-def recycle_self() -> None:
-    """Start this worker's graceful shutdown, as the supervisor's SIGTERM would."""
-    os.kill(os.getpid(), signal.SIGTERM)
-
-
-def watch_supervisor(interval: float = 1.0) -> None:
-    """In a worker: drain and stop if the supervisor goes away (killed, say)."""
-    from twisted.internet import reactor, task
-
-    parent = os.getppid()
-
-    def check() -> None:
-        if os.getppid() != parent:
-            logger.warning("The supervisor is gone: stopping this worker")
-            checker.stop()
-            recycle_self()
-
-    checker = task.LoopingCall(check)
-    checker.clock = reactor
-    reactor.callWhenRunning(checker.start, interval, False)
+        listeners = open_listeners(endpoints)
+    except OSError as error:
+        raise SupervisorError(f"cannot listen: {error.strerror or error}") from None
+    logger.info(
+        "Starting %s worker%s for %s",
+        args.workers,
+        "s" if args.workers > 1 else "",
+        ", ".join(endpoints),
+    )
+    supervisor = Supervisor(
+        worker_argv(argv),
+        listeners,
+        args.workers,
+        graceful_timeout=(
+            args.graceful_timeout
+            if args.graceful_timeout is not None
+            else ServerConfig.graceful_timeout
+        ),
+        max_requests=args.max_requests,
+        max_requests_jitter=args.max_requests_jitter,
+        changes=changes,
+    )
+    return supervisor.run()

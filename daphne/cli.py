@@ -6,7 +6,6 @@ Covered by ``tests/unit/test_cli.py`` and ``tests/integration/test_cli_process.p
 from __future__ import annotations
 
 import argparse
-import functools
 import logging
 import sys
 from collections.abc import Sequence
@@ -18,17 +17,8 @@ from . import __version__
 from ._config import trusted_proxies_check
 from ._config_file import ConfigFileError, parse_with_config_file
 from ._logging import access_format_type, configure_from_args
-from ._supervisor import (
-    RequestBudget,
-    Supervisor,
-    UnsupportedEndpoint,
-    open_listeners,
-    recycle_self,
-    report_ready,
-    watch_supervisor,
-    worker_argv,
-    worker_settings,
-)
+from ._supervisor import SupervisorError, supervise, supervisor_requested
+from ._worker import WorkerSettings
 from .access import AccessLogGenerator
 from .endpoints import build_endpoint_description_strings
 from .server import Server
@@ -467,26 +457,26 @@ class CommandLineInterface:
                 for text in built
             ]
         endpoints = sorted(args.socket_strings + built)
-        worker = worker_settings()
-        if worker is None and (args.workers > 1 or args.max_requests or args.reload):
-            sys.exit(self._supervise(args, endpoints))
-        ready_callable = None
-        if worker is not None:
-            endpoints, ready_fd, budget = worker
-            if ready_fd is not None:
-                ready_callable = functools.partial(report_ready, ready_fd)
-        sys.path.insert(0, ".")
-        application = guarantee_single_callable(self._load_application(args.application))
-        logger.info("Starting server at %s", ", ".join(endpoints))
         action_logger = (
             AccessLogGenerator(access_log_stream, **access_log_options)
             if access_log_stream
             else None
         )
-        if worker is not None:
-            watch_supervisor()
-            if budget is not None:
-                action_logger = RequestBudget(action_logger, budget, recycle_self)
+        # -- worker processes and reload (issue #6): supervise workers, or be one
+        worker = WorkerSettings.from_environment()
+        if worker is None:
+            try:
+                if supervisor_requested(args):
+                    sys.exit(supervise(args, self._argv, endpoints))
+            except SupervisorError as error:
+                raise CLIError(str(error)) from None
+        else:
+            endpoints = worker.endpoints
+            action_logger = worker.count_requests(action_logger)
+        ready_callable = worker.report_ready if worker is not None else None
+        sys.path.insert(0, ".")
+        application = guarantee_single_callable(self._load_application(args.application))
+        logger.info("Starting server at %s", ", ".join(endpoints))
         self.server = self.server_class(
             application=application,
             endpoints=endpoints,
@@ -517,42 +507,6 @@ class CommandLineInterface:
             sys.exit(1)
 
     # -- helpers -------------------------------------------------------------
-
-    def _supervise(self, args: argparse.Namespace, endpoints: list[str]) -> int:
-        """Run the worker supervisor (``--workers``, ``--max-requests``, ``--reload``)."""
-        if args.reload and args.workers > 1:
-            raise CLIError("--reload runs a single worker: it cannot be combined with --workers")
-        if args.max_requests_jitter < 0:
-            raise CLIError("--max-requests-jitter must not be negative")
-        changes = None
-        if args.reload:
-            from ._reload import watcher
-
-            changes = watcher(
-                args.reload_dir or ["."], args.reload_include or ["*.py"], args.reload_exclude
-            )
-        try:
-            listeners = open_listeners(endpoints)
-        except UnsupportedEndpoint as error:
-            raise CLIError(str(error)) from None
-        except OSError as error:
-            raise CLIError(f"cannot listen: {error.strerror or error}") from None
-        logger.info(
-            "Starting %s worker%s for %s",
-            args.workers,
-            "s" if args.workers > 1 else "",
-            ", ".join(endpoints),
-        )
-        supervisor = Supervisor(
-            worker_argv(self._argv),
-            listeners,
-            args.workers,
-            graceful_timeout=args.graceful_timeout if args.graceful_timeout is not None else 10,
-            max_requests=args.max_requests,
-            max_requests_jitter=args.max_requests_jitter,
-            changes=changes,
-        )
-        return supervisor.run()
 
     def load_asgi_app(self, path: str) -> Any:
         """Import the application object named by ``path`` (``module:attr``).

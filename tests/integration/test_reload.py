@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ VERSION = b"%s"
 """
 
 
-def write_app(path, version: bytes, bump: float = 0.0) -> None:
+def write_app(path: Path, version: bytes, bump: float = 0.0) -> None:
     path.write_text(APP_SOURCE % version.decode())
     if bump:
         stamp = time.time() + bump
@@ -45,7 +46,9 @@ def body_until(base: str, expected: str, deadline: float = 20.0) -> str:
     raise AssertionError(f"still {last!r}, expected {expected!r}")
 
 
-def test_reload_restarts_on_a_change(tmp_path) -> None:
+def test_reload_restarts_on_a_change(tmp_path: Path) -> None:
+    """Changing a watched module brings the new code; a non-*.py file is ignored; a broken
+    change keeps the old worker serving until a fixed one arrives."""
     module = tmp_path / "reloadable_app.py"
     write_app(module, b"v1")
     (tmp_path / "notes.txt").write_text("not watched")

@@ -8,6 +8,9 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,12 +21,14 @@ pytestmark = pytest.mark.timeout(90)
 APP = "apps.worker_apps:app"
 
 
-def pid_of(base: str, **kwargs) -> int:
+def pid_of(base: str, **kwargs: Any) -> int:
     with httpx.Client(base_url=base, timeout=10, **kwargs) as client:  # a fresh connection
         return int(client.get("/").text)
 
 
-def pids_until(base: str, predicate, deadline: float = 20.0, **kwargs) -> set[int]:
+def pids_until(
+    base: str, predicate: Callable[[set[int]], bool], deadline: float = 20.0, **kwargs: Any
+) -> set[int]:
     """Ask on new connections until the set of answering pids satisfies ``predicate``."""
     seen: set[int] = set()
     end = time.monotonic() + deadline
@@ -52,6 +57,7 @@ def worker_pids(daphne: DaphneCommand) -> list[int]:
 
 
 def test_workers_share_the_port_and_sigterm_drains() -> None:
+    """Two workers answer on one port; SIGTERM lets a streaming response finish, exit 0."""
     with DaphneCommand(["--workers", "2", "-p", "0", APP]).start() as daphne:
         base = f"http://127.0.0.1:{daphne.port}"
         seen = pids_until(base, lambda pids: len(pids) >= 2)
@@ -75,6 +81,7 @@ def test_workers_share_the_port_and_sigterm_drains() -> None:
 
 
 def test_a_killed_worker_is_restarted() -> None:
+    """A worker killed with SIGKILL is logged and replaced; requests keep being served."""
     with DaphneCommand(["--workers", "2", "-p", "0", APP]).start() as daphne:
         base = f"http://127.0.0.1:{daphne.port}"
         victim = pid_of(base)
@@ -88,6 +95,7 @@ def test_a_killed_worker_is_restarted() -> None:
 
 
 def test_sighup_replaces_workers_without_failed_requests() -> None:
+    """SIGHUP under a steady request loop: no request fails, and only new workers answer after."""
     with DaphneCommand(["--workers", "2", "-p", "0", APP]).start() as daphne:
         base = f"http://127.0.0.1:{daphne.port}"
         old = set(pids_until(base, lambda pids: len(pids) >= 2))
@@ -119,7 +127,30 @@ def test_sighup_replaces_workers_without_failed_requests() -> None:
         assert daphne.stop(signal.SIGTERM, timeout=30) == 0
 
 
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie nobody reaped yet counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_stop_when_the_supervisor_is_killed() -> None:
+    """Workers whose supervisor vanished (SIGKILL) drain and exit by themselves."""
+    with DaphneCommand(["--workers", "2", "-p", "0", APP]).start() as daphne:
+        pids = pids_until(f"http://127.0.0.1:{daphne.port}", lambda pids: len(pids) >= 2)
+        daphne.process.kill()
+        daphne.process.wait(5)
+        end = time.monotonic() + 15
+        while any(alive(pid) for pid in pids) and time.monotonic() < end:
+            time.sleep(0.1)
+        assert not [pid for pid in pids if alive(pid)]
+
+
 def test_max_requests_recycles_workers() -> None:
+    """--max-requests 5 (+0..2): each worker serves 5 to 7 requests, then a successor takes over
+    without a failed request."""
     args = ["--workers", "1", "--max-requests", "5", "--max-requests-jitter", "2", "-p", "0", APP]
     with DaphneCommand(args).start() as daphne:
         base = f"http://127.0.0.1:{daphne.port}"
@@ -127,11 +158,12 @@ def test_max_requests_recycles_workers() -> None:
         assert len(set(pids)) >= 3
         first = pids[0]
         assert 5 <= pids.count(first) <= 7
-        assert "recycled itself" in daphne.output()
+        assert "is recycling itself; starting its successor" in daphne.output()
         assert daphne.stop(signal.SIGTERM, timeout=30) == 0
 
 
-def test_workers_on_a_unix_socket_and_an_inherited_fd(tmp_path) -> None:
+def test_workers_on_a_unix_socket_and_an_inherited_fd(tmp_path: Path) -> None:
+    """-u and --fd sockets are shared by the workers; the supervisor removes its unix socket."""
     path = str(tmp_path / "d.sock")
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -146,7 +178,8 @@ def test_workers_on_a_unix_socket_and_an_inherited_fd(tmp_path) -> None:
         assert not os.path.exists(path)  # the supervisor made it, the supervisor removes it
 
 
-def test_workers_with_tls(tmp_path) -> None:
+def test_workers_with_tls(tmp_path: Path) -> None:
+    """An ssl: endpoint is bound once; each worker does TLS (and ALPN h2) on it."""
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1")
     key_path, cert_path, ca_path = tmp_path / "k.pem", tmp_path / "c.pem", tmp_path / "ca.pem"
@@ -165,6 +198,8 @@ def test_workers_with_tls(tmp_path) -> None:
 
 
 def test_supervisor_errors() -> None:
+    """Bad combinations, unsharable endpoints and an app that cannot start end the real
+    command with a one-line error and a non-zero status, never a traceback."""
     result = run_daphne(["--workers", "2", "--reload", APP])
     assert result.returncode == 1
     assert "--reload" in result.stderr and "Traceback" not in result.stderr
