@@ -111,7 +111,8 @@ class _NotifyingWatcher:
 
         def keep(change: object, path: str) -> bool:
             return any(
-                path.startswith(root) and wanted(os.path.relpath(path, root)) for root in roots
+                path.startswith(os.path.join(root, "")) and wanted(os.path.relpath(path, root))
+                for root in roots
             )
 
         def run() -> None:

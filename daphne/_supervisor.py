@@ -362,6 +362,9 @@ class Supervisor:
                 self.argv,
                 env=env,
                 pass_fds=[write_fd, *(listener.fileno for listener in self.listeners)],
+                # Its own session: a terminal's Ctrl-C or hang-up reaches the
+                # supervisor alone, which then signals each worker exactly once.
+                start_new_session=True,
             )
         finally:
             os.close(write_fd)
@@ -507,13 +510,19 @@ class Supervisor:
                 listener.close()
 
     def _shutdown(self) -> int:
+        # Only once per worker: a retiring one is draining already, and a second
+        # SIGTERM reaching it after its reactor stopped would kill it outright.
         for worker in self.workers:
-            worker.retiring = True
-            self._signal(worker, signal.SIGTERM)
+            if not worker.retiring:
+                worker.retiring = True
+                self._signal(worker, signal.SIGTERM)
         deadline = self.clock() + self.graceful_timeout + 5
         statuses = []
         while self.workers and self.clock() < deadline:
-            statuses += [status for _, status in self._reap()]
+            for worker, status in self._reap():
+                if status != 0:
+                    logger.warning("Worker %s exited with status %s", worker.pid, status)
+                statuses.append(status)
             time.sleep(_POLL)
         for worker in self.workers:
             logger.warning("Worker %s did not stop in time; killing it", worker.pid)

@@ -68,7 +68,8 @@ def test_reload_restarts_on_a_change(tmp_path: Path) -> None:
         assert httpx.get(base, timeout=5).text == "v2"
         write_app(module, b"v3", bump=6)
         body_until(base, "v3")
-        assert daphne.stop(signal.SIGTERM, timeout=30) == 0
+        status = daphne.stop(signal.SIGTERM, timeout=30)
         log = daphne.output()
+        assert status == 0, log
     assert "notes.txt" not in log
     assert "files changed" in log
