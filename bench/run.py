@@ -37,6 +37,7 @@ SCENARIOS = {
         "lua": None,
         "desc": "HTTP/2 cleartext (prior knowledge), h2load -c16 -m10, hello",
     },
+    "workers": {"path": "/", "lua": None, "desc": "GET hello: one process vs --workers 2 (ours)"},
 }
 H2_SCENARIOS = ("h2tls", "h2c")
 WS_SCENARIOS = ("ws_echo", "ws_idle")
@@ -350,6 +351,111 @@ def bench_server(
                 process.wait(5)
 
 
+# -- workers: one process against a supervisor with two worker processes -----------
+
+#: (label, --workers, cores the server may use); wrk stays on core 1 as everywhere else.
+WORKER_SETUPS = (
+    ("1 process, core 0", 1, "0"),
+    ("--workers 2, core 0", 2, "0"),
+    ("--workers 2, cores 0-1", 2, "0,1"),
+)
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its children (a supervisor and its workers)."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == pid:
+                children.append(int(entry))
+    return [pid, *children]
+
+
+def tree_cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            total += cpu_seconds(pid)
+        except OSError:
+            pass
+    return total
+
+
+def wait_for_answer(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    """Wait for an HTTP answer: the supervisor's socket accepts before any worker serves."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            die(f"server exited early with status {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+                if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    die(f"server did not answer on {port} within {timeout}s")
+
+
+def bench_workers(python: str, args: argparse.Namespace, lua_dir: str) -> list[dict]:
+    """GET hello against each of :data:`WORKER_SETUPS`, wrk -t1 pinned to core 1."""
+    rows = []
+    for label, workers, cores in WORKER_SETUPS:
+        port = free_port()
+        command = ["taskset", "-c", cores, python, "-m", "daphne", "-v", "0", "-p", str(port)]
+        if workers > 1:
+            command += ["--workers", str(workers)]
+        process = subprocess.Popen(
+            [*command, "apps:app"],
+            cwd=HERE,
+            env={**os.environ, "PYTHONPATH": HERE},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            wait_for_port(port, process)
+            wait_for_answer(port, process)
+            time.sleep(0.5)  # every worker listens
+            pids = process_tree(process.pid)
+            run_wrk(port, "workers", max(1, args.duration // 5), args.connections, lua_dir)
+            cpu_before, started = tree_cpu_seconds(pids), time.monotonic()
+            measured = run_wrk(port, "workers", args.duration, args.connections, lua_dir)
+            elapsed = time.monotonic() - started
+            measured["cpu_percent"] = 100 * (tree_cpu_seconds(pids) - cpu_before) / elapsed
+            measured["processes"] = len(pids)
+            measured["label"] = label  # type: ignore[assignment]
+            rows.append(measured)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+    return rows
+
+
+def workers_table(rows: list[dict]) -> str:
+    lines = [
+        "| workers scenario (ours) | req/s | p50 ms | p99 ms | server CPU % | vs 1 process |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    base = rows[0]["rps"] if rows else 0
+    for row in rows:
+        ratio = f"{row['rps'] / base:.2f}x" if base else "-"
+        lines.append(
+            f"| {row['label']} | {row['rps']:.0f} | {row.get('p50_ms', 0):.2f} | "
+            f"{row.get('p99_ms', 0):.2f} | {row['cpu_percent']:.0f} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
 def table(all_results: dict, scenarios: list[str]) -> str:
     lines = [
         "| scenario | server | req/s | p50 ms | p99 ms | server CPU % | peak RSS MiB | vs Daphne 4.2.3 |",
@@ -418,6 +524,11 @@ def main() -> None:
         if scenario not in SCENARIOS:
             die(f"unknown scenario {scenario!r}")
     pythons = {"ours": args.ours}
+    with_workers = "workers" in scenarios
+    workers_rows: list[dict] = []
+    scenarios = [s for s in scenarios if s != "workers"]
+    if not scenarios:
+        servers = []
     if "daphne" in servers:
         # Twisted's http2 extra: Daphne only serves HTTP/2 (over TLS) with it installed.
         pythons["daphne"] = ensure_venv(
@@ -431,10 +542,19 @@ def main() -> None:
         for server in servers:
             print(f"bench: {server} ...", file=sys.stderr)
             all_results[server] = bench_server(server, pythons, scenarios, args, lua_dir)
-    print(table(all_results, scenarios))
+        if with_workers:
+            print("bench: ours with worker processes ...", file=sys.stderr)
+            workers_rows = bench_workers(pythons["ours"], args, lua_dir)
+    if scenarios:
+        print(table(all_results, scenarios))
+    if with_workers:
+        print(("\n" if scenarios else "") + workers_table(workers_rows))
     stamp = time.strftime("%Y%m%d-%H%M%S")
     with open(os.path.join(RESULTS, f"http-{stamp}.json"), "w") as handle:
-        json.dump({"args": vars(args), "results": all_results}, handle, indent=2)
+        saved = {"args": vars(args), "results": all_results}
+        if with_workers:
+            saved["workers"] = workers_rows
+        json.dump(saved, handle, indent=2)
 
 
 if __name__ == "__main__":
