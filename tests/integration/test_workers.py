@@ -178,6 +178,24 @@ def test_workers_on_a_unix_socket_and_an_inherited_fd(tmp_path: Path) -> None:
         assert not os.path.exists(path)  # the supervisor made it, the supervisor removes it
 
 
+def ipv6_available() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not ipv6_available(), reason="no IPv6 loopback")
+def test_workers_on_ipv6() -> None:
+    """-b ::1 is bound once as an IPv6 socket and served by both workers."""
+    with DaphneCommand(["--workers", "2", "-b", "::1", "-p", "0", APP]).start() as daphne:
+        assert daphne.host == "::1"
+        pids_until(f"http://[::1]:{daphne.port}", lambda pids: len(pids) >= 2)
+        assert daphne.stop(signal.SIGTERM, timeout=30) == 0
+
+
 def test_workers_with_tls(tmp_path: Path) -> None:
     """An ssl: endpoint is bound once; each worker does TLS (and ALPN h2) on it."""
     ca = trustme.CA()
