@@ -65,13 +65,19 @@ def test_workers_share_the_port_and_sigterm_drains() -> None:
         assert daphne.process.pid not in seen
         # A streaming response in flight when SIGTERM arrives still completes.
         result: dict[str, str] = {}
+        started = threading.Event()
 
         def slow() -> None:
-            result["body"] = httpx.get(f"{base}/slow", timeout=20).text
+            with httpx.stream("GET", f"{base}/slow", timeout=20) as response:
+                parts = []
+                for chunk in response.iter_raw():
+                    parts.append(chunk.decode())
+                    started.set()
+                result["body"] = "".join(parts)
 
         thread = threading.Thread(target=slow)
         thread.start()
-        time.sleep(0.3)  # let the response start; it lasts about a second
+        assert started.wait(20)  # the response is streaming (it lasts about a second)
         assert daphne.stop(signal.SIGTERM, timeout=30) == 0
         thread.join(20)
         assert result["body"] == "0123456789|done"
