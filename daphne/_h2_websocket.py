@@ -91,8 +91,7 @@ class H2WebSocketStream(H2Sender):
     # -- the channel interface WebSocketProtocol uses ------------------------------
 
     def tls_info(self) -> dict[str, Any] | None:
-        tls_info = getattr(self.protocol.channel, "tls_info", None)
-        return tls_info() if tls_info is not None else None
+        return self.protocol.channel.tls_info()
 
     def write(self, data: bytes, flush: bool = False) -> None:
         if not self.disconnected:

@@ -267,13 +267,8 @@ class HTTP1Connection(Protocol):
         while count > 0:
             if self.disconnected:
                 return False
-            transport = self.transport
             sock = self._socket
-            if (
-                sock is not None
-                and not transport._tempDataBuffer
-                and transport.offset == len(transport.dataBuffer)
-            ):
+            if self._socket_writable_directly():
                 try:
                     sent = os.sendfile(sock.fileno(), fd, offset, min(count, _SENDFILE_PIECE))
                 except (BlockingIOError, InterruptedError):
@@ -346,15 +341,20 @@ class HTTP1Connection(Protocol):
         if pending and not self.disconnected:
             self._send(pending[0] if len(pending) == 1 else b"".join(pending))
 
-    def _send(self, data: bytes) -> None:
+    def _socket_writable_directly(self) -> bool:
+        """A plain socket whose Twisted write buffer is empty: we may write to it ourselves."""
         transport = self.transport
-        sock = self._socket
-        if (
-            sock is not None
+        return (
+            self._socket is not None
             and not transport._tempDataBuffer
             and transport.offset == len(transport.dataBuffer)
             and not transport.disconnecting
-        ):
+        )
+
+    def _send(self, data: bytes) -> None:
+        transport = self.transport
+        sock = self._socket
+        if self._socket_writable_directly():
             try:
                 sent = sock.send(data)
             except (BlockingIOError, InterruptedError):

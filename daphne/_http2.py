@@ -615,8 +615,7 @@ class H2Protocol:
         }
         if not pushed and self.conn.remote_settings.enable_push:
             extensions["http.response.push"] = {}
-        tls_info = getattr(self.channel, "tls_info", None)
-        tls = tls_info() if tls_info is not None else None
+        tls = self.channel.tls_info()
         if tls is not None:
             extensions["tls"] = dict(tls)
         return extensions

@@ -83,9 +83,8 @@ class WebSocketProtocol:
         self.config = context.config
         self.head = head
         facts = RequestFacts.from_head(head, facts_kwargs)
-        tls_info = getattr(channel, "tls_info", None)
         self.scope = build_websocket_scope(
-            facts, self.config, context.lifespan_state, tls_info() if tls_info else None
+            facts, self.config, context.lifespan_state, channel.tls_info()
         )
         self.cycle = WebSocketCycle(self, self.scope["subprotocols"])
         self.engine: WebSocketEngine | None = None
@@ -100,7 +99,6 @@ class WebSocketProtocol:
         self._ping_sent_at: float | None = None
         self._timers: dict[str, Any] = {}
         self._finished = False
-        self._denial_length: int | None = None
         self.instance: ApplicationInstance | None = None
 
     # -- start ------------------------------------------------------------------
@@ -283,10 +281,7 @@ class WebSocketProtocol:
 
     def _write_denial_head(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         parts = [status_line("1.1", status)]
-        for name, value in headers:
-            if name.lower() == b"content-length":
-                self._denial_length = int(value)
-            parts.append(b"%s: %s\r\n" % (name, value))
+        parts.extend(b"%s: %s\r\n" % (name, value) for name, value in headers)
         parts.append(b"Date: %s\r\n" % self.context.date_header())
         if self.context.server_name_bytes and not any(
             name.lower() == b"server" for name, _ in headers
