@@ -238,9 +238,14 @@ class Server:
         self._second_interrupt_exits()
         for port in self.ports:
             port.stopListening()
-        if self.http_factory is not None:
-            for connection in list(self.http_factory.connections):
-                connection.drain()
+        connections = list(self.http_factory.connections) if self.http_factory else []
+        logger.info(
+            "Shutting down: draining %i connection(s), graceful timeout %ss",
+            len(connections),
+            self.config.graceful_timeout,
+        )
+        for connection in connections:
+            connection.drain()
         lifespan = self.lifespan
 
         async def finish() -> None:

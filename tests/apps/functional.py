@@ -78,6 +78,13 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             with open(marker, "w") as handle:
                 handle.write("cancelled")
             raise
+    elif path == "/hold":
+        # Starts a streamed response, then holds its instance until the client goes away.
+        await read_body(receive)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"held", "more_body": True})
+        while (await receive())["type"] != "http.disconnect":
+            pass
     elif path == "/slow":
         await read_body(receive)
         await asyncio.sleep(float(scope["query_string"] or b"0.2"))

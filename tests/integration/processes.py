@@ -81,6 +81,15 @@ class DaphneCommand:
             self._read_lines(0)
         return "\n".join([*self.log, self._partial])
 
+    def wait_for_log(self, text: str, count: int = 1, timeout: float = 20.0) -> None:
+        """Wait (bounded) until ``text`` was logged ``count`` times."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.output().count(text) >= count:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not logged {count} times:\n{self.output()}")
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
         """Send ``sig`` and wait (bounded) for the exit status."""
         assert self.process is not None

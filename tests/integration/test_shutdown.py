@@ -64,7 +64,7 @@ def test_sigterm_drains_streams_uploads_and_websockets(tmp_path) -> None:
             time.sleep(0.02)
 
         daphne.process.send_signal(signal.SIGTERM)
-        time.sleep(0.3)
+        daphne.wait_for_log("Shutting down: draining")
         upload.sendall(b"u" * 199000)  # the upload finishes after the signal
         assert read_all(idle) == b""  # idle keep-alive connection closed
         streamed = read_all(stream)
@@ -105,7 +105,7 @@ def test_second_sigint_exits_at_once() -> None:
         sock.sendall(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n")
         assert sock.recv(100).startswith(b"HTTP/1.1 200 OK")
         daphne.process.send_signal(signal.SIGINT)
-        time.sleep(0.5)
+        daphne.wait_for_log("Shutting down: draining")
         started = time.monotonic()
         daphne.process.send_signal(signal.SIGINT)
         code = daphne.process.wait(10)
