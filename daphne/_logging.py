@@ -14,12 +14,19 @@ from ._config_file import ConfigFileError, read_config_file
 from .access import JSONFormatter, _compile_format
 
 __all__ = [
+    "DEFAULT_LOG_FORMAT",
     "JSONFormatter",
     "access_format_type",
     "configure_from_args",
     "configure_logging",
     "load_log_config",
 ]
+
+#: ``--log-fmt``'s default (Daphne's).
+DEFAULT_LOG_FORMAT = "%(asctime)-15s %(levelname)-8s %(message)s"
+#: What the default becomes when several processes share the output (``--workers``,
+#: ``--max-requests``, ``--reload``): each line says which process wrote it.
+PROCESS_LOG_FORMAT = "%(asctime)-15s %(levelname)-8s [%(process)d] %(message)s"
 
 
 def load_log_config(path: str) -> dict[str, Any]:
@@ -91,5 +98,13 @@ def configure_from_args(args: argparse.Namespace, level: int) -> dict[str, Any]:
     """
     if args.log_json and args.access_log_format is not None:
         raise ConfigFileError("--access-log-format and --log-json cannot be used together")
-    configure_logging(level, args.log_fmt, json_lines=args.log_json, config_path=args.log_config)
+    fmt = args.log_fmt
+    several_processes = (
+        getattr(args, "workers", 1) > 1
+        or getattr(args, "max_requests", None) is not None
+        or getattr(args, "reload", False)
+    )
+    if fmt == DEFAULT_LOG_FORMAT and several_processes:
+        fmt = PROCESS_LOG_FORMAT
+    configure_logging(level, fmt, json_lines=args.log_json, config_path=args.log_config)
     return {"format": args.access_log_format, "json": args.log_json}

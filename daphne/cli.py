@@ -16,7 +16,7 @@ from asgiref.compatibility import guarantee_single_callable
 from . import __version__
 from ._config import trusted_proxies_check
 from ._config_file import ConfigFileError, parse_with_config_file
-from ._logging import access_format_type, configure_from_args
+from ._logging import DEFAULT_LOG_FORMAT, access_format_type, configure_from_args
 from ._supervisor import SupervisorError, supervise, supervisor_requested
 from ._worker import WorkerSettings
 from .access import AccessLogGenerator
@@ -175,7 +175,7 @@ class CommandLineInterface:
         add(
             "--log-fmt",
             help="Log format to use",
-            default="%(asctime)-15s %(levelname)-8s %(message)s",
+            default=DEFAULT_LOG_FORMAT,
         )
         add(
             "--ping-interval",

@@ -12,7 +12,12 @@ from typing import Any
 import pytest
 
 from daphne._config_file import ConfigFileError
-from daphne._logging import JSONFormatter, configure_logging, load_log_config
+from daphne._logging import (
+    JSONFormatter,
+    configure_from_args,
+    configure_logging,
+    load_log_config,
+)
 from daphne.access import AccessLogGenerator
 from daphne.cli import CLIError, CommandLineInterface
 
@@ -218,3 +223,32 @@ def test_access_log_writes_through(basic_config: list) -> None:
         {"path": "/x?y", "method": "GET", "status": 200, "client": None, "size": 1},
     )
     assert logger.stream.getvalue() == "GET /x\n"
+
+
+@pytest.mark.parametrize(
+    ("options", "prefixed"),
+    [
+        ([], False),
+        (["--workers", "1"], False),
+        (["--workers", "2"], True),
+        (["--max-requests", "100"], True),
+        (["--reload"], True),
+    ],
+)
+def test_process_id_in_lines_when_several_processes_log(
+    basic_config: list, options: list[str], prefixed: bool
+) -> None:
+    """With workers (or a reloading supervisor) the default line names its process."""
+    args = CommandLineInterface().parser.parse_args([*options, "app:app"])
+    configure_from_args(args, logging.INFO)
+    fmt = basic_config[-1]["format"]
+    assert ("[%(process)d]" in fmt) is prefixed
+    assert fmt.endswith("%(message)s")
+
+
+def test_own_log_format_is_kept_with_workers(basic_config: list) -> None:
+    args = CommandLineInterface().parser.parse_args(
+        ["--workers", "2", "--log-fmt", "%(message)s", "app:app"]
+    )
+    configure_from_args(args, logging.INFO)
+    assert basic_config[-1]["format"] == "%(message)s"
