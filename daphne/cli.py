@@ -42,10 +42,39 @@ class CLIError(Exception):
         self.status = status
 
 
+def _number(text: str, kind: type) -> Any:
+    try:
+        return kind(text)
+    except ValueError:
+        expected = "a whole number" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    value = _number(text, int)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = _number(text, float)
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _number(text, float)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
     return value
 
 
@@ -317,37 +346,37 @@ class CommandLineInterface:
         )
         add(
             "--keep-alive-timeout",
-            type=float,
+            type=_non_negative_float,
             default=None,
             help="Seconds an idle keep-alive connection is kept open (default 5)",
         )
         add(
             "--header-read-timeout",
-            type=float,
+            type=_positive_float,
             default=None,
             help="Seconds a client has to send a whole request head (default 30)",
         )
         add(
             "--limit-request-body",
-            type=int,
+            type=_non_negative_int,
             default=None,
             help="Largest request body in bytes; larger gets 413 (default: no limit)",
         )
         add(
             "--limit-request-line",
-            type=int,
+            type=_positive_int,
             default=None,
             help="Longest request line in bytes; longer gets 414 (default 16384)",
         )
         add(
             "--limit-request-fields",
-            type=int,
+            type=_positive_int,
             default=None,
             help="Most header fields in a request; more gets 431 (default 500)",
         )
         add(
             "--limit-request-field-size",
-            type=int,
+            type=_positive_int,
             default=None,
             help="Largest header field line in bytes; larger gets 431 (default 16384)",
         )

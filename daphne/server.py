@@ -28,7 +28,7 @@ from twisted.logger import STDLibLogObserver, globalLogBeginner  # noqa: E402
 from ._config import ServerConfig  # noqa: E402
 from ._context import ServerContext  # noqa: E402
 from ._lifespan import MODES, Lifespan, LifespanFailure  # noqa: E402
-from ._listen import server_endpoint  # noqa: E402
+from ._listen import server_endpoint, split_description  # noqa: E402
 from .http_protocol import HTTPFactory  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -209,7 +209,7 @@ class Server:
         return port
 
     def listen_error(self, failure: Any, description: str = "") -> None:
-        logger.critical("Listen failure: %s", failure.getErrorMessage())
+        logger.critical("Listen failure: %s", _listen_failure_text(failure, description))
         self.abort_start = True
         if reactor.running:
             self.stop()
@@ -302,3 +302,16 @@ class Server:
         """Forward an access-log event to ``action_logger``."""
         if self.action_logger is not None:
             self.action_logger(protocol, action, details)
+
+
+def _listen_failure_text(failure: Any, description: str) -> str:
+    """Why listening failed, in words that name what the user can fix."""
+    text = failure.getErrorMessage()
+    kind, args, _kwargs = split_description(description) if description else ("", [], {})
+    if kind == "unix" and args:
+        directory = os.path.dirname(os.path.abspath(args[0])) or "/"
+        if not os.path.isdir(directory):
+            return f"cannot listen on UNIX socket {args[0]}: directory {directory} does not exist"
+        if not os.access(directory, os.W_OK | os.X_OK):
+            return f"cannot listen on UNIX socket {args[0]}: directory {directory} is not writable"
+    return text

@@ -94,6 +94,15 @@ def test_port_in_use() -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_unix_socket_in_a_missing_directory(tmp_path) -> None:
+    """-u into a directory that does not exist: status 1, a line naming the directory."""
+    path = tmp_path / "missing" / "daphne.sock"
+    result = run_daphne(["-u", str(path), "apps.basic:scope_json"])
+    assert result.returncode == 1
+    assert f"directory {path.parent} does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_serves_then_stops_cleanly_on_signal(sig: int) -> None:
     """`daphne -p 0` logs its real port, serves, and exits 0 on SIGTERM/SIGINT."""

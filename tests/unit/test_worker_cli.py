@@ -56,9 +56,17 @@ def run_cli(*args: str) -> FakeServer:
     ("args", "message"),
     [
         (["--workers", "0"], "--workers: must be at least 1, got 0"),
-        (["--workers", "two"], "--workers: invalid _positive_int value: 'two'"),
+        (["--workers", "two"], "--workers: expected a whole number, got 'two'"),
         (["--max-requests", "0"], "--max-requests: must be at least 1, got 0"),
         (["--max-requests-jitter", "x"], "--max-requests-jitter: invalid int value: 'x'"),
+        (["--keep-alive-timeout", "-5"], "--keep-alive-timeout: must not be negative, got -5"),
+        (["--keep-alive-timeout", "nan"], "--keep-alive-timeout: must not be negative, got nan"),
+        (["--header-read-timeout", "0"], "--header-read-timeout: must be more than 0, got 0"),
+        (["--limit-request-body", "-1"], "--limit-request-body: must not be negative, got -1"),
+        (["--limit-request-body", "1k"], "--limit-request-body: expected a whole number, got '1k'"),
+        (["--limit-request-line", "0"], "--limit-request-line: must be at least 1, got 0"),
+        (["--limit-request-fields", "-2"], "--limit-request-fields: must be at least 1, got -2"),
+        (["--limit-request-field-size", "0"], "--limit-request-field-size: must be at least 1"),
     ],
 )
 def test_bad_numbers_are_usage_errors(
