@@ -220,6 +220,8 @@ class AccessLogGenerator:
         self.format = format
         self.json = json
         self._parts = _compile_format(format) if format is not None else None
+        #: The last (second, formatted date) written: one strftime per second, not per line.
+        self._stamp: tuple[datetime.datetime, str] | None = None
 
     def __call__(self, protocol: str, action: str, details: dict[str, Any]) -> None:
         """Log one action (``"http"``/``"complete"``, ``"websocket"``/``"connected"``...)."""
@@ -288,12 +290,16 @@ class AccessLogGenerator:
         user: str | None = None,
     ) -> None:
         """Write a line: ``host ident user [date] "request" status length``."""
+        second = date.replace(microsecond=0)
+        stamp = self._stamp
+        if stamp is None or stamp[0] != second:
+            stamp = self._stamp = (second, date.strftime("%d/%b/%Y:%H:%M:%S"))
         self.stream.write(
             '{} {} {} [{}] "{}" {} {}\n'.format(
                 host,
                 ident or "-",
                 user or "-",
-                date.strftime("%d/%b/%Y:%H:%M:%S"),
+                stamp[1],
                 request,
                 status or "-",
                 length or "-",

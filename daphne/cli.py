@@ -16,6 +16,7 @@ from asgiref.compatibility import guarantee_single_callable
 from . import __version__
 from ._config import trusted_proxies_check
 from ._config_file import ConfigFileError, parse_with_config_file
+from ._log_stream import LoopBatchedStream
 from ._logging import DEFAULT_LOG_FORMAT, access_format_type, configure_from_args
 from ._supervisor import SupervisorError, supervise, supervisor_requested
 from ._worker import WorkerSettings
@@ -593,15 +594,17 @@ class CommandLineInterface:
 
     @staticmethod
     def _access_log_stream(args: argparse.Namespace) -> IO[str] | None:
-        if args.access_log:
-            if args.access_log == "-":
-                return sys.stdout
+        """Where access lines go, batched per loop iteration (``daphne._log_stream``)."""
+        stream: IO[str]
+        if args.access_log and args.access_log != "-":
             try:
-                return open(args.access_log, "a", buffering=1)
+                stream = open(args.access_log, "a")  # noqa: SIM115 - lives as long as the process
             except OSError as error:
                 raise CLIError(
                     f"cannot open access log {args.access_log!r}: {error.strerror}"
                 ) from None
-        if args.verbosity >= 1:
-            return sys.stdout
-        return None
+        elif args.access_log or args.verbosity >= 1:
+            stream = sys.stdout
+        else:
+            return None
+        return LoopBatchedStream(stream)  # type: ignore[return-value]

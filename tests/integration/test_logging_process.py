@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -108,3 +109,16 @@ def test_config_file_errors(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "option 'port': expected an integer, got 'high'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_access_lines_are_prompt_with_a_block_buffered_stdout() -> None:
+    """Without PYTHONUNBUFFERED, stdout to a file is block-buffered: access lines still show at once."""
+    daphne = DaphneCommand(["-p", "0", APP])
+    daphne.env.pop("PYTHONUNBUFFERED", None)
+    with daphne.start():
+        assert httpx.get(f"http://127.0.0.1:{daphne.port}/prompt", timeout=5).status_code == 200
+        deadline = time.monotonic() + 10
+        while '"GET /prompt" 200' not in daphne.output() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert '"GET /prompt" 200' in daphne.output()
+        assert daphne.process is not None and daphne.process.poll() is None  # still running

@@ -263,6 +263,30 @@ def test_import_by_path_and_header_value() -> None:
 # -- access log -------------------------------------------------------------------------
 
 
+def test_access_log_date_follows_the_clock_to_the_second() -> None:
+    """The formatted date is reused within a second and renewed when the second changes."""
+    stream = io.StringIO()
+    times = iter(
+        [
+            datetime.datetime(2026, 12, 1, 10, 0, 0, 1),
+            datetime.datetime(2026, 12, 1, 10, 0, 0, 999999),
+            datetime.datetime(2026, 12, 1, 10, 0, 1, 0),
+            datetime.datetime(2026, 12, 2, 10, 0, 1, 0),
+        ]
+    )
+    log = AccessLogGenerator(stream, now=lambda: next(times))
+    details = {"path": "/", "status": 200, "method": "GET", "client": "c:1", "size": 1}
+    for _ in range(4):
+        log("http", "complete", details)
+    dates = [line.split("[")[1].split("]")[0] for line in stream.getvalue().splitlines()]
+    assert dates == [
+        "01/Dec/2026:10:00:00",
+        "01/Dec/2026:10:00:00",
+        "01/Dec/2026:10:00:01",
+        "02/Dec/2026:10:00:01",
+    ]
+
+
 def test_access_log_format() -> None:
     """HTTP and WebSocket lines in Daphne's format."""
     stream = io.StringIO()
