@@ -1,0 +1,68 @@
+"""Chromium against daphne's TLS endpoint: HTTP/2 by ALPN and WebSockets over HTTP/2 (RFC 8441).
+
+A real browser is the client that matters most for extended CONNECT: Chromium
+opens the page's WebSocket on the same HTTP/2 connection when the server sends
+``SETTINGS_ENABLE_CONNECT_PROTOCOL``.  The echo reports its scope's ``http_version``
+into the page, and the test reads it back (bounded wait).  Skipped without
+Debian's ``chromium`` and ``chromium-driver`` or without selenium.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from processes import DaphneCommand, TLSFiles
+
+pytestmark = pytest.mark.timeout(90)
+WAIT = 20  # seconds the page may take
+
+
+def require(name: str) -> str:
+    path = shutil.which(name) or shutil.which(name, path="/usr/bin:/bin")
+    if path is None:
+        pytest.skip(f"{name} not installed")
+    return path
+
+
+def test_chromium_websocket_over_http2(tmp_path: Path) -> None:
+    webdriver = pytest.importorskip("selenium.webdriver")
+    chromium, chromedriver = require("chromium"), require("chromedriver")
+    tls = TLSFiles(tmp_path)
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--no-proxy-server",
+        "--disable-dev-shm-usage",
+        "--ignore-certificate-errors",  # the throwaway CA is not in Chromium's store
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
+        options.add_argument(flag)
+    with DaphneCommand(["-e", tls.endpoint, "apps.browser_apps:app"]) as daphne:
+        driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(chromedriver))
+        try:
+            driver.get(f"https://127.0.0.1:{daphne.port}/")
+            deadline = time.monotonic() + WAIT
+            text = "waiting"
+            while text == "waiting" and time.monotonic() < deadline:
+                text = driver.find_element("id", "out").text
+                time.sleep(0.05)
+            protocol = driver.execute_script(
+                "return performance.getEntriesByType('navigation')[0].nextHopProtocol"
+            )
+        finally:
+            driver.quit()
+        daphne.wait_for_log("WSDISCONNECT /ws")
+        log = daphne.output()
+    assert protocol == "h2"  # the page itself came over HTTP/2 (ALPN)
+    assert text == "hello over HTTP/2"  # the WebSocket ran as an HTTP/2 stream
+    assert '"WSCONNECT /ws"' in log and "Traceback" not in log
