@@ -187,8 +187,9 @@ def test_access_log_destinations(tmp_path: Any) -> None:
     path = tmp_path / "access.log"
     assert run_cli("--access-log", str(path)).init_kwargs["action_logger"] is not None
     assert path.exists()
-    assert run_cli("--access-log", "-").init_kwargs["action_logger"].stream is sys.stdout
-    assert run_cli().init_kwargs["action_logger"].stream is sys.stdout
+    # Lines are batched per loop turn (daphne._log_stream) on their way to stdout.
+    assert run_cli("--access-log", "-").init_kwargs["action_logger"].stream.target is sys.stdout
+    assert run_cli().init_kwargs["action_logger"].stream.target is sys.stdout
     assert run_cli("-v", "0").init_kwargs["action_logger"] is None
 
 
