@@ -344,7 +344,7 @@ class WebRequest:
         self.bytes_sent += len(body)
         channel = self.channel
         if data:
-            channel.write(data, not more_body)
+            channel.write(data)
         if not more_body:
             self._finish()
             return None

@@ -44,6 +44,31 @@ def test_request_recorded_and_response_replayed() -> None:
     assert messages[0]["type"] == "http.request"
 
 
+@pytest.mark.parametrize("attempt", range(5))
+def test_every_body_piece_is_recorded_before_the_client_has_the_response(attempt: int) -> None:
+    """An app answering after the first of many body pieces: by the time the client has the
+    response, the app has taken every piece already received and the disconnect (as Daphne).
+
+    The response is written when the app yields to the event loop, not in the middle of its
+    send, so the app works through what is queued first.  (Writing at once made this race,
+    and Daphne's own ``test_request_body_chunking`` fail most of the time.)"""
+    body = b"The quick brown fox jumps over the lazy dog"
+    with DaphneTestingInstance(request_buffer_size=1) as instance:
+        instance.add_send_messages(
+            [
+                {"type": "http.response.start", "status": 200, "headers": []},
+                {"type": "http.response.body", "body": b"ok"},
+            ]
+        )
+        conn = http.client.HTTPConnection("127.0.0.1", instance.port, timeout=5)
+        conn.request("POST", "/", body=body)
+        assert conn.getresponse().read() == b"ok"
+        _scope, messages = instance.get_received()
+    assert [message.get("body") for message in messages[:-1]] == [bytes([b]) for b in body]
+    assert [message["more_body"] for message in messages[:-1]] == [True] * 42 + [False]
+    assert messages[-1] == {"type": "http.disconnect"}
+
+
 def test_no_results_and_exceptions() -> None:
     """get_received() says when nothing arrived, and re-raises the app's exception."""
     with DaphneTestingInstance() as instance:
