@@ -35,6 +35,7 @@ import hyperframe.frame
 
 from ._application import ApplicationInstance
 from ._errors import BadRequest
+from ._h2_connection import ServerConnection
 from ._http_cycle import CycleState, HTTPResponseCycle
 from ._scope import RequestFacts, build_http_scope
 from .http_protocol import error_page
@@ -434,7 +435,7 @@ class H2Protocol:
         self.draining = False
         self._last_stream_id = 0
         config = context.config
-        self.conn = h2.connection.H2Connection(
+        self.conn = ServerConnection(
             config=h2.config.H2Configuration(
                 client_side=False,
                 header_encoding=None,
@@ -503,6 +504,9 @@ class H2Protocol:
             self._goaway_after(error)
             self._close_all()
             self.channel.close()
+            return
+        if self.conn.refused > _RESET_ALLOWANCE + 2 * self._completed:
+            self._calm_down("too many streams opened beyond the concurrency limit")
             return
         for event in events:
             self._dispatch(event)

@@ -477,3 +477,54 @@ def test_http2_limits_are_announced() -> None:
             assert 1 not in client.responses
         finally:
             client.close()
+
+
+def _get(path: str) -> list[tuple[str, str]]:
+    return [(":method", "GET"), (":path", path), (":scheme", "http"), (":authority", "x")]
+
+
+def test_streams_over_the_limit_are_refused_not_fatal() -> None:
+    """RFC 9113 §5.1.2: a stream past SETTINGS_MAX_CONCURRENT_STREAMS gets RST_STREAM
+    REFUSED_STREAM; the streams already open finish and the connection serves more."""
+    args = ["-p", "0", "--h2-max-concurrent-streams", "2", "--access-log", os.devnull, APP]
+    with DaphneCommand(args).start() as daphne:
+        sock, conn = raw_h2(daphne.port)
+        # Sent before the client has read the server's SETTINGS: its h2 does not hold them back.
+        for stream_id, path in ((1, "/slow?0.3"), (3, "/slow?0.3"), (5, "/")):
+            conn.send_headers(stream_id, _get(path), end_stream=True)
+        sock.sendall(conn.data_to_send())
+        ended: set[int] = set()
+        refused: dict[int, int] = {}
+
+        def note(event) -> bool:
+            if isinstance(event, h2.events.StreamEnded):
+                ended.add(event.stream_id)
+            elif isinstance(event, h2.events.StreamReset):
+                refused[event.stream_id] = event.error_code
+            return {1, 3} <= ended
+
+        seen = events_until(sock, conn, note)
+        assert refused == {5: h2.errors.ErrorCodes.REFUSED_STREAM}
+        assert not [e for e in seen if isinstance(e, h2.events.ConnectionTerminated)]
+        conn.send_headers(7, _get("/"), end_stream=True)
+        sock.sendall(conn.data_to_send())
+        seen = events_until(sock, conn, lambda e: note(e) and 7 in ended)
+        assert 7 in ended
+        statuses = [
+            dict(e.headers)[b":status"] for e in seen if isinstance(e, h2.events.ResponseReceived)
+        ]
+        assert statuses == [b"200"]
+        sock.close()
+        assert "Traceback" not in daphne.output()
+
+
+def test_opening_streams_past_the_limit_in_a_loop_is_stopped() -> None:
+    """Hundreds of streams refused for the limit end in GOAWAY ENHANCE_YOUR_CALM."""
+    args = ["-p", "0", "--h2-max-concurrent-streams", "2", "--access-log", os.devnull, APP]
+    with DaphneCommand(args).start() as daphne:
+        sock, conn = raw_h2(daphne.port)
+        for index in range(300):
+            conn.send_headers(1 + 2 * index, _get("/slow?5"), end_stream=True)
+        sock.sendall(conn.data_to_send())
+        assert goaway_code(sock, conn) == 11  # ENHANCE_YOUR_CALM
+        sock.close()
