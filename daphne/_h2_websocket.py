@@ -21,7 +21,7 @@ import h2.errors
 import h2.exceptions
 
 from ._errors import BadRequest
-from ._http2 import H2Sender, response_fields
+from ._h2_stream import H2Sender, response_fields
 from .http_protocol import error_page
 from .ws_protocol import WebSocketProtocol
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daphne._http2 import response_fields
+from daphne._h2_stream import response_fields
 
 
 def test_lowercases_and_drops_connection_specific_fields() -> None:
