@@ -13,8 +13,15 @@ A client that keeps opening streams past the limit is counted in
 :attr:`ServerConnection.refused`; the protocol answers a flood of them with
 ``GOAWAY(ENHANCE_YOUR_CALM)``.
 
-Covered by ``tests/integration/test_http2_functional.py`` (refused stream) and the
-h2spec case 5.1.2 in ``tests/conformance``.
+RFC 9113 §6.8: a client's ``GOAWAY(NO_ERROR)`` says it will not accept pushed
+streams; the requests it already sent still want their responses (a client
+shutting down gracefully waits for them).  h2 closes its state machine on any
+``GOAWAY`` and drops what it had queued; :class:`ServerConnection` keeps the
+connection open for a graceful one and only reports it (``ConnectionTerminated``
+with ``NO_ERROR``), so the protocol can finish the open streams first.
+
+Covered by ``tests/integration/test_http2_functional.py`` (refused stream, client
+GOAWAY) and the h2spec cases 5.1.2 and 6.8 in ``tests/conformance``.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import Any
 
 import h2.connection
 import h2.errors
+import h2.events
 import h2.exceptions
 import h2.stream
 import hpack.exceptions
@@ -73,3 +81,15 @@ class ServerConnection(h2.connection.H2Connection):
             reset = hyperframe.frame.RstStreamFrame(stream_id)
             reset.error_code = h2.errors.ErrorCodes.REFUSED_STREAM
             return [reset], []
+
+    def _receive_goaway_frame(self, frame: Any) -> Any:
+        if (
+            frame.error_code != h2.errors.ErrorCodes.NO_ERROR
+            or self.state_machine.state is not h2.connection.ConnectionState.SERVER_OPEN
+        ):
+            return super()._receive_goaway_frame(frame)
+        event = h2.events.ConnectionTerminated()
+        event.error_code = h2.errors.ErrorCodes.NO_ERROR
+        event.last_stream_id = frame.last_stream_id
+        event.additional_data = frame.additional_data or None
+        return [], [event]

@@ -63,6 +63,8 @@ class H2Protocol:
         self._opened = 0
         self._idle_frames = 0
         self.draining = False
+        #: The client sent GOAWAY(NO_ERROR): close once its open streams are answered.
+        self._client_left = False
         self._last_stream_id = 0
         config = context.config
         self.conn = ServerConnection(
@@ -119,8 +121,16 @@ class H2Protocol:
     def stream_finished(self, stream: Any) -> None:
         if self.streams.pop(stream.stream_id, None) is not None:
             self._completed += 1
-        if self.draining and not self.streams:
-            self._goodbye()
+        self._close_when_idle()
+
+    def _close_when_idle(self) -> None:
+        """After our GOAWAY or the client's, close once no stream is left."""
+        if not self.streams:
+            if self.draining:
+                self._goodbye()
+            elif self._client_left:
+                self.flush()
+                self.channel.close()
 
     # -- bytes from the client ------------------------------------------------------
 
@@ -221,6 +231,8 @@ class H2Protocol:
                 self._resets += 1
                 if self._resets > _RESET_ALLOWANCE + 2 * self._completed:
                     self._calm_down("too many streams reset before an answer (rapid reset)")
+                    return
+            self._close_when_idle()
         elif isinstance(event, h2.events.PingReceived):
             self._count_idle_frame()
         elif isinstance(event, h2.events.RemoteSettingsChanged):
@@ -237,6 +249,10 @@ class H2Protocol:
                 if stream is not None:
                     stream.pump()
         elif isinstance(event, h2.events.ConnectionTerminated):
+            if event.error_code == h2.errors.ErrorCodes.NO_ERROR and self.streams:
+                # The client is leaving gracefully: answer what it asked first (§6.8).
+                self._client_left = True
+                return
             self._close_all()
             self.channel.close()
 

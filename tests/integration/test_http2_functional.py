@@ -528,3 +528,59 @@ def test_opening_streams_past_the_limit_in_a_loop_is_stopped() -> None:
         sock.sendall(conn.data_to_send())
         assert goaway_code(sock, conn) == 11  # ENHANCE_YOUR_CALM
         sock.close()
+
+
+def _read_until_closed(sock: socket.socket, limit: float = 5.0) -> bytes:
+    sock.settimeout(limit)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_client_goaway_lets_its_open_streams_finish(cleartext) -> None:
+    """A client's GOAWAY(NO_ERROR) (a graceful client shutdown) still gets the responses to the
+    requests it sent (RFC 9113 §6.8); then the server closes the connection."""
+    import hyperframe.frame
+
+    sock, conn = raw_h2(cleartext.port)
+    conn.send_headers(1, _get("/slow?0.3"), end_stream=True)
+    goaway = hyperframe.frame.GoAwayFrame(0, last_stream_id=0, error_code=0).serialize()
+    sock.sendall(conn.data_to_send() + goaway)
+    seen = events_until(
+        sock, conn, lambda e: isinstance(e, h2.events.StreamEnded) and e.stream_id == 1
+    )
+    (response,) = [e for e in seen if isinstance(e, h2.events.ResponseReceived)]
+    assert dict(response.headers)[b":status"] == b"200"
+    assert b"".join(e.data for e in seen if isinstance(e, h2.events.DataReceived)) == b"slow"
+    _read_until_closed(sock)  # and then the connection ends
+    sock.close()
+
+
+def test_client_goaway_with_an_error_ends_the_connection(cleartext) -> None:
+    """A GOAWAY carrying an error code ends the connection at once: nothing more is sent."""
+    import hyperframe.frame
+
+    sock, conn = raw_h2(cleartext.port)
+    conn.send_headers(1, _get("/slow?30"), end_stream=True)
+    goaway = hyperframe.frame.GoAwayFrame(0, last_stream_id=0, error_code=2).serialize()
+    sock.sendall(conn.data_to_send() + goaway)
+    rest = _read_until_closed(sock)  # a server that waited for the response would time out here
+    events = conn.receive_data(rest)
+    assert not [e for e in events if isinstance(e, h2.events.ResponseReceived)]
+    sock.close()
+
+
+def test_client_goaway_then_reset_of_the_last_stream_closes(cleartext) -> None:
+    """After a graceful client GOAWAY, resetting its last open stream leaves nothing to wait
+    for: the server closes the connection."""
+    import hyperframe.frame
+
+    sock, conn = raw_h2(cleartext.port)
+    conn.send_headers(1, _get("/slow?30"), end_stream=True)
+    goaway = hyperframe.frame.GoAwayFrame(0, last_stream_id=0, error_code=0).serialize()
+    sock.sendall(conn.data_to_send() + goaway)
+    conn.reset_stream(1)
+    sock.sendall(conn.data_to_send())
+    _read_until_closed(sock)  # a server still waiting would time out here
+    sock.close()
