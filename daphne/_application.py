@@ -158,6 +158,11 @@ class ApplicationInstance:
             if not waiter.done():
                 waiter.set_result(None)
 
+    @property
+    def pending(self) -> bool:
+        """Whether messages are queued that the app has not received yet."""
+        return bool(self._queue)
+
     def close(self, final_message: Message) -> None:
         """The connection is over: drop sends, answer ``receive`` with ``final_message``.
 

@@ -316,11 +316,9 @@ class HTTP1Connection(Protocol):
 
         Writes made during one loop iteration are coalesced and sent together
         at the end of it (a streamed response of many small chunks costs one
-        ``send`` per iteration, not one per chunk; pipelined responses share
-        one).  The last write of a response is not sent at once either: it
-        goes out when the application yields to the loop, so an app sees the
-        messages already queued for it before its client sees the response,
-        as with Daphne.  ``flush`` sends everything now.
+        ``send`` per iteration, not one per chunk); ``flush`` sends everything
+        now, which the last write of a response does unless its app still has
+        input queued (see ``WebRequest._write_framed``).
         """
         if self.disconnected:
             return

@@ -344,7 +344,11 @@ class WebRequest:
         self.bytes_sent += len(body)
         channel = self.channel
         if data:
-            channel.write(data)
+            # The last write goes out at once, unless the app still has input queued: it
+            # takes that before it next yields, so the write waits for the loop, and the
+            # client sees the response only after the app saw what was queued (as Daphne).
+            instance = self.application_queue
+            channel.write(data, not more_body and (instance is None or not instance.pending))
         if not more_body:
             self._finish()
             return None

@@ -49,9 +49,9 @@ def test_every_body_piece_is_recorded_before_the_client_has_the_response(attempt
     """An app answering after the first of many body pieces: by the time the client has the
     response, the app has taken every piece already received and the disconnect (as Daphne).
 
-    The response is written when the app yields to the event loop, not in the middle of its
-    send, so the app works through what is queued first.  (Writing at once made this race,
-    and Daphne's own ``test_request_body_chunking`` fail most of the time.)"""
+    While the app still has input queued, its last response write waits until it yields to
+    the event loop, so it works through what is queued first.  (Writing at once made this
+    race, and Daphne's own ``test_request_body_chunking`` fail most of the time.)"""
     body = b"The quick brown fox jumps over the lazy dog"
     with DaphneTestingInstance(request_buffer_size=1) as instance:
         instance.add_send_messages(
