@@ -1,0 +1,190 @@
+"""The write side of an HTTP/1.x connection: coalesced writes, direct socket sends, files.
+
+``SocketOutput`` is mixed into :class:`~daphne._http1.HTTP1Connection`.  Writes
+made during one loop iteration are sent together; when Twisted's own write
+buffer is empty the bytes go straight to the socket (a loop iteration and two
+``epoll_ctl`` calls saved per response); files go out with ``os.sendfile`` on
+plain sockets.  Backpressure: ``drained()`` hands the app's ``send`` a future
+while the transport's buffer is above its high-water mark.
+
+Covered by ``tests/unit/test_http1.py`` and ``tests/integration/test_extensions.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+from twisted.internet import tcp
+
+logger = logging.getLogger("daphne.http_protocol")
+
+__all__ = ["SocketOutput", "plain_socket"]
+
+#: Most bytes one ``os.sendfile`` call may send (keeps the loop responsive).
+_SENDFILE_PIECE = 4 * 1024 * 1024
+#: Piece size when a file must be read and written (TLS).
+_READ_PIECE = 64 * 1024
+
+
+def plain_socket(transport: Any) -> Any:
+    """The socket of a plain TCP/unix transport whose write buffer we can bypass.
+
+    Twisted's ``write`` always waits for the next writable event; for a
+    response that fits the socket buffer (almost all of them) sending at once
+    saves a loop iteration and two ``epoll_ctl`` calls.  Only used while
+    Twisted's own buffer is empty, so ordering is kept.
+    """
+    if isinstance(transport, tcp.Connection) and all(
+        hasattr(transport, name) for name in ("_tempDataBuffer", "dataBuffer", "offset")
+    ):
+        return transport.socket
+    return None
+
+
+class SocketOutput:
+    """Output methods of :class:`~daphne._http1.HTTP1Connection` (a mixin).
+
+    The connection provides ``context``, ``transport``, ``disconnected``,
+    ``abort()`` and the state initialised by :meth:`_init_output`.
+    """
+
+    context: Any
+    transport: Any
+    disconnected: bool
+
+    def _init_output(self) -> None:
+        self._write_paused = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._socket: Any = None
+        self._pending: list[bytes] | None = None
+        self._pending_size = 0
+
+    def abort(self) -> None:  # pragma: no cover - the connection's own
+        raise NotImplementedError
+
+    async def send_file(
+        self, prefix: bytes, fd: int, offset: int, count: int, suffix: bytes
+    ) -> bool:
+        """Send ``prefix``, ``count`` bytes of file ``fd`` from ``offset``, then ``suffix``.
+
+        On a plain socket the file goes out with ``os.sendfile`` (never read into
+        Python); over TLS it is read and written in bounded pieces with write
+        backpressure.  Returns False if the connection was lost or the file was
+        shorter than promised (then the connection is aborted: the response
+        cannot be completed).
+        """
+        self.write(prefix, flush=True)
+        loop = self.context.loop
+        while count > 0:
+            if self.disconnected:
+                return False
+            sock = self._socket
+            if self._socket_writable_directly():
+                try:
+                    sent = os.sendfile(sock.fileno(), fd, offset, min(count, _SENDFILE_PIECE))
+                except (BlockingIOError, InterruptedError):
+                    await self._writable(loop, sock.fileno())
+                    continue
+                except OSError:
+                    self.abort()
+                    return False
+            else:
+                data = os.pread(fd, min(count, _READ_PIECE), offset)
+                sent = len(data)
+                if sent:
+                    self.write(data, flush=True)
+                    waiter = self.drained()
+                    if waiter is not None:
+                        await waiter
+            if sent == 0:
+                logger.error("File shorter than the response promised; aborting the connection")
+                self.abort()
+                return False
+            offset += sent
+            count -= sent
+        if self.disconnected:
+            return False
+        if suffix:
+            self.write(suffix, flush=True)
+        return True
+
+    def _writable(self, loop: asyncio.AbstractEventLoop, fileno: int) -> asyncio.Future[None]:
+        """A future resolved once the socket can take more (or the connection is gone)."""
+        waiter = loop.create_future()
+
+        def ready() -> None:
+            loop.remove_writer(fileno)
+            if not waiter.done():
+                waiter.set_result(None)
+
+        loop.add_writer(fileno, ready)
+        self._drain_waiters.append(waiter)  # woken too if the connection is lost
+        waiter.add_done_callback(lambda _: loop.remove_writer(fileno))
+        return waiter
+
+    def write(self, data: bytes, flush: bool = False) -> None:
+        """Queue ``data`` for the client.
+
+        Writes made during one loop iteration are coalesced and sent together
+        at the end of it (a streamed response of many small chunks costs one
+        ``send`` per iteration, not one per chunk); ``flush`` sends everything
+        now, which the last write of a response does unless its app still has
+        input queued (see ``WebRequest._write_framed``).
+        """
+        if self.disconnected:
+            return
+        pending = self._pending
+        if pending is None:
+            if flush:
+                self._send(data)
+                return
+            self._pending = [data]
+            self._pending_size = len(data)
+            self.context.loop.call_soon(self.flush)
+            return
+        pending.append(data)
+        self._pending_size += len(data)
+        if flush or self._pending_size > self.context.config.write_high_water:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send whatever :meth:`write` has queued."""
+        pending, self._pending = self._pending, None
+        if pending and not self.disconnected:
+            self._send(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def _socket_writable_directly(self) -> bool:
+        """A plain socket whose Twisted write buffer is empty: we may write to it ourselves."""
+        transport = self.transport
+        return (
+            self._socket is not None
+            and not transport._tempDataBuffer
+            and transport.offset == len(transport.dataBuffer)
+            and not transport.disconnecting
+        )
+
+    def _send(self, data: bytes) -> None:
+        transport = self.transport
+        sock = self._socket
+        if self._socket_writable_directly():
+            try:
+                sent = sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                sent = 0  # let Twisted's own write path see and report the error
+            if sent == len(data):
+                return
+            data = data[sent:]
+        transport.write(data)
+
+    def drained(self) -> asyncio.Future[None] | None:
+        """None if the client is keeping up, else a future resolved when it has."""
+        if not self._write_paused or self.disconnected:
+            return None
+        waiter = self.context.loop.create_future()
+        self._drain_waiters.append(waiter)
+        return waiter
