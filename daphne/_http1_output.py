@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import tcp
@@ -54,6 +55,7 @@ class SocketOutput:
     context: Any
     transport: Any
     disconnected: bool
+    abort: Callable[[], None]
 
     def _init_output(self) -> None:
         self._write_paused = False
@@ -61,9 +63,6 @@ class SocketOutput:
         self._socket: Any = None
         self._pending: list[bytes] | None = None
         self._pending_size = 0
-
-    def abort(self) -> None:  # pragma: no cover - the connection's own
-        raise NotImplementedError
 
     async def send_file(
         self, prefix: bytes, fd: int, offset: int, count: int, suffix: bytes
