@@ -9,40 +9,25 @@ Debian's ``chromium`` and ``chromium-driver`` or without selenium.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 from processes import DaphneCommand, TLSFiles
+from recipes.recipe_support import CHROMIUM_FLAGS, require_program
 
 pytestmark = pytest.mark.timeout(90)
 WAIT = 20  # seconds the page may take
 
 
-def require(name: str) -> str:
-    path = shutil.which(name) or shutil.which(name, path="/usr/bin:/bin")
-    if path is None:
-        pytest.skip(f"{name} not installed")
-    return path
-
-
 def test_chromium_websocket_over_http2(tmp_path: Path) -> None:
     webdriver = pytest.importorskip("selenium.webdriver")
-    chromium, chromedriver = require("chromium"), require("chromedriver")
+    chromium, chromedriver = require_program("chromium"), require_program("chromedriver")
     tls = TLSFiles(tmp_path)
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--no-proxy-server",
-        "--disable-dev-shm-usage",
+        *CHROMIUM_FLAGS,
         "--ignore-certificate-errors",  # the throwaway CA is not in Chromium's store
         f"--user-data-dir={tmp_path / 'profile'}",
     ):

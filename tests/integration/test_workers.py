@@ -39,15 +39,6 @@ def pids_until(
     raise AssertionError(f"only saw pids {seen}")
 
 
-def wait_for_log(daphne: DaphneCommand, text: str, count: int = 1, deadline: float = 20.0) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if daphne.output().count(text) >= count:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{text!r} not logged {count} times:\n{daphne.output()}")
-
-
 def worker_pids(daphne: DaphneCommand) -> list[int]:
     return [
         int(line.rsplit(" ", 1)[1])
@@ -92,8 +83,8 @@ def test_a_killed_worker_is_restarted() -> None:
         base = f"http://127.0.0.1:{daphne.port}"
         victim = pid_of(base)
         os.kill(victim, signal.SIGKILL)
-        wait_for_log(daphne, f"Worker {victim} died")
-        wait_for_log(daphne, "Started worker", count=3)
+        daphne.wait_for_log(f"Worker {victim} died")
+        daphne.wait_for_log("Started worker", count=3)
         replacement = worker_pids(daphne)[2]
         seen = pids_until(base, lambda pids: replacement in pids)
         assert victim not in seen
@@ -121,7 +112,7 @@ def test_sighup_replaces_workers_without_failed_requests() -> None:
         try:
             time.sleep(0.2)
             daphne.process.send_signal(signal.SIGHUP)
-            wait_for_log(daphne, "finished", count=2)
+            daphne.wait_for_log("finished", count=2)
             time.sleep(0.3)
         finally:
             stop.set()

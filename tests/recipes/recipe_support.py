@@ -45,6 +45,21 @@ os.execv(sys.argv[2], sys.argv[2:])
 """
 
 
+#: Headless Chromium for the browser tests: no sandbox (root in CI), nothing fetched from
+#: the network, no first-run chores.  Add ``--user-data-dir`` with a fresh directory.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--no-proxy-server",
+    "--disable-dev-shm-usage",
+]
+
+
 def require_program(name: str) -> str:
     """The path of program ``name``, or skip the test."""
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from recipe_support import PROJECT_DIR, require_program
+from recipe_support import CHROMIUM_FLAGS, PROJECT_DIR, require_program
 
 pytest.importorskip("channels")
 pytest.importorskip("selenium")
@@ -32,18 +32,6 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 pytestmark = pytest.mark.timeout(90)
 WAIT = 20  # seconds any one browser-side expectation may take
-
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--no-proxy-server",
-    "--disable-dev-shm-usage",
-]
 
 
 @pytest.fixture(scope="module", autouse=True)
