@@ -30,8 +30,8 @@ ATOMIC_WRITE = 4096
 class LoopBatchedStream:
     """A text stream that forwards whole lines to ``target`` once per loop iteration.
 
-    Outside a running event loop (or from another thread) a write goes out at
-    once.  Pending lines are also written at interpreter exit.
+    Outside a running event loop a write goes out at once (or with a batch
+    already due).  Pending lines are also written at interpreter exit.
     """
 
     def __init__(self, target: IO[str]) -> None:
