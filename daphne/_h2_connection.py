@@ -33,7 +33,6 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.stream
-import hpack.exceptions
 import hyperframe.frame
 
 __all__ = ["ServerConnection"]
@@ -56,23 +55,11 @@ class ServerConnection(h2.connection.H2Connection):
                 raise
             closed_streams = getattr(self, "_closed_streams", None)
             closed_by = getattr(h2.stream, "StreamClosedBy", None)
-            if closed_streams is None or closed_by is None:  # an h2 we do not know
-                raise
-            try:
-                self.decoder.decode(frame.data, raw=True)
-            except hpack.exceptions.OversizedHeaderListError as error:
-                raise h2.exceptions.DenialOfServiceError(
-                    f"Oversized header block: {error}"
-                ) from error
-            except (
-                hpack.exceptions.HPACKError,
-                IndexError,
-                TypeError,
-                UnicodeDecodeError,
-            ) as error:
-                raise h2.exceptions.ProtocolError(
-                    f"Error decoding header block: {error}"
-                ) from error
+            decode = getattr(h2.connection, "_decode_headers", None)
+            if closed_streams is None or closed_by is None or decode is None:
+                raise  # an h2 we do not know
+            # h2's own decoding (and its errors): the HPACK state stays in step.
+            decode(self.decoder, frame.data)
             self.highest_inbound_stream_id = stream_id
             # Later frames on it (DATA in flight) get RST_STREAM(STREAM_CLOSED), as for
             # any stream we reset.

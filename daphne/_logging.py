@@ -11,6 +11,7 @@ import logging.config
 from typing import Any
 
 from ._config_file import ConfigFileError, read_config_file
+from ._supervisor import several_processes
 from .access import JSONFormatter, _compile_format
 
 __all__ = [
@@ -99,12 +100,7 @@ def configure_from_args(args: argparse.Namespace, level: int) -> dict[str, Any]:
     if args.log_json and args.access_log_format is not None:
         raise ConfigFileError("--access-log-format and --log-json cannot be used together")
     fmt = args.log_fmt
-    several_processes = (
-        getattr(args, "workers", 1) > 1
-        or getattr(args, "max_requests", None) is not None
-        or getattr(args, "reload", False)
-    )
-    if fmt == DEFAULT_LOG_FORMAT and several_processes:
+    if fmt == DEFAULT_LOG_FORMAT and several_processes(args):
         fmt = PROCESS_LOG_FORMAT
     configure_logging(level, fmt, json_lines=args.log_json, config_path=args.log_config)
     return {"format": args.access_log_format, "json": args.log_json}

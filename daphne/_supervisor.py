@@ -59,6 +59,7 @@ logger = logging.getLogger("daphne.supervisor")
 __all__ = [
     "Supervisor",
     "SupervisorError",
+    "several_processes",
     "supervise",
     "supervisor_requested",
     "worker_argv",
@@ -381,7 +382,12 @@ def supervisor_requested(args: argparse.Namespace) -> bool:
                 raise SupervisorError(f"--reload-dir {directory!r} is not a directory")
     elif args.reload_dir or args.reload_include or args.reload_exclude:
         logger.warning("--reload-dir, --reload-include and --reload-exclude need --reload")
-    return args.workers > 1 or args.max_requests is not None or args.reload
+    return several_processes(args)
+
+
+def several_processes(args: argparse.Namespace) -> bool:
+    """Whether the options run the server as more than one process (a supervisor and workers)."""
+    return args.workers > 1 or args.max_requests is not None or bool(args.reload)
 
 
 def supervise(args: argparse.Namespace, argv: Sequence[str], endpoints: Sequence[str]) -> int:
