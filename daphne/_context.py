@@ -41,6 +41,8 @@ class ServerContext:
     registry: InstanceRegistry = field(default_factory=InstanceRegistry)
     #: The lifespan ``state`` dict when the app ran lifespan startup, else None.
     lifespan_state: dict[str, Any] | None = None
+    #: Open client connections (of every listener), for ``--limit-concurrency`` and shutdown.
+    connections: set[Any] = field(default_factory=set)
     server_name_bytes: bytes = field(init=False)
     _date_second: int = field(default=-1, init=False)
     _date_value: bytes = field(default=b"", init=False)
@@ -56,6 +58,18 @@ class ServerContext:
             self._date_second = second
             self._date_value = formatdate(second, usegmt=True).encode("ascii")
         return self._date_value
+
+    def at_capacity(self) -> bool:
+        """Whether a new request or WebSocket must be refused (``--limit-concurrency``).
+
+        The limit counts running application instances and open connections,
+        on every protocol: the request being decided is not yet among the
+        instances, its connection is among the connections.
+        """
+        limit = self.config.limit_concurrency
+        if limit is None:
+            return False
+        return len(self.registry) >= limit or len(self.connections) > limit
 
     def log_action(self, protocol: str, action: str, details: dict[str, Any]) -> None:
         """Forward an access-log event to the action logger, if any."""

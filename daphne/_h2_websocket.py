@@ -3,7 +3,7 @@
 The server announces ``SETTINGS_ENABLE_CONNECT_PROTOCOL``; a client then opens a
 stream with ``:method CONNECT``, ``:protocol websocket``, ``:scheme`` and
 ``:path``.  That stream carries WebSocket frames in its DATA frames, so the same
-:class:`~daphne.ws_protocol.WebSocketProtocol` runs on it: this module only
+:class:`~daphne._ws_stream.WebSocketStream` runs on it: this module only
 supplies the stream as its "channel" (write, drained, pause/resume reading,
 close = END_STREAM, abort = RST_STREAM) and answers the handshake with HTTP/2
 HEADERS (``:status 200`` instead of ``101``; no ``Sec-WebSocket-Key`` dance).
@@ -21,9 +21,10 @@ import h2.errors
 import h2.exceptions
 
 from ._errors import BadRequest
-from ._h2_stream import H2Sender, response_fields
-from .http_protocol import error_page
-from .ws_protocol import WebSocketProtocol
+from ._h2_stream import H2Sender
+from ._headers import h2_response_fields
+from ._responses import error_page
+from ._ws_stream import WebSocketStream
 
 if TYPE_CHECKING:
     from ._http2 import H2Protocol
@@ -53,7 +54,7 @@ def connect_problem(protocol: bytes, headers: list[tuple[bytes, bytes]]) -> BadR
 
 
 def _response_headers(status: int, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    return [(b":status", b"%d" % status), *response_fields(headers)]
+    return [(b":status", b"%d" % status), *h2_response_fields(headers)]
 
 
 class H2WebSocketStream(H2Sender):
@@ -66,6 +67,7 @@ class H2WebSocketStream(H2Sender):
     def __init__(self, protocol: H2Protocol, stream_id: int, head: ConnectHead) -> None:
         super().__init__(protocol, stream_id)
         self.disconnected = False
+        self.request_ended = False
         self._paused = False
         self._unacked = 0
         self.ws = H2WebSocketProtocol(self, protocol.context, head, protocol.facts_kwargs)
@@ -129,7 +131,9 @@ class H2WebSocketStream(H2Sender):
 
     # -- events from H2Protocol --------------------------------------------------------
 
-    def feed_body(self, data: bytes, flow_length: int, more_body: bool) -> None:
+    def feed_body(self, data: bytes, flow_length: int, end: bool) -> None:
+        if end:
+            self.request_ended = True
         if data:
             self.ws.data_received(data)
         if flow_length:
@@ -137,7 +141,7 @@ class H2WebSocketStream(H2Sender):
                 self._unacked += flow_length
             else:
                 self.protocol.acknowledge(self.stream_id, flow_length)
-        if not more_body:
+        if end:
             # END_STREAM is the client's FIN: after a close handshake that is
             # normal, before one it is an abnormal closure (1006).
             self.ws.connection_lost()
@@ -159,8 +163,8 @@ class H2WebSocketStream(H2Sender):
         self.protocol.stream_finished(self)
 
 
-class H2WebSocketProtocol(WebSocketProtocol):
-    """:class:`WebSocketProtocol` answering over HTTP/2 HEADERS instead of HTTP/1.1 bytes."""
+class H2WebSocketProtocol(WebSocketStream):
+    """:class:`WebSocketStream` answering over HTTP/2 HEADERS instead of HTTP/1.1 bytes."""
 
     channel: H2WebSocketStream
 
@@ -168,26 +172,16 @@ class H2WebSocketProtocol(WebSocketProtocol):
         self.channel.send_head(200, headers, end=False)
 
     def _write_denial_head(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
-        extra = [(b"date", self.context.date_header())]
-        if self.context.server_name_bytes and not any(
-            name.lower() == b"server" for name, _ in headers
-        ):
-            extra.append((b"server", self.context.server_name_bytes))
-        self.channel.send_head(status, [*headers, *extra], end=False)
+        self.channel.send_head(status, headers, end=False)
 
     def _write_denial_body(self, body: bytes, more_body: bool) -> Awaitable[None] | None:
         return self.channel._queue(body, not more_body)
 
-    def _write_http_error(self, status: int, reason: str) -> None:
+    def _write_http_error(
+        self, status: int, reason: str, extra: list[tuple[bytes, bytes]] | tuple[()] = ()
+    ) -> None:
         page = error_page(status, reason)
-        headers: list[tuple[bytes, bytes]] = [
-            (b"content-type", b"text/html; charset=utf-8"),
-            (b"content-length", b"%d" % len(page)),
-            (b"date", self.context.date_header()),
-        ]
-        if self.context.server_name_bytes:
-            headers.append((b"server", self.context.server_name_bytes))
-        self.channel.send_head(status, headers, end=False)
+        self.channel.send_head(status, self._error_headers(page, extra), end=False)
         self.channel._queue(page, True)
 
 

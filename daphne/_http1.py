@@ -44,10 +44,10 @@ from ._context import ServerContext
 from ._errors import BadRequest
 from ._http1_output import SocketOutput, plain_socket
 from ._http1_parser import ChunkedDecoder, find_head_end, parse_request_head
+from ._http1_wire import WebRequest, error_response
 from ._http2 import PREFACE, H2Protocol
 from ._tls import tls_extension
-from .http_protocol import WebRequest, error_response
-from .ws_protocol import WebSocketProtocol, handshake_problem
+from ._ws_stream import WebSocketStream, handshake_problem
 
 logger = logging.getLogger("daphne.http_protocol")
 
@@ -100,7 +100,6 @@ class HTTP1Connection(SocketOutput, Protocol):
         self.factory: Any = None
         self._head_started_at: float | None = None
         self._head_timer: Any = None
-        self._body_received_total = 0
         self._body_left = 0
         self._chunked: ChunkedDecoder | None = None
         self._reading_paused = False
@@ -307,28 +306,11 @@ class HTTP1Connection(SocketOutput, Protocol):
             return
         self._buffer = buffer[body_start:]
         self._head_started_at = None
-        limit = config.limit_request_body
-        if limit is not None and head.content_length is not None and head.content_length > limit:
-            self._reject(BadRequest(f"Request body larger than {limit} bytes", 413), buffer)
-            return
         self._start_request(head)
 
-    def _over_capacity(self) -> bool:
-        limit = self.context.config.limit_concurrency
-        if limit is None:
-            return False
-        connections = len(self.factory.connections) if self.factory is not None else 0
-        return connections > limit or len(self.context.registry) >= limit
-
     def _start_request(self, head: Any) -> None:
-        self._body_received_total = 0
-        if self._over_capacity():
-            self._reject(
-                BadRequest("The server is at capacity; retry shortly", 503),
-                b"",
-                b"Retry-After: 1\r\n",
-            )
-            return
+        # Limits (--limit-concurrency, --limit-request-body) are the stream's
+        # decisions, the same on every protocol (daphne._http_stream).
         if head.upgrade == b"websocket":
             self._start_websocket(head)
             return
@@ -348,6 +330,8 @@ class HTTP1Connection(SocketOutput, Protocol):
             self._chunked = None
             self.state = ConnState.RESPONDING
         request.begin(head, self.context, self._facts)
+        if self.state is ConnState.CLOSED:
+            return  # refused before the app saw it (503, 413...)
         if self.state is ConnState.RESPONDING:
             request.feed_body(b"", False)
         elif self._buffer:
@@ -405,9 +389,11 @@ class HTTP1Connection(SocketOutput, Protocol):
         if len(self._buffer) < length:
             self.state = ConnState.H2C_BODY
             self._request_head = head
+            self._start_head_timer()  # the wait for the body is bounded like the head's
             return
         body, self._buffer = self._buffer[:length], self._buffer[length:]
         self._request_head = None
+        self._head_started_at = None
         settings = next(value for name, value in head.headers if name == b"http2-settings")
         self.write(
             b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
@@ -426,21 +412,10 @@ class HTTP1Connection(SocketOutput, Protocol):
         if length:
             stream = protocol.streams.get(1)
             if stream is not None:
-                stream.feed_body(body, 0, False)
+                stream.feed_body(body, 0, True)
         if self._buffer:
             data, self._buffer = self._buffer, b""
             protocol.data_received(data)
-
-    def _body_too_large(self, request: WebRequest, limit: int) -> None:
-        self.state = ConnState.CLOSED
-        if request.response_done or request.head_written:
-            self.abort()
-        else:
-            request.cycle.state = request.cycle.state.ABORTED
-            request.basic_error(
-                413, b"Payload Too Large", f"Request body larger than {limit} bytes"
-            )
-            self._close()
 
     def _start_websocket(self, head: Any) -> None:
         problem = handshake_problem(head)
@@ -450,7 +425,7 @@ class HTTP1Connection(SocketOutput, Protocol):
             return
         self._cancel_idle()
         self.state = ConnState.UPGRADED
-        self._upgraded = WebSocketProtocol(self, self.context, head, self._facts)
+        self._upgraded = WebSocketStream(self, self.context, head, self._facts)
         self._upgraded.start()
         if self._buffer and self.state is ConnState.UPGRADED:
             data, self._buffer = self._buffer, b""
@@ -468,20 +443,15 @@ class HTTP1Connection(SocketOutput, Protocol):
             try:
                 pieces = decoder.feed(data)
             except BadRequest as error:
-                if request is not None and not request.response_done and not request.head_written:
-                    request.cycle.state = request.cycle.state.ABORTED
-                    request.basic_error(error.status, b"Bad Request", error.reason)
+                stream = request.stream if request is not None else None
+                if stream is not None and not stream.done:
+                    stream.error(error.status, error.reason)  # closes the connection after
                 else:
                     self._close()
                 return
             done = decoder.done
             if not discarding and request is not None:
                 body = b"".join(pieces)
-                limit = self.context.config.limit_request_body
-                self._body_received_total += len(body)
-                if limit is not None and self._body_received_total > limit:
-                    self._body_too_large(request, limit)
-                    return
                 if body or done:
                     request.feed_body(body, not done)
             if done:
@@ -549,8 +519,9 @@ class HTTP1Connection(SocketOutput, Protocol):
         if self.disconnected or self.state is ConnState.CLOSED:
             return
         timeout = self.context.config.keep_alive_timeout
-        if self.state is not ConnState.IDLE:
-            # A request is in progress: idleness does not apply; look again later.
+        if self.state is not ConnState.IDLE or self._head_started_at is not None:
+            # A request is in progress, or its head is arriving (--header-read-timeout
+            # bounds that): idleness does not apply; look again later.
             self._idle_timer = self.context.clock.callLater(timeout, self._idle_check)
             return
         remaining = self._idle_since + timeout - self.context.clock.seconds()
@@ -571,7 +542,8 @@ class HTTP1Connection(SocketOutput, Protocol):
     def _head_check(self) -> None:
         self._head_timer = None
         started = self._head_started_at
-        if started is None or self.disconnected or self.state is not ConnState.IDLE:
+        waiting = self.state is ConnState.IDLE or self.state is ConnState.H2C_BODY
+        if started is None or self.disconnected or not waiting:
             return
         remaining = started + self.context.config.header_read_timeout - self.context.clock.seconds()
         if remaining > 0:

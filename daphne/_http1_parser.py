@@ -14,14 +14,13 @@ import re
 from dataclasses import dataclass
 
 from ._errors import BadRequest
+from ._headers import TOKEN, check_request_value
 
 __all__ = ["ChunkedDecoder", "RequestHead", "find_head_end", "parse_request_head"]
 
-_TOKEN = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
-_REQUEST_LINE_RE = re.compile(rb"(" + _TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9])\.([0-9])")
-_TOKEN_RE = re.compile(_TOKEN)
-# Field values may hold HTAB, SP, VCHAR and obs-text (RFC 9110 §5.5); every
-# other control byte (NUL, CR, LF, VT, FF, FS/GS/RS, DEL...) is refused.
+_REQUEST_LINE_RE = re.compile(rb"(" + TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9])\.([0-9])")
+_TOKEN_RE = re.compile(TOKEN)
+# Trailer values (read and dropped) only need to be free of control bytes.
 _BAD_VALUE_RE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _DIGITS_RE = re.compile(rb"[0-9]+")
 _HEX_RE = re.compile(rb"[0-9A-Fa-f]{1,16}")
@@ -100,18 +99,6 @@ def _parse_request_line(line: bytes) -> tuple[str, bytes, bytes, str]:
     return method.decode("ascii"), path, query, "1.0" if minor == b"0" else "1.1"
 
 
-def _check_value(value: bytes) -> None:
-    if _BAD_VALUE_RE.search(value) is not None:
-        raise BadRequest("Invalid header value")
-    if b"\x85" in value:
-        # U+0085 (NEL) on its own is a line break to str.splitlines(); inside
-        # valid UTF-8 (e.g. "Å" = C3 85) it is just part of a character.
-        try:
-            value.decode("utf-8")
-        except UnicodeDecodeError:
-            raise BadRequest("Invalid header value") from None
-
-
 def parse_request_head(
     head: bytes | bytearray, max_header_count: int = 500, max_field_size: int = 0
 ) -> RequestHead:
@@ -144,7 +131,7 @@ def parse_request_head(
                 raise BadRequest("Obsolete line folding is not accepted")
             raise BadRequest("Invalid header name")
         value = value.strip(b" \t")
-        _check_value(value)
+        check_request_value(value)
         name = name.lower()
         headers.append((name, value))
         if name == b"content-length":

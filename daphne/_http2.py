@@ -30,7 +30,8 @@ import hyperframe.frame
 
 from ._errors import BadRequest
 from ._h2_connection import ServerConnection
-from ._h2_stream import H2Stream, response_fields
+from ._h2_stream import H2Stream
+from ._headers import check_request_field, h2_response_fields
 from ._scope import RequestFacts, build_http_scope
 
 logger = logging.getLogger("daphne.http_protocol")
@@ -44,6 +45,24 @@ _RESET_ALLOWANCE = 100
 #: Frames that carry nothing (empty DATA without END_STREAM, PING, SETTINGS) a client may
 #: send per stream it opened, beyond a fixed allowance, before it is told to calm down.
 _IDLE_FRAME_ALLOWANCE = 1000
+
+
+def _check_request_fields(
+    headers: list[tuple[bytes, bytes]],
+) -> tuple[BadRequest | None, int | None]:
+    """The request fields' grammar problem (or None) and the declared body length.
+
+    The same rules as HTTP/1.1 (:mod:`daphne._headers`), CVE-2026-44546 included.
+    """
+    declared = None
+    for name, value in headers:
+        try:
+            check_request_field(name, value)
+        except BadRequest as error:
+            return error, None
+        if name == b"content-length" and value.isdigit() and len(value) <= 18:
+            declared = int(value)
+    return None, declared
 
 
 class H2Protocol:
@@ -66,13 +85,19 @@ class H2Protocol:
         #: The client sent GOAWAY(NO_ERROR): close once its open streams are answered.
         self._client_left = False
         self._last_stream_id = 0
+        #: When the connection last had no open stream (None while one is open).
+        self._idle_since: float | None = None
+        self._idle_timer: Any = None
+        #: When an unfinished header block started arriving, and its timer.
+        self._head_since: float | None = None
+        self._head_timer: Any = None
         config = context.config
         self.conn = ServerConnection(
             config=h2.config.H2Configuration(
                 client_side=False,
                 header_encoding=None,
                 validate_inbound_headers=True,
-                # response_fields() checks what the app sends, much faster.
+                # daphne._headers checks what the app sends, much faster.
                 validate_outbound_headers=False,
                 normalize_outbound_headers=False,
             )
@@ -95,8 +120,90 @@ class H2Protocol:
     def start(self, data: bytes = b"") -> None:
         self.conn.initiate_connection()
         self.flush()
+        self._idle_from(self.context.clock.seconds())
         if data:
             self.data_received(data)
+
+    # -- timers: --keep-alive-timeout and --header-read-timeout ---------------------------
+
+    def _busy(self) -> None:
+        """A stream opened: the connection is no longer idle."""
+        self._idle_since = None
+
+    def _idle_from(self, now: float) -> None:
+        """No stream is open: the keep-alive timeout runs from ``now``."""
+        self._idle_since = now
+        if self._idle_timer is None and not self.closed:
+            self._idle_timer = self.context.clock.callLater(
+                self.context.config.keep_alive_timeout, self._idle_check
+            )
+
+    def _idle_check(self) -> None:
+        """Close a connection with no open stream for ``keep_alive_timeout`` seconds.
+
+        The timer runs as long as the connection does (one per connection); a
+        busy connection just looks again a timeout later.
+        """
+        self._idle_timer = None
+        if self.closed or self.draining:
+            return
+        timeout = self.context.config.keep_alive_timeout
+        now = self.context.clock.seconds()
+        if self.streams or self._head_since is not None:
+            self._idle_since = None  # busy, or --header-read-timeout decides
+        elif self._idle_since is None:
+            self._idle_since = now
+        since = self._idle_since
+        if since is None or since + timeout > now:
+            delay = timeout if since is None else since + timeout - now
+            self._idle_timer = self.context.clock.callLater(delay, self._idle_check)
+            return
+        # RFC 9113 §6.8: GOAWAY(NO_ERROR) with the last stream we processed, then close.
+        self.conn.close_connection(h2.errors.ErrorCodes.NO_ERROR)
+        self._close_all()
+        self._goodbye()
+
+    def _track_header_block(self) -> None:
+        """Time an unfinished header block (HEADERS waiting for CONTINUATION)."""
+        # h2 keeps the frames of a header block in its frame buffer until
+        # END_HEADERS; it has no public way to ask whether one is pending.
+        pending = bool(getattr(self.conn.incoming_buffer, "_headers_buffer", None))
+        if not pending:
+            self._head_since = None
+            return
+        if self._head_since is None:
+            self._head_since = self.context.clock.seconds()
+        if self._head_timer is None:
+            self._head_timer = self.context.clock.callLater(
+                self.context.config.header_read_timeout, self._head_check
+            )
+
+    def _head_check(self) -> None:
+        self._head_timer = None
+        started = self._head_since
+        if started is None or self.closed:
+            return
+        remaining = started + self.context.config.header_read_timeout
+        remaining -= self.context.clock.seconds()
+        if remaining > 0:
+            self._head_timer = self.context.clock.callLater(remaining, self._head_check)
+            return
+        logger.info(
+            "HTTP/2 client %s: header block not finished in %ss; closing the connection",
+            self.facts_kwargs.get("client"),
+            self.context.config.header_read_timeout,
+        )
+        self.conn.close_connection(h2.errors.ErrorCodes.NO_ERROR)
+        self.flush()
+        self._close_all()
+        self.channel.close()
+
+    def _cancel_timers(self) -> None:
+        for name in ("_idle_timer", "_head_timer"):
+            timer = getattr(self, name)
+            setattr(self, name, None)
+            if timer is not None and timer.active():
+                timer.cancel()
 
     def flush(self) -> None:
         data = self.conn.data_to_send()
@@ -118,9 +225,14 @@ class H2Protocol:
         self.streams.pop(stream_id, None)
         self.flush()
 
-    def stream_finished(self, stream: Any) -> None:
+    def stream_finished(self, stream: Any, reset_code: int | None = None) -> None:
+        """A stream's response is complete; ``reset_code``: reset it too (its request is not)."""
         if self.streams.pop(stream.stream_id, None) is not None:
             self._completed += 1
+        if reset_code is not None:
+            self.reset_stream(stream.stream_id, reset_code)
+        if not self.streams:
+            self._idle_from(self.context.clock.seconds())
         self._close_when_idle()
 
     def _close_when_idle(self) -> None:
@@ -152,6 +264,7 @@ class H2Protocol:
             self._dispatch(event)
             if self.closed:
                 return
+        self._track_header_block()
         self.flush()
         if self.channel.write_paused:
             # The client is not reading what we owe it (e.g. PING/SETTINGS acks):
@@ -211,19 +324,22 @@ class H2Protocol:
 
     def _dispatch(self, event: Any) -> None:
         if isinstance(event, h2.events.DataReceived):
-            if not event.data and event.stream_ended is None and not self._count_idle_frame():
+            ended = event.stream_ended is not None
+            if not event.data and not ended and not self._count_idle_frame():
                 return
             stream = self.streams.get(event.stream_id)
             if stream is None:
                 self.acknowledge(event.stream_id, event.flow_controlled_length)
-            elif event.data or event.flow_controlled_length:
-                stream.feed_body(event.data, event.flow_controlled_length, True)
+            else:
+                # A DATA frame with END_STREAM ends the body in the same message;
+                # the StreamEnded event h2 adds for it then finds the body done.
+                stream.feed_body(event.data, event.flow_controlled_length, ended)
         elif isinstance(event, h2.events.RequestReceived):
             self._request(event)
         elif isinstance(event, h2.events.StreamEnded):
             stream = self.streams.get(event.stream_id)
-            if stream is not None:
-                stream.feed_body(b"", 0, False)
+            if stream is not None and not stream.request_ended:
+                stream.feed_body(b"", 0, True)
         elif isinstance(event, h2.events.StreamReset):
             stream = self.streams.pop(event.stream_id, None)
             if stream is not None:
@@ -337,6 +453,9 @@ class H2Protocol:
         if connect_protocol is not None and method == "CONNECT":
             self._open_websocket(stream_id, connect_protocol, path, query, headers, ended)
             return
+        problem, declared_length = _check_request_fields(headers)
+        if ended:
+            declared_length = None  # no body follows, whatever the header says
         facts = RequestFacts(
             method=method,
             path=path,
@@ -351,14 +470,19 @@ class H2Protocol:
         scheme = pseudo.get(b":scheme")
         if scheme in (b"http", b"https") and not self.context.config.proxy_forwarded_address_header:
             scope["scheme"] = scheme.decode("ascii")
-        stream = H2Stream(self, stream_id, scope)
+        stream = H2Stream(self, stream_id, scope, declared_length)
         stream.request_pseudo = list(pseudo.items())
         self.streams[stream_id] = stream
+        self._busy()
+        if problem is not None:
+            stream.stream.error(problem.status, problem.reason)
+            return
         stream.start()
         if ended:
-            stream.feed_body(b"", 0, False)
+            stream.feed_body(b"", 0, True)
 
     def push(self, parent: H2Stream, path: str, headers: list[tuple[bytes, bytes]]) -> None:
+        """Promise ``path`` on ``parent`` and serve it as a new stream (RFC 9113 §8.4)."""
         conn = self.conn
         if (
             not conn.remote_settings.enable_push
@@ -373,7 +497,7 @@ class H2Protocol:
             (b":path", quote(path, safe="/%;:@&=+$,!~*'()?").encode("ascii")),
             (b":scheme", parent.scope["scheme"].encode("ascii")),
             (b":authority", authority),
-            *response_fields(headers),
+            *h2_response_fields(headers),
         ]
         try:
             promised = conn.get_next_available_stream_id()
@@ -404,12 +528,14 @@ class H2Protocol:
             return
         stream = H2WebSocketStream(self, stream_id, ConnectHead(path, query, headers))
         self.streams[stream_id] = stream
+        self._busy()
         stream.start()
 
     # -- endings --------------------------------------------------------------------
 
     def _close_all(self) -> None:
         self.closed = True
+        self._cancel_timers()
         for stream in list(self.streams.values()):
             stream.reset()
         self.streams.clear()

@@ -1,7 +1,8 @@
 """``HTTPResponseCycle``: the ASGI ``http.response.*`` state machine.
 
 Protocol-neutral: it validates the order and fields of the application's
-messages and drives a :class:`ResponseWriter` (HTTP/1.1 today, HTTP/2 later).
+messages and drives a :class:`ResponseWriter`, which is always the request's
+:class:`~daphne._http_stream.HTTPStream` (the same for HTTP/1.x and HTTP/2).
 
 Theory of operation:
 
@@ -159,6 +160,11 @@ class HTTPResponseCycle:
             f"Cannot handle message type {message_type}!: expected "
             f"'http.response.start' or 'http.response.body', got '{message_type}'"
         )
+
+    def abort(self) -> None:
+        """The response is being failed or cut short: ignore every later message."""
+        if self.state is not CycleState.COMPLETE:
+            self.state = CycleState.ABORTED
 
     def detach(self) -> None:
         """Forget the writer (the response is over); later messages are ignored."""

@@ -23,6 +23,7 @@ from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from ._errors import ApplicationMessageError
+from ._headers import check_response_headers
 from ._http_cycle import check_header_types
 from ._ws_engine import valid_close_code
 
@@ -61,6 +62,10 @@ class WebSocketCycle:
         self._writer = writer
         self._offered = offered_subprotocols
         self.state = WSState.CONNECTING
+
+    def give_up(self) -> None:
+        """The server ended the handshake itself (a timeout): ignore whatever comes next."""
+        self.state = WSState.CLOSED
 
     def detach(self) -> None:
         """The connection is over: ignore whatever comes next."""
@@ -136,6 +141,7 @@ class WebSocketCycle:
                 f"expected a subprotocol the client offered ({self._offered}), got {subprotocol!r}"
             )
         headers = check_header_types(message.get("headers", ()))
+        check_response_headers(headers)
         for name, _ in headers:
             if name.lower() in (
                 b"sec-websocket-protocol",
@@ -172,5 +178,6 @@ class WebSocketCycle:
         if not isinstance(status, int) or not 100 <= status <= 999:
             raise ApplicationMessageError(f"expected an integer status code, got {status!r}")
         headers = check_header_types(message.get("headers", ()))
+        check_response_headers(headers)
         self.state = WSState.DENYING
         self._writer.deny_start(status, headers)

@@ -1,6 +1,8 @@
 """The project's ASGI entry point: Django for HTTP, Channels consumers for WebSockets.
 
 Serve it with ``daphne djproject.asgi:application`` (from ``tests/django_project``).
+With ``DJPROJECT_SERVE_STATIC=1`` the HTTP side is wrapped in Django's ``ASGIStaticFilesHandler``
+(as ``runserver`` does), so plain ``daphne`` serves ``/static/`` too.
 """
 
 import os
@@ -10,6 +12,10 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "djproject.settings")
 # Set up Django (the app registry) before anything imports models, e.g. the auth middleware.
 django_application = get_asgi_application()
+if os.environ.get("DJPROJECT_SERVE_STATIC") == "1":
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    django_application = ASGIStaticFilesHandler(django_application)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
