@@ -12,6 +12,12 @@ each to a :class:`~daphne.http_protocol.WebRequest`, keeps responses in order
   the transport's buffer passes its high-water mark ``drained()`` hands the
   app's ``send`` an awaitable that completes once the client has read enough.
 
+Which protocol the connection speaks (HTTP/2 by ALPN or preface, ``Upgrade:
+h2c``, ``Upgrade: websocket``) is decided by :mod:`daphne._switch`; once
+handed over, this object stays the transport-facing side (writes,
+backpressure) of the protocol that took over.  Limits and every ASGI decision
+are the request stream's (:mod:`daphne._http_stream`).
+
 Theory of operation (``ConnState``):
 
 * ``IDLE``: waiting for a request head (keep-alive timer running).
@@ -30,8 +36,6 @@ Covered by ``tests/unit/test_http1.py`` and ``tests/property/test_http1_props.py
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 import logging
 from typing import Any
@@ -45,9 +49,9 @@ from ._errors import BadRequest
 from ._http1_output import SocketOutput, plain_socket
 from ._http1_parser import ChunkedDecoder, find_head_end, parse_request_head
 from ._http1_wire import WebRequest, error_response
-from ._http2 import PREFACE, H2Protocol
+from ._http2 import H2Protocol
+from ._switch import Choice, first_bytes, h2c_upgradable, start_h2c, start_http2, start_websocket
 from ._tls import tls_extension
-from ._ws_stream import WebSocketStream, handshake_problem
 
 logger = logging.getLogger("daphne.http_protocol")
 
@@ -56,9 +60,6 @@ __all__ = ["ConnState", "HTTP1Connection"]
 #: Largest unread body remainder drained (rather than closing) after an early response.
 _MAX_DISCARD = 256 * 1024
 _UNKNOWN = object()
-#: Largest request body an ``Upgrade: h2c`` request may carry and still be upgraded
-#: (it is read whole first); bigger ones are served over HTTP/1.1.
-_H2C_MAX_BODY = 64 * 1024
 
 
 class ConnState(enum.Enum):
@@ -314,7 +315,9 @@ class HTTP1Connection(SocketOutput, Protocol):
         if head.upgrade == b"websocket":
             self._start_websocket(head)
             return
-        if head.upgrade == b"h2c" and self._h2c_upgradable(head):
+        if head.upgrade == b"h2c" and h2c_upgradable(
+            head, self.context.config.h2c, self._facts["secure"]
+        ):
             self._start_h2c(head)
             return
         request = WebRequest(self)
@@ -339,49 +342,23 @@ class HTTP1Connection(SocketOutput, Protocol):
             self._body_received(data)
 
     def _check_http2(self, data: bytes) -> bytes:
-        """Switch to HTTP/2 if TLS negotiated ``h2`` or the client sent the preface.
+        """Hand the connection to HTTP/2 if the first bytes (or ALPN) say so.
 
         :returns: the bytes still to be handled as HTTP/1.x (empty once switched
             or while a possible preface is incomplete).
         """
         pending = self._buffer + data
         negotiated = getattr(self.transport, "negotiatedProtocol", None)
-        if negotiated != b"h2":
-            if not self.context.config.h2c or not PREFACE.startswith(pending[: len(PREFACE)]):
-                self._first_data = False
-                self._buffer = b""
-                return pending
-            if len(pending) < len(PREFACE):
-                self._buffer = pending  # maybe the preface: wait for the rest
-                return b""
+        choice = first_bytes(pending, negotiated, self.context.config.h2c)
+        if choice is Choice.UNDECIDED:
+            self._buffer = pending  # maybe the preface: wait for the rest
+            return b""
         self._first_data = False
         self._buffer = b""
-        self._cancel_idle()
-        self.state = ConnState.UPGRADED
-        self._upgraded = H2Protocol(self, self.context, self._facts)
-        self._upgraded.start(pending)
+        if choice is Choice.HTTP1:
+            return pending
+        start_http2(self, pending)
         return b""
-
-    def _h2c_upgradable(self, head: Any) -> bool:
-        """An ``Upgrade: h2c`` we can honour (RFC 7540 §3.2); otherwise it is ignored."""
-        if not self.context.config.h2c or self._facts.get("secure") or head.http_version != "1.1":
-            return False
-        if head.chunked or (head.content_length or 0) > _H2C_MAX_BODY:
-            return False  # such requests simply stay HTTP/1.1
-        settings = [value for name, value in head.headers if name == b"http2-settings"]
-        connection = b",".join(
-            value for name, value in head.headers if name == b"connection"
-        ).lower()
-        tokens = {token.strip() for token in connection.split(b",")}
-        if len(settings) != 1 or not {b"upgrade", b"http2-settings"} <= tokens:
-            return False
-        # RFC 7540 §3.2.1: base64url SETTINGS payload, trailing "=" left out.
-        value = settings[0].strip()
-        try:
-            payload = base64.urlsafe_b64decode(value + b"=" * (-len(value) % 4))
-        except (binascii.Error, ValueError):
-            return False
-        return len(payload) % 6 == 0
 
     def _start_h2c(self, head: Any) -> None:
         """Upgrade to HTTP/2 once the request's (small) body is all here (RFC 7540 §3.2)."""
@@ -391,45 +368,29 @@ class HTTP1Connection(SocketOutput, Protocol):
             self._request_head = head
             self._start_head_timer()  # the wait for the body is bounded like the head's
             return
-        body, self._buffer = self._buffer[:length], self._buffer[length:]
+        body, rest = self._buffer[:length], self._buffer[length:]
+        self._buffer = b""
         self._request_head = None
         self._head_started_at = None
-        settings = next(value for name, value in head.headers if name == b"http2-settings")
-        self.write(
-            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
-            flush=True,
-        )
-        self._cancel_idle()
-        self.state = ConnState.UPGRADED
-        protocol = H2Protocol(self, self.context, self._facts)
-        self._upgraded = protocol
-        try:
-            protocol.start_upgraded(settings, head, body_done=not length)
-        except Exception:
-            logger.debug("Bad HTTP2-Settings in an h2c upgrade", exc_info=True)
-            self.abort()
-            return
-        if length:
-            stream = protocol.streams.get(1)
-            if stream is not None:
-                stream.feed_body(body, 0, True)
-        if self._buffer:
-            data, self._buffer = self._buffer, b""
-            protocol.data_received(data)
+        start_h2c(self, head, body, rest)
 
     def _start_websocket(self, head: Any) -> None:
-        problem = handshake_problem(head)
+        rest, self._buffer = self._buffer, b""
+        problem = start_websocket(self, head, rest)
         if problem is not None:
             extra = b"Sec-WebSocket-Version: 13\r\n" if problem.status == 426 else b""
             self._reject(problem, b"", extra)
-            return
+
+    def hand_over(self, protocol: Any) -> None:
+        """From now on bytes and connection loss go to ``protocol`` (HTTP/2, WebSocket)."""
         self._cancel_idle()
         self.state = ConnState.UPGRADED
-        self._upgraded = WebSocketStream(self, self.context, head, self._facts)
-        self._upgraded.start()
-        if self._buffer and self.state is ConnState.UPGRADED:
-            data, self._buffer = self._buffer, b""
-            self._upgraded.data_received(data)
+        self._upgraded = protocol
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        """``client``, ``server`` and ``secure`` of this connection, for request facts."""
+        return self._facts
 
     def close(self) -> None:
         """Send what is queued, then close the connection."""
