@@ -12,6 +12,10 @@ Theory of operation (states of :class:`WSState`):
   closing handshake (→ ``CLOSED`` from the app's point of view).
 * ``CLOSED``: everything the app sends is ignored (the socket is gone or going).
 
+An invalid ``websocket.accept`` or ``websocket.http.response.start`` (a bad
+subprotocol, status or header) moves to ``CLOSED`` and tells the writer to
+fail the handshake (a 500), besides raising into the app's ``send``.
+
 Every invalid message raises :class:`ApplicationMessageError` into the app's
 ``send`` ("expected X, got Y").  Covered by ``tests/unit/test_ws_cycle.py``.
 """
@@ -52,6 +56,8 @@ class WebSocketWriter(Protocol):
 
     def close(self, code: int, reason: str) -> None: ...
 
+    def fail_handshake(self) -> None: ...
+
 
 class WebSocketCycle:
     """Validates the app's WebSocket messages and drives a :class:`WebSocketWriter`."""
@@ -83,11 +89,11 @@ class WebSocketCycle:
         if state is WSState.CLOSED:
             return None
         if kind == "websocket.accept" and state is WSState.CONNECTING:
-            return self._accept(message)
+            return self._answer(self._accept, message)
         if kind == "websocket.close" and state in (WSState.CONNECTING, WSState.OPEN):
             return self._close(message)
         if kind == "websocket.http.response.start" and state is WSState.CONNECTING:
-            return self._deny(message)
+            return self._answer(self._deny, message)
         if kind == "websocket.http.response.body" and state is WSState.DENYING:
             body = message.get("body", b"")
             if not isinstance(body, (bytes, bytearray)):
@@ -105,6 +111,19 @@ class WebSocketCycle:
                 "got 'websocket.send'"
             )
         raise ApplicationMessageError(f"expected {self._expected()}, got {kind!r}")
+
+    def _answer(self, method: Any, message: Any) -> None:
+        """Run ``_accept`` or ``_deny``; an invalid answer fails the handshake (Rule: 500).
+
+        The app meant to answer the handshake and cannot be answered for: even
+        if it catches the error, the client gets a 500 rather than a hang.
+        """
+        try:
+            method(message)
+        except ApplicationMessageError:
+            self.state = WSState.CLOSED
+            self._writer.fail_handshake()
+            raise
 
     def _expected(self) -> str:
         if self.state is WSState.CONNECTING:

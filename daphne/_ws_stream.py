@@ -278,6 +278,18 @@ class WebSocketStream:
             status, with_defaults(headers, context.date_header(), context.server_name_bytes)
         )
 
+    def fail_handshake(self) -> None:
+        """The app's answer to the handshake was invalid: 500 on the next loop turn.
+
+        Deferred so that the app sees the error raised from its ``send`` first.
+        """
+        self.context.loop.call_soon(self._fail_handshake_now)
+
+    def _fail_handshake_now(self) -> None:
+        if not self._finished:
+            self._cancel_timer("connect")
+            self._http_error(500, "Server Error")
+
     def deny_body(self, body: bytes, more_body: bool) -> Awaitable[None] | None:
         waiter = self._write_denial_body(body, more_body)
         if not more_body:

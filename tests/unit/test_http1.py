@@ -260,6 +260,19 @@ def test_no_body_bytes_for_head_204_304(make, method: str, status: int) -> None:
     assert b"aaa" not in h.written and b"ccc" not in h.written
 
 
+def test_head_with_content_length_keeps_the_connection(make) -> None:
+    """A HEAD answered with the GET's Content-Length is complete: the connection stays open.
+
+    (It used to be taken for a short body and closed, without ``Connection: close``.)
+    """
+    h = make(Recorder(start(200, [(b"content-length", b"5")]), body(b"hello")))
+    h.feed(b"HEAD / HTTP/1.1\r\n\r\nHEAD / HTTP/1.1\r\n\r\n")
+    responses = h.responses(["HEAD", "HEAD"])
+    assert [r.header(b"content-length") for r in responses] == [b"5", b"5"]
+    assert all(r.body == b"" and r.header(b"connection") is None for r in responses)
+    assert not h.closed
+
+
 @BYTEWISE
 def test_pipelined_requests_answered_in_order(make, bytewise: bool) -> None:
     """Two requests in one packet get two responses, in order."""

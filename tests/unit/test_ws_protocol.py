@@ -212,7 +212,14 @@ def test_read_backpressure(make) -> None:
     ("messages", "state", "text"),
     [
         ([{"type": "websocket.send", "text": "x"}], WSState.CONNECTING, "not been accepted"),
-        ([{"type": "websocket.accept", "subprotocol": "z"}], WSState.CONNECTING, "offered"),
+        # An invalid answer to the handshake fails it (the writer sends a 500).
+        ([{"type": "websocket.accept", "subprotocol": "z"}], WSState.CLOSED, "offered"),
+        (
+            [{"type": "websocket.accept", "headers": [(b"x", b"a\r\nb: 1")]}],
+            WSState.CLOSED,
+            "Invalid",
+        ),
+        ([{"type": "websocket.http.response.start", "status": 2}], WSState.CLOSED, "status"),
         (
             [{"type": "websocket.accept"}, {"type": "websocket.send", "text": "a", "bytes": b"b"}],
             WSState.OPEN,
@@ -229,7 +236,7 @@ def test_read_backpressure(make) -> None:
     ],
 )
 def test_cycle_rejects_invalid_messages(messages: list, state: WSState, text: str) -> None:
-    """Invalid messages raise with 'expected' wording and leave the state unchanged."""
+    """Invalid messages raise with 'expected' wording; only an invalid handshake answer ends it."""
 
     class Writer:
         def __getattr__(self, name):
