@@ -40,12 +40,16 @@ _READ_PIECE = 64 * 1024
 
 
 class H2Sender:
-    """Outbound DATA for one stream, sent within the client's flow-control windows.
+    """Flow control of one stream, both ways.
 
-    Bytes queue in ``_pending``; :meth:`pump` sends what the windows allow and
-    :meth:`_queue` returns an awaitable while bytes are still held back (write
-    backpressure).  Subclasses learn that the stream's end went out from
-    :meth:`_all_sent`.
+    Outbound: bytes queue in ``_pending``; :meth:`pump` sends what the client's
+    windows allow and :meth:`_queue` returns an awaitable while bytes are
+    still held back (write backpressure).  Subclasses learn that the stream's
+    end went out from :meth:`_all_sent`.
+
+    Inbound: :meth:`_credit` acknowledges received DATA (opening the client's
+    window again) unless reading is paused; :meth:`resume_reading` then
+    acknowledges what was withheld (read backpressure).
     """
 
     def __init__(self, protocol: H2Protocol, stream_id: int) -> None:
@@ -57,6 +61,25 @@ class H2Sender:
         self._ended = False
         self._trailers: list[tuple[bytes, bytes]] | None = None
         self._drain: asyncio.Future[None] | None = None
+        self._paused = False
+        self._unacked = 0
+
+    def _credit(self, flow_length: int) -> None:
+        """Acknowledge ``flow_length`` received bytes now, or when reading resumes."""
+        if flow_length:
+            if self._paused:
+                self._unacked += flow_length
+            else:
+                self.protocol.acknowledge(self.stream_id, flow_length)
+
+    def pause_reading(self) -> None:
+        self._paused = True
+
+    def resume_reading(self) -> None:
+        self._paused = False
+        if self._unacked:
+            length, self._unacked = self._unacked, 0
+            self.protocol.acknowledge(self.stream_id, length)
 
     def _queue(self, data: bytes, end: bool) -> Awaitable[None] | None:
         if self.response_done:
@@ -127,8 +150,6 @@ class H2Stream(H2Sender):
         self.stream = HTTPStream(protocol.context, self, scope, declared_length)
         self.request_pseudo: list[tuple[bytes, bytes]] = []
         self.request_ended = False
-        self._paused = False
-        self._unacked = 0
 
     @property
     def scope(self) -> dict[str, Any]:
@@ -144,11 +165,7 @@ class H2Stream(H2Sender):
         if end:
             self.request_ended = True
         self.stream.receive_body(data, end)
-        if flow_length:
-            if self._paused:
-                self._unacked += flow_length
-            else:
-                self.protocol.acknowledge(self.stream_id, flow_length)
+        self._credit(flow_length)
 
     def reset(self) -> None:
         """The client reset the stream, or the connection is gone."""
@@ -156,16 +173,7 @@ class H2Stream(H2Sender):
         self._wake()
         self.stream.connection_lost()
 
-    # -- HTTPWire ---------------------------------------------------------------------
-
-    def pause_reading(self) -> None:
-        self._paused = True
-
-    def resume_reading(self) -> None:
-        self._paused = False
-        if self._unacked:
-            length, self._unacked = self._unacked, 0
-            self.protocol.acknowledge(self.stream_id, length)
+    # -- HTTPWire (pause_reading/resume_reading: H2Sender) -----------------------------
 
     def send_head(
         self,

@@ -68,8 +68,6 @@ class H2WebSocketStream(H2Sender):
         super().__init__(protocol, stream_id)
         self.disconnected = False
         self.request_ended = False
-        self._paused = False
-        self._unacked = 0
         self.ws = H2WebSocketProtocol(self, protocol.context, head, protocol.facts_kwargs)
 
     def start(self) -> None:
@@ -106,15 +104,6 @@ class H2WebSocketStream(H2Sender):
             return self._drain
         return self.protocol.channel.drained()
 
-    def pause_reading(self) -> None:
-        self._paused = True
-
-    def resume_reading(self) -> None:
-        self._paused = False
-        if self._unacked:
-            length, self._unacked = self._unacked, 0
-            self.protocol.acknowledge(self.stream_id, length)
-
     def close(self) -> None:
         """End our half of the stream once pending frames are out."""
         if not self.disconnected and not self._pending_end:
@@ -136,11 +125,7 @@ class H2WebSocketStream(H2Sender):
             self.request_ended = True
         if data:
             self.ws.data_received(data)
-        if flow_length:
-            if self._paused:
-                self._unacked += flow_length
-            else:
-                self.protocol.acknowledge(self.stream_id, flow_length)
+        self._credit(flow_length)
         if end:
             # END_STREAM is the client's FIN: after a close handshake that is
             # normal, before one it is an abnormal closure (1006).
