@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ._proxy import TrustedProxies as _TrustedProxies
+from ._asgi.proxy import TrustedProxies as _TrustedProxies
 
 __all__ = ["SECONDS", "ServerConfig"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 
-from ._application import InstanceRegistry
+from ._asgi.application import InstanceRegistry
 from ._config import ServerConfig
 
 __all__ = ["ServerContext"]

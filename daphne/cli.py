@@ -15,11 +15,11 @@ from asgiref.compatibility import guarantee_single_callable
 
 from . import __version__
 from ._config import trusted_proxies_check
-from ._config_file import ConfigFileError, parse_with_config_file
-from ._log_stream import LoopBatchedStream
-from ._logging import DEFAULT_LOG_FORMAT, access_format_type, configure_from_args
-from ._supervisor import SupervisorError, supervise, supervisor_requested
-from ._worker import WorkerSettings
+from ._process.config_file import ConfigFileError, parse_with_config_file
+from ._process.log_setup import DEFAULT_LOG_FORMAT, access_format_type, configure_from_args
+from ._process.log_stream import LoopBatchedStream
+from ._process.supervisor import SupervisorError, supervise, supervisor_requested
+from ._process.worker import WorkerSettings
 from .access import AccessLogGenerator
 from .endpoints import build_endpoint_description_strings
 from .server import Server
@@ -594,7 +594,7 @@ class CommandLineInterface:
 
     @staticmethod
     def _access_log_stream(args: argparse.Namespace) -> IO[str] | None:
-        """Where access lines go, batched per loop iteration (``daphne._log_stream``)."""
+        """Where access lines go, batched per loop iteration (``daphne._process.log_stream``)."""
         stream: IO[str]
         if args.access_log and args.access_log != "-":
             try:

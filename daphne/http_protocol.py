@@ -1,10 +1,10 @@
 """HTTP/1.x as Daphne named it: ``WebRequest``, ``HTTPFactory`` and the error-page helpers.
 
 A thin public face.  ``HTTPFactory`` builds one
-:class:`~daphne._http1.HTTP1Connection` per client connection (which switches to
+:class:`~daphne._wire.http1.HTTP1Connection` per client connection (which switches to
 HTTP/2 or WebSocket when asked); ``WebRequest`` is the HTTP/1.x wire of one
-request (:mod:`daphne._http1_wire`); every ASGI decision is made by
-:class:`~daphne._http_stream.HTTPStream`, the same for every protocol.
+request (:mod:`daphne._wire.http1_wire`); every ASGI decision is made by
+:class:`~daphne._asgi.http_stream.HTTPStream`, the same for every protocol.
 
 Covered by ``tests/compat/test_public_api.py`` and ``tests/unit/test_http1.py``.
 """
@@ -17,9 +17,9 @@ from twisted.internet.interfaces import IProtocolNegotiationFactory
 from twisted.internet.protocol import ServerFactory
 from zope.interface import implementer
 
-from ._http1 import HTTP1Connection
-from ._http1_wire import WebRequest, error_response
-from ._responses import error_page, status_line
+from ._asgi.responses import error_page, status_line
+from ._wire.http1 import HTTP1Connection
+from ._wire.http1_wire import WebRequest, error_response
 
 if TYPE_CHECKING:
     from ._context import ServerContext

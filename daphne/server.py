@@ -25,10 +25,10 @@ from asgiref.compatibility import guarantee_single_callable  # noqa: E402
 from twisted.internet import defer, reactor  # noqa: E402
 from twisted.logger import STDLibLogObserver, globalLogBeginner  # noqa: E402
 
+from ._asgi.lifespan import MODES, Lifespan, LifespanFailure  # noqa: E402
 from ._config import ServerConfig  # noqa: E402
 from ._context import ServerContext  # noqa: E402
-from ._lifespan import MODES, Lifespan, LifespanFailure  # noqa: E402
-from ._listen import server_endpoint, split_description  # noqa: E402
+from ._process.listen import server_endpoint, split_description  # noqa: E402
 from .http_protocol import HTTPFactory  # noqa: E402
 
 logger = logging.getLogger(__name__)

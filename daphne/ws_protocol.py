@@ -1,6 +1,6 @@
 """WebSockets as Daphne named them: ``WebSocketProtocol`` and ``WebSocketFactory``.
 
-A thin public face: the implementation is :class:`daphne._ws_stream.WebSocketStream`,
+A thin public face: the implementation is :class:`daphne._asgi.ws_stream.WebSocketStream`,
 one per WebSocket, over HTTP/1.1 or HTTP/2 alike.
 
 Covered by ``tests/compat/test_public_api.py``.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._ws_stream import WebSocketStream, handshake_problem
+from ._asgi.ws_stream import WebSocketStream, handshake_problem
 
 __all__ = ["WebSocketFactory", "WebSocketProtocol", "handshake_problem"]
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from memory_apps import Recorder
 from strategies import requests
 
-from daphne._http1 import ConnState
+from daphne._wire.http1 import ConnState
 
 
 class _InternalErrors(logging.Handler):

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from daphne._errors import BadRequest
-from daphne._http1_parser import ChunkedDecoder, find_head_end, parse_request_head
+from daphne._wire.http1_parser import ChunkedDecoder, find_head_end, parse_request_head
 
 
 def encode_chunked(pieces: list[bytes]) -> bytes:

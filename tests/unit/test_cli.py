@@ -187,7 +187,7 @@ def test_access_log_destinations(tmp_path: Any) -> None:
     path = tmp_path / "access.log"
     assert run_cli("--access-log", str(path)).init_kwargs["action_logger"] is not None
     assert path.exists()
-    # Lines are batched per loop turn (daphne._log_stream) on their way to stdout.
+    # Lines are batched per loop turn (daphne._process.log_stream) on their way to stdout.
     assert run_cli("--access-log", "-").init_kwargs["action_logger"].stream.target is sys.stdout
     assert run_cli().init_kwargs["action_logger"].stream.target is sys.stdout
     assert run_cli("-v", "0").init_kwargs["action_logger"] is None

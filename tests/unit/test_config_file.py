@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daphne._config_file import (
+from daphne._process.config_file import (
     ConfigFileError,
     _option_table,
     parse_with_config_file,
@@ -242,7 +242,7 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
 )
 def test_values_are_accepted_or_rejected_cleanly(value: Any, key: str) -> None:
     """Any JSON-ish value either parses or gives a ConfigFileError, nothing else."""
-    from daphne._config_file import config_values
+    from daphne._process.config_file import config_values
 
     parser = CommandLineInterface().parser
     try:

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daphne._errors import ApplicationMessageError
-from daphne._http_cycle import (
+from daphne._asgi.http_cycle import (
     EARLY_HINT,
     PATHSEND,
     PUSH,
@@ -19,6 +18,7 @@ from daphne._http_cycle import (
     CycleState,
     HTTPResponseCycle,
 )
+from daphne._errors import ApplicationMessageError
 
 ALL = frozenset((EARLY_HINT, PATHSEND, PUSH, TRAILERS, ZEROCOPYSEND))
 

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from daphne._listen import _parse_fd_description, socket_family, split_description
+from daphne._process.listen import _parse_fd_description, socket_family, split_description
 from daphne.endpoints import build_endpoint_description_strings as build
 
 

@@ -1,4 +1,4 @@
-"""The one header grammar (``daphne._headers``): request fields, response fields, HTTP/2 form."""
+"""The one header grammar (``daphne._asgi.headers``): request fields, response fields, HTTP/2 form."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daphne._errors import ApplicationMessageError, BadRequest
-from daphne._headers import (
+from daphne._asgi.headers import (
     check_request_field,
     check_response_headers,
     h2_response_fields,
     with_defaults,
 )
+from daphne._errors import ApplicationMessageError, BadRequest
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 
-from daphne._log_stream import ATOMIC_WRITE, LoopBatchedStream
+from daphne._process.log_stream import ATOMIC_WRITE, LoopBatchedStream
 
 
 class Recorder(io.StringIO):

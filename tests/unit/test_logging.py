@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from daphne._config_file import ConfigFileError
-from daphne._logging import (
+from daphne._process.config_file import ConfigFileError
+from daphne._process.log_setup import (
     JSONFormatter,
     configure_from_args,
     configure_logging,

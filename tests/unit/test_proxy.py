@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from daphne._asgi.proxy import TrustedProxies, client_from_chain, parse_forwarded
+from daphne._asgi.scope import RequestFacts, build_http_scope
 from daphne._config import ServerConfig
-from daphne._proxy import TrustedProxies, client_from_chain, parse_forwarded
-from daphne._scope import RequestFacts, build_http_scope
 
 
 def scope_for(headers: list[tuple[bytes, bytes]], peer: str = "10.0.0.2", **config: Any) -> dict:

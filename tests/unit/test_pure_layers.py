@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from twisted.web.http_headers import Headers
 
+from daphne._asgi.http_cycle import CycleState, HTTPResponseCycle
+from daphne._asgi.scope import RequestFacts, build_http_scope, clean_headers
 from daphne._config import ServerConfig
 from daphne._errors import ApplicationMessageError, BadRequest
-from daphne._http1_parser import parse_request_head
-from daphne._http_cycle import CycleState, HTTPResponseCycle
-from daphne._scope import RequestFacts, build_http_scope, clean_headers
+from daphne._wire.http1_parser import parse_request_head
 from daphne.access import AccessLogGenerator
 from daphne.utils import header_value, import_by_path, parse_x_forwarded_for
 

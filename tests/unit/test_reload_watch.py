@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from daphne._reload import FileFilter, PollingWatcher
+from daphne._process.reload import FileFilter, PollingWatcher
 
 
 def test_filter_includes_excludes_and_skipped_directories() -> None:

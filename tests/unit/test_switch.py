@@ -1,4 +1,4 @@
-"""Protocol selection (``daphne._switch``): first bytes, ALPN and ``Upgrade: h2c``."""
+"""Protocol selection (``daphne._wire.switch``): first bytes, ALPN and ``Upgrade: h2c``."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import base64
 
 import pytest
 
-from daphne._http1_parser import parse_request_head
-from daphne._http2 import PREFACE
-from daphne._switch import Choice, first_bytes, h2c_upgradable
+from daphne._wire.http1_parser import parse_request_head
+from daphne._wire.http2 import PREFACE
+from daphne._wire.switch import Choice, first_bytes, h2c_upgradable
 
 
 @pytest.mark.parametrize(

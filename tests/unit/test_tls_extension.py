@@ -6,7 +6,7 @@ import trustme
 from cryptography import x509
 from OpenSSL import SSL
 
-from daphne._tls import tls_extension
+from daphne._wire.tls import tls_extension
 
 
 class Transport:

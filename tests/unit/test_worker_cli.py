@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from daphne import _worker
-from daphne._supervisor import Supervisor, Worker
-from daphne._worker import ENDPOINTS_ENV, MAX_REQUESTS_ENV, READY_FD_ENV, RequestBudget
+from daphne._process import worker as _worker
+from daphne._process.supervisor import Supervisor, Worker
+from daphne._process.worker import ENDPOINTS_ENV, MAX_REQUESTS_ENV, READY_FD_ENV, RequestBudget
 from daphne.cli import CLIError, CommandLineInterface
 
 
@@ -103,7 +103,7 @@ def test_contradictory_options_are_cli_errors(args: list[str], message: str) -> 
 
 def test_an_endpoint_the_supervisor_cannot_open_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     """An -e endpoint type that cannot be pre-opened for workers is a CLI error naming it."""
-    from daphne import _supervisor
+    from daphne._process import supervisor as _supervisor
 
     monkeypatch.setattr("daphne.cli.supervise", _supervisor.supervise)
     with pytest.raises(

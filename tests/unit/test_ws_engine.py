@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daphne._ws_engine import (
+from daphne._asgi.ws_engine import (
     Closed,
     Deflate,
     Failed,

@@ -10,7 +10,7 @@ import pytest
 from harness import Harness
 from test_ws_engine import client_frame, server_frames
 
-from daphne._ws_cycle import WebSocketCycle, WSState
+from daphne._asgi.ws_cycle import WebSocketCycle, WSState
 
 HANDSHAKE = (
     b"GET /chat?x=1 HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"

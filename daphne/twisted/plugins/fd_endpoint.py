@@ -20,7 +20,7 @@ class _FileDescriptorEndpointParser:
     prefix = "fd"
 
     def parseStreamServer(self, reactor: Any, *args: Any, **kwargs: Any) -> Any:
-        from daphne._listen import server_endpoint
+        from daphne._process.listen import server_endpoint
 
         parts = [f"{key}={value}" for key, value in kwargs.items()]
         return server_endpoint(reactor, ":".join(["fd", *args, *parts]))

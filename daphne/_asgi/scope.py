@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from ._config import ServerConfig
-from ._proxy import client_from_chain, resolve_forwarded, trusted_proxies
+from .._config import ServerConfig
+from .proxy import client_from_chain, resolve_forwarded, trusted_proxies
 
 __all__ = [
     "ASGI_VERSION",

@@ -10,9 +10,9 @@ import logging
 import logging.config
 from typing import Any
 
-from ._config_file import ConfigFileError, read_config_file
-from ._supervisor import several_processes
-from .access import JSONFormatter, _compile_format
+from ..access import JSONFormatter, _compile_format
+from .config_file import ConfigFileError, read_config_file
+from .supervisor import several_processes
 
 __all__ = [
     "DEFAULT_LOG_FORMAT",

@@ -2,7 +2,7 @@
 
 Protocol-neutral: it validates the order and fields of the application's
 messages and drives a :class:`ResponseWriter`, which is always the request's
-:class:`~daphne._http_stream.HTTPStream` (the same for HTTP/1.x and HTTP/2).
+:class:`~daphne._asgi.http_stream.HTTPStream` (the same for HTTP/1.x and HTTP/2).
 
 Theory of operation:
 
@@ -35,7 +35,7 @@ import os
 from collections.abc import Awaitable, Collection
 from typing import Any, Protocol
 
-from ._errors import ApplicationMessageError
+from .._errors import ApplicationMessageError
 
 __all__ = ["CycleState", "HTTPResponseCycle", "ResponseWriter", "check_header_types"]
 

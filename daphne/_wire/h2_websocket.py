@@ -3,7 +3,7 @@
 The server announces ``SETTINGS_ENABLE_CONNECT_PROTOCOL``; a client then opens a
 stream with ``:method CONNECT``, ``:protocol websocket``, ``:scheme`` and
 ``:path``.  That stream carries WebSocket frames in its DATA frames, so the same
-:class:`~daphne._ws_stream.WebSocketStream` runs on it: this module only
+:class:`~daphne._asgi.ws_stream.WebSocketStream` runs on it: this module only
 supplies the stream as its "channel" (write, drained, pause/resume reading,
 close = END_STREAM, abort = RST_STREAM) and answers the handshake with HTTP/2
 HEADERS (``:status 200`` instead of ``101``; no ``Sec-WebSocket-Key`` dance).
@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 import h2.errors
 import h2.exceptions
 
-from ._errors import BadRequest
-from ._h2_stream import H2Sender
-from ._headers import h2_response_fields
-from ._responses import error_page
-from ._ws_stream import WebSocketStream
+from .._asgi.headers import h2_response_fields
+from .._asgi.responses import error_page
+from .._asgi.ws_stream import WebSocketStream
+from .._errors import BadRequest
+from .h2_stream import H2Sender
 
 if TYPE_CHECKING:
-    from ._http2 import H2Protocol
+    from .http2 import H2Protocol
 
 __all__ = ["ConnectHead", "H2WebSocketStream", "connect_problem", "refuse_connect"]
 

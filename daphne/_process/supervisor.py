@@ -2,9 +2,9 @@
 
 ``daphne --workers N`` (and ``--max-requests``, ``--reload``) runs
 :func:`supervise` instead of a server.  The supervisor opens every listening
-endpoint once (:mod:`daphne._shared_sockets`), then starts worker processes,
+endpoint once (:mod:`daphne._process.shared_sockets`), then starts worker processes,
 each the same ``daphne`` command line with the sockets inherited as file
-descriptors (see :mod:`daphne._worker` for the worker's side).  Each worker runs its own
+descriptors (see :mod:`daphne._process.worker` for the worker's side).  Each worker runs its own
 reactor, application and lifespan; the kernel spreads new connections over
 the workers accepting on a socket.
 
@@ -27,7 +27,7 @@ Theory of operation:
 * ``--max-requests``: a worker that has served its share (``N`` plus a random
   jitter, so that workers do not all recycle together) writes ``recycle``,
   then drains and exits 0; the supervisor starts its successor straight away;
-* ``--reload``: a watcher (see :mod:`daphne._reload`) asks for a replacement
+* ``--reload``: a watcher (see :mod:`daphne._process.reload`) asks for a replacement
   when a watched file changes; a replacement that fails leaves the old worker
   serving until the next change.
 
@@ -50,9 +50,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._config import ServerConfig
-from ._shared_sockets import Listener, UnsupportedEndpoint, open_listeners
-from ._worker import ENDPOINTS_ENV, MAX_REQUESTS_ENV, READY, READY_FD_ENV, RECYCLE
+from .._config import ServerConfig
+from .shared_sockets import Listener, UnsupportedEndpoint, open_listeners
+from .worker import ENDPOINTS_ENV, MAX_REQUESTS_ENV, READY, READY_FD_ENV, RECYCLE
 
 logger = logging.getLogger("daphne.supervisor")
 
@@ -397,7 +397,7 @@ def supervise(args: argparse.Namespace, argv: Sequence[str], endpoints: Sequence
     """
     changes = None
     if args.reload:
-        from ._reload import watcher
+        from .reload import watcher
 
         changes = watcher(
             args.reload_dir or ["."], args.reload_include or ["*.py"], args.reload_exclude

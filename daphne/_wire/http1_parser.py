@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ._errors import BadRequest
-from ._headers import TOKEN, check_request_value
+from .._asgi.headers import TOKEN, check_request_value
+from .._errors import BadRequest
 
 __all__ = ["ChunkedDecoder", "RequestHead", "find_head_end", "parse_request_head"]
 

@@ -2,12 +2,12 @@
 
 ``H2Sender`` sends a stream's DATA within the client's flow-control windows
 (write backpressure); ``H2Stream`` is the HTTP/2 wire of one request: it
-carries what the request's :class:`~daphne._http_stream.HTTPStream` decided
+carries what the request's :class:`~daphne._asgi.http_stream.HTTPStream` decided
 (the same stream class HTTP/1.1 uses) as HTTP/2 frames, and makes no ASGI
 decision of its own.  Read backpressure is flow control: while the stream is
 paused, the DATA it received is not acknowledged, so the client's window
-closes.  The WebSocket stream of RFC 8441 (:mod:`daphne._h2_websocket`)
-reuses ``H2Sender``.  :class:`~daphne._http2.H2Protocol` owns the connection
+closes.  The WebSocket stream of RFC 8441 (:mod:`daphne._wire.h2_websocket`)
+reuses ``H2Sender``.  :class:`~daphne._wire.http2.H2Protocol` owns the connection
 and creates streams.
 
 Covered by ``tests/integration/test_http2_functional.py`` and
@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 import h2.errors
 import h2.exceptions
 
-from ._headers import h2_response_fields
-from ._http_stream import HTTPStream
+from .._asgi.headers import h2_response_fields
+from .._asgi.http_stream import HTTPStream
 
 if TYPE_CHECKING:
-    from ._http2 import H2Protocol
+    from .http2 import H2Protocol
 
 logger = logging.getLogger("daphne.http_protocol")
 

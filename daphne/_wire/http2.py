@@ -1,10 +1,10 @@
 """HTTP/2 (RFC 9113) on one connection, with the ``h2`` library as the engine.
 
-``H2Protocol`` takes a connection over from :class:`~daphne._http1.HTTP1Connection`
+``H2Protocol`` takes a connection over from :class:`~daphne._wire.http1.HTTP1Connection`
 when TLS negotiated ``h2`` by ALPN or a cleartext connection opened with the
 HTTP/2 preface (prior knowledge).  Every stream is its own application
-instance, scoped by the same :mod:`daphne._scope` builder as HTTP/1.1 and
-driven by the same :class:`~daphne._http_cycle.HTTPResponseCycle`.
+instance, scoped by the same :mod:`daphne._asgi.scope` builder as HTTP/1.1 and
+driven by the same :class:`~daphne._asgi.http_cycle.HTTPResponseCycle`.
 
 Flow control both ways: request body bytes are acknowledged to the client
 (opening its window) only as the app receives them; response bodies are sent
@@ -28,11 +28,11 @@ import hpack.exceptions
 import hyperframe.exceptions
 import hyperframe.frame
 
-from ._errors import BadRequest
-from ._h2_connection import ServerConnection
-from ._h2_stream import H2Stream
-from ._headers import check_request_field, h2_response_fields
-from ._scope import RequestFacts, build_http_scope
+from .._asgi.headers import check_request_field, h2_response_fields
+from .._asgi.scope import RequestFacts, build_http_scope
+from .._errors import BadRequest
+from .h2_connection import ServerConnection
+from .h2_stream import H2Stream
 
 logger = logging.getLogger("daphne.http_protocol")
 
@@ -52,7 +52,7 @@ def _check_request_fields(
 ) -> tuple[BadRequest | None, int | None]:
     """The request fields' grammar problem (or None) and the declared body length.
 
-    The same rules as HTTP/1.1 (:mod:`daphne._headers`), CVE-2026-44546 included.
+    The same rules as HTTP/1.1 (:mod:`daphne._asgi.headers`), CVE-2026-44546 included.
     """
     declared = None
     for name, value in headers:
@@ -97,7 +97,7 @@ class H2Protocol:
                 client_side=False,
                 header_encoding=None,
                 validate_inbound_headers=True,
-                # daphne._headers checks what the app sends, much faster.
+                # daphne._asgi.headers checks what the app sends, much faster.
                 validate_outbound_headers=False,
                 normalize_outbound_headers=False,
             )
@@ -518,7 +518,7 @@ class H2Protocol:
         ended: bool,
     ) -> None:
         """Extended CONNECT (RFC 8441): a WebSocket on this stream."""
-        from ._h2_websocket import ConnectHead, H2WebSocketStream, connect_problem, refuse_connect
+        from .h2_websocket import ConnectHead, H2WebSocketStream, connect_problem, refuse_connect
 
         problem = connect_problem(connect_protocol, headers)
         if problem is None and ended:

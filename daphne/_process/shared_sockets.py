@@ -18,7 +18,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ._listen import split_description
+from .listen import split_description
 
 __all__ = ["Listener", "UnsupportedEndpoint", "open_listeners"]
 

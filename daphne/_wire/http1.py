@@ -1,6 +1,6 @@
 """``HTTP1Connection``: the Twisted protocol speaking HTTP/1.x on one connection.
 
-It turns bytes into requests (parsing with :mod:`daphne._http1_parser`), hands
+It turns bytes into requests (parsing with :mod:`daphne._wire.http1_parser`), hands
 each to a :class:`~daphne.http_protocol.WebRequest`, keeps responses in order
 (pipelining), and maps backpressure both ways onto the transport:
 
@@ -13,10 +13,10 @@ each to a :class:`~daphne.http_protocol.WebRequest`, keeps responses in order
   app's ``send`` an awaitable that completes once the client has read enough.
 
 Which protocol the connection speaks (HTTP/2 by ALPN or preface, ``Upgrade:
-h2c``, ``Upgrade: websocket``) is decided by :mod:`daphne._switch`; once
+h2c``, ``Upgrade: websocket``) is decided by :mod:`daphne._wire.switch`; once
 handed over, this object stays the transport-facing side (writes,
 backpressure) of the protocol that took over.  Limits and every ASGI decision
-are the request stream's (:mod:`daphne._http_stream`).
+are the request stream's (:mod:`daphne._asgi.http_stream`).
 
 Theory of operation (``ConnState``):
 
@@ -44,14 +44,14 @@ from twisted.internet.interfaces import IPushProducer, ISSLTransport
 from twisted.internet.protocol import Protocol
 from zope.interface import implementer
 
-from ._context import ServerContext
-from ._errors import BadRequest
-from ._http1_output import SocketOutput, plain_socket
-from ._http1_parser import ChunkedDecoder, find_head_end, parse_request_head
-from ._http1_wire import WebRequest, error_response
-from ._http2 import H2Protocol
-from ._switch import Choice, first_bytes, h2c_upgradable, start_h2c, start_http2, start_websocket
-from ._tls import tls_extension
+from .._context import ServerContext
+from .._errors import BadRequest
+from .http1_output import SocketOutput, plain_socket
+from .http1_parser import ChunkedDecoder, find_head_end, parse_request_head
+from .http1_wire import WebRequest, error_response
+from .http2 import H2Protocol
+from .switch import Choice, first_bytes, h2c_upgradable, start_h2c, start_http2, start_websocket
+from .tls import tls_extension
 
 logger = logging.getLogger("daphne.http_protocol")
 
@@ -311,7 +311,7 @@ class HTTP1Connection(SocketOutput, Protocol):
 
     def _start_request(self, head: Any) -> None:
         # Limits (--limit-concurrency, --limit-request-body) are the stream's
-        # decisions, the same on every protocol (daphne._http_stream).
+        # decisions, the same on every protocol (daphne._asgi.http_stream).
         if head.upgrade == b"websocket":
             self._start_websocket(head)
             return

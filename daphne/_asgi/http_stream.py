@@ -7,7 +7,7 @@ and frames (they implement :class:`HTTPWire`).  It owns:
 * refusing a request before the app sees it: the server at capacity
   (``--limit-concurrency``: 503 with ``Retry-After``) or a declared body over
   ``--limit-request-body`` (413);
-* starting the application (:class:`~daphne._application.ApplicationInstance`);
+* starting the application (:class:`~daphne._asgi.application.ApplicationInstance`);
 * delivering the body: ``http.request`` messages in ``request_buffer_size``
   pieces, exactly one of them final (``more_body`` false), however the wire
   signalled the end; a body that grows past ``--limit-request-body`` gets a 413;
@@ -16,8 +16,8 @@ and frames (they implement :class:`HTTPWire`).  It owns:
   (HTTP/1.1 pauses the socket, HTTP/2 withholds flow-control credit);
 * ``--http-timeout`` (503 before the head, an abort after it);
 * the response: the app's messages pass through
-  :class:`~daphne._http_cycle.HTTPResponseCycle` (order and types) and then
-  here: header grammar (:mod:`daphne._headers`), ``Date``/``Server``
+  :class:`~daphne._asgi.http_cycle.HTTPResponseCycle` (order and types) and then
+  here: header grammar (:mod:`daphne._asgi.headers`), ``Date``/``Server``
   defaults, no body for HEAD, 1xx, 204 and 304;
 * how the app ended: returned without a response → 500, ended in the middle of
   one → abort;
@@ -28,7 +28,7 @@ Theory of operation:
 * Rule 1: ``OPEN`` until the response was handed over whole
   (:meth:`response_sent`, called by the wire), aborted, or the client left
   (:meth:`connection_lost`); then ``DONE``, and the app's next ``receive``
-  gets ``http.disconnect`` (once: see :mod:`daphne._application`).
+  gets ``http.disconnect`` (once: see :mod:`daphne._asgi.application`).
 * Rule 2: after the final body message, further body from the wire is ignored.
 * Rule 3: an error response is possible only while no head was written; after
   that the only way to fail a response is :meth:`abort`.
@@ -44,14 +44,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._application import ApplicationInstance
-from ._errors import ApplicationMessageError
-from ._headers import check_response_headers, with_defaults
-from ._http_cycle import CycleState, HTTPResponseCycle
-from ._responses import error_headers, error_page
+from .._errors import ApplicationMessageError
+from .application import ApplicationInstance
+from .headers import check_response_headers, with_defaults
+from .http_cycle import CycleState, HTTPResponseCycle
+from .responses import error_headers, error_page
 
 if TYPE_CHECKING:
-    from ._context import ServerContext
+    from .._context import ServerContext
 
 logger = logging.getLogger("daphne.http_protocol")
 

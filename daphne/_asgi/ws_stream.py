@@ -4,16 +4,16 @@ An HTTP/1.1 request asking for ``Upgrade: websocket`` is parsed and validated
 once by the HTTP layer; :func:`handshake_problem` checks the WebSocket-specific
 headers, and a :class:`WebSocketStream` then takes the connection over.  Over
 HTTP/2 (RFC 8441) the same class runs on an extended-CONNECT stream
-(:mod:`daphne._h2_websocket` overrides only the four ``_write_*`` methods that
+(:mod:`daphne._wire.h2_websocket` overrides only the four ``_write_*`` methods that
 frame the handshake answer: ``101`` over HTTP/1.1, ``:status 200`` over HTTP/2).
 
 It alone owns the WebSocket rules: refusing at capacity (``--limit-concurrency``),
 the handshake's ``Server``/``Date`` defaults and header grammar (via the
-cycle and :mod:`daphne._headers`), denial responses, error pages, the
+cycle and :mod:`daphne._asgi.headers`), denial responses, error pages, the
 connect/lifetime/ping/close timers, message size limits (the engine), read
 backpressure and the access-log records.  It joins the sans-IO framing engine
-(:mod:`daphne._ws_engine`), the ASGI state machine (:mod:`daphne._ws_cycle`)
-and the application instance (:mod:`daphne._application`).  The channel it runs
+(:mod:`daphne._asgi.ws_engine`), the ASGI state machine (:mod:`daphne._asgi.ws_cycle`)
+and the application instance (:mod:`daphne._asgi.application`).  The channel it runs
 on provides ``write``/``drained``/``pause_reading``/``resume_reading``/``close``/``abort``.
 
 Covered by ``tests/unit/test_ws_protocol.py``, ``tests/integration/test_websocket_functional.py``
@@ -29,13 +29,13 @@ import logging
 from collections.abc import Awaitable
 from typing import Any
 
-from ._application import ApplicationInstance
-from ._errors import BadRequest
-from ._headers import with_defaults
-from ._responses import error_headers, error_page, status_line
-from ._scope import RequestFacts, build_websocket_scope
-from ._ws_cycle import WebSocketCycle, WSState
-from ._ws_engine import (
+from .._errors import BadRequest
+from .application import ApplicationInstance
+from .headers import with_defaults
+from .responses import error_headers, error_page, status_line
+from .scope import RequestFacts, build_websocket_scope
+from .ws_cycle import WebSocketCycle, WSState
+from .ws_engine import (
     Closed,
     Deflate,
     Failed,
@@ -82,7 +82,7 @@ class WebSocketStream:
     """One WebSocket bridged to one application instance (see the module).
 
     Public as :class:`daphne.ws_protocol.WebSocketProtocol` (Daphne's name).
-    Implements :class:`~daphne._ws_cycle.WebSocketWriter`.
+    Implements :class:`~daphne._asgi.ws_cycle.WebSocketWriter`.
 
     :ivar scope: the ASGI websocket scope.
     :ivar engine: the framing engine, once the handshake is accepted.

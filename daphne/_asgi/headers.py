@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ._errors import ApplicationMessageError, BadRequest
+from .._errors import ApplicationMessageError, BadRequest
 
 __all__ = [
     "CONNECTION_SPECIFIC",

@@ -26,10 +26,10 @@ import enum
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
-from ._errors import ApplicationMessageError
-from ._headers import check_response_headers
-from ._http_cycle import check_header_types
-from ._ws_engine import valid_close_code
+from .._errors import ApplicationMessageError
+from .headers import check_response_headers
+from .http_cycle import check_header_types
+from .ws_engine import valid_close_code
 
 __all__ = ["WSState", "WebSocketCycle", "WebSocketWriter"]
 

@@ -1,7 +1,7 @@
 """The worker side of ``--workers``: what a process started by the supervisor does differently.
 
 A worker is the ordinary ``daphne`` command line run with three environment
-variables set by :class:`daphne._supervisor.Supervisor`; :meth:`WorkerSettings.from_environment`
+variables set by :class:`daphne._process.supervisor.Supervisor`; :meth:`WorkerSettings.from_environment`
 reads (and removes) them.  A worker then
 
 * listens on the ``fd:`` endpoints it was handed instead of its own;

@@ -2,7 +2,7 @@
 
 Below every protocol module (HTTP/1.1, HTTP/2, WebSocket), so that none has
 to import another for them.  The page is Daphne's small HTML document; the
-HTTP streams (:mod:`daphne._http_stream`, :mod:`daphne._ws_stream`) pick the
+HTTP streams (:mod:`daphne._asgi.http_stream`, :mod:`daphne._asgi.ws_stream`) pick the
 status and reason, the wires only frame it.
 
 Covered by ``tests/unit/test_pure_layers.py``.

@@ -1,6 +1,6 @@
 """The write side of an HTTP/1.x connection: coalesced writes, direct socket sends, files.
 
-``SocketOutput`` is mixed into :class:`~daphne._http1.HTTP1Connection`.  Writes
+``SocketOutput`` is mixed into :class:`~daphne._wire.http1.HTTP1Connection`.  Writes
 made during one loop iteration are sent together; when Twisted's own write
 buffer is empty the bytes go straight to the socket (a loop iteration and two
 ``epoll_ctl`` calls saved per response); files go out with ``os.sendfile`` on
@@ -46,7 +46,7 @@ def plain_socket(transport: Any) -> Any:
 
 
 class SocketOutput:
-    """Output methods of :class:`~daphne._http1.HTTP1Connection` (a mixin).
+    """Output methods of :class:`~daphne._wire.http1.HTTP1Connection` (a mixin).
 
     The connection provides ``context``, ``transport``, ``disconnected``,
     ``abort()`` and the state initialised by :meth:`_init_output`.

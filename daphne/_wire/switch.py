@@ -9,7 +9,7 @@
 * ``Upgrade: websocket``: a WebSocket stream (RFC 6455 §4, :func:`start_websocket`).
 
 Everything else stays HTTP/1.x.  The HTTP/1.1 connection
-(:class:`~daphne._http1.HTTP1Connection`) reads the first bytes and the request
+(:class:`~daphne._wire.http1.HTTP1Connection`) reads the first bytes and the request
 heads, asks here, and is handed over with its ``hand_over`` method; it stays
 the transport-facing object (writes, backpressure) for the protocol that
 takes over.
@@ -26,10 +26,10 @@ import logging
 import re
 from typing import Any, Protocol
 
-from ._context import ServerContext
-from ._errors import BadRequest
-from ._http2 import PREFACE, H2Protocol
-from ._ws_stream import WebSocketStream, handshake_problem
+from .._asgi.ws_stream import WebSocketStream, handshake_problem
+from .._context import ServerContext
+from .._errors import BadRequest
+from .http2 import PREFACE, H2Protocol
 
 logger = logging.getLogger("daphne.http_protocol")
 

@@ -1,9 +1,9 @@
 """The HTTP/1.x wire of one request: ``WebRequest`` (Daphne's class name).
 
-It frames what the request's :class:`~daphne._http_stream.HTTPStream` decided
+It frames what the request's :class:`~daphne._asgi.http_stream.HTTPStream` decided
 (status line, ``Content-Length`` or chunked framing, ``Connection``,
 ``100 Continue``, ``103 Early Hints``, trailers, ``sendfile``) and makes no
-ASGI decision of its own.  The connection (:class:`daphne._http1.HTTP1Connection`)
+ASGI decision of its own.  The connection (:class:`daphne._wire.http1.HTTP1Connection`)
 parses bytes, owns the transport and creates one ``WebRequest`` per request.
 
 Covered by ``tests/unit/test_http1.py`` and ``tests/integration/test_protocol_matrix.py``.
@@ -15,12 +15,12 @@ import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
-from ._http_stream import HTTPStream
-from ._responses import error_headers, error_page, status_line
-from ._scope import RequestFacts, build_http_scope
+from .._asgi.http_stream import HTTPStream
+from .._asgi.responses import error_headers, error_page, status_line
+from .._asgi.scope import RequestFacts, build_http_scope
 
 if TYPE_CHECKING:
-    from ._context import ServerContext
+    from .._context import ServerContext
 
 logger = logging.getLogger("daphne.http_protocol")
 
