@@ -91,17 +91,26 @@ def check_response_headers(headers: Iterable[tuple[bytes, bytes]]) -> None:
 
 
 def with_defaults(
-    headers: list[tuple[bytes, bytes]], date: bytes, server: bytes
+    headers: list[tuple[bytes, bytes]], date: bytes, server: bytes, check: bool = False
 ) -> list[tuple[bytes, bytes]]:
     """``headers`` plus ``Date`` and ``Server`` where the application did not set them.
 
-    An empty ``server`` (``--server-name ""``) adds no ``Server`` field.
+    An empty ``server`` (``--server-name ""``) adds no ``Server`` field.  With
+    ``check``, the fields are checked as :func:`check_response_headers` does,
+    in the same pass (the response head's hot path).
+
+    :raises ApplicationMessageError: (with ``check``) naming the offending field.
     """
     has_date = has_server = False
-    for name, _ in headers:
-        if len(name) == 4 and name.lower() == b"date":
+    for name, value in headers:
+        if check and (
+            _TOKEN_RE.fullmatch(name) is None or _BAD_RESPONSE_VALUE_RE.search(value) is not None
+        ):
+            raise ApplicationMessageError(f"Invalid response header {name!r}: {value!r}")
+        size = len(name)
+        if size == 4 and name.lower() == b"date":
             has_date = True
-        elif len(name) == 6 and name.lower() == b"server":
+        elif size == 6 and name.lower() == b"server":
             has_server = True
     if has_date and (has_server or not server):
         return headers

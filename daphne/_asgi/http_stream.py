@@ -69,6 +69,29 @@ class StreamState(enum.Enum):
     DONE = "done"
 
 
+_DONE = StreamState.DONE
+
+
+class _NoWire:
+    """Stands in for the wire once the stream is over and its app has returned.
+
+    The stream and its wire point at each other; dropping the wire then frees
+    a finished request by reference counting instead of leaving the pair to
+    the cyclic garbage collector (which cost a fifth of a small request's CPU).
+    Every call on it does nothing.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        return _ignore
+
+
+def _ignore(*args: Any) -> None:
+    return None
+
+
+_NO_WIRE = _NoWire()
+
+
 class HTTPWire(Protocol):
     """What a protocol implements to carry one stream's response.
 
@@ -167,7 +190,7 @@ class HTTPStream:
 
     @property
     def done(self) -> bool:
-        return self.state is StreamState.DONE
+        return self.state is _DONE
 
     @property
     def input_pending(self) -> bool:
@@ -181,7 +204,7 @@ class HTTPStream:
         """Refuse the request, or run the application on it."""
         context = self.context
         config = context.config
-        if context.at_capacity():
+        if config.limit_concurrency is not None and context.at_capacity():
             self.error(503, "The server is at capacity; retry shortly", [(b"Retry-After", b"1")])
             return
         limit = config.limit_request_body
@@ -274,11 +297,17 @@ class HTTPStream:
     def write_head(
         self, status: int, headers: Headers, body: bytes, more_body: bool
     ) -> Awaitable[None] | None:
-        if self.done:
+        if self.state is _DONE:
             return None
-        self._check_headers(headers)
         context = self.context
-        fields = with_defaults(headers, context.date_header(), context.server_name_bytes)
+        try:
+            fields = with_defaults(
+                headers, context.date_header(), context.server_name_bytes, check=True
+            )
+        except ApplicationMessageError:
+            self.cycle.abort()
+            self.fail_response(False)
+            raise
         if status < 200 or status in _NO_BODY_STATUSES:
             self._bodyless = True
         if self._bodyless:
@@ -292,7 +321,7 @@ class HTTPStream:
         return self.wire.send_head(status, fields, body, not more_body, self._bodyless, False)
 
     def write_body(self, body: bytes, more_body: bool) -> Awaitable[None] | None:
-        if self.done:
+        if self.state is _DONE:
             return None
         if not more_body:
             self._cancel_timeout()
@@ -316,7 +345,11 @@ class HTTPStream:
     def write_trailers(self, headers: Headers) -> Awaitable[None] | None:
         if self.done:
             return None
-        self._check_headers(headers, abort=True)
+        try:
+            check_response_headers(headers)
+        except ApplicationMessageError:
+            self.abort()  # the body is out: too late for a 500
+            raise
         self._cancel_timeout()
         return self.wire.send_trailers(headers)
 
@@ -335,17 +368,6 @@ class HTTPStream:
             return
         check_response_headers(headers)
         self.wire.push(path, headers)
-
-    def _check_headers(self, headers: Headers, abort: bool = False) -> None:
-        try:
-            check_response_headers(headers)
-        except ApplicationMessageError:
-            self.cycle.abort()
-            if abort:
-                self.abort()
-            else:
-                self.fail_response(False)
-            raise
 
     def fail_response(self, started: bool) -> None:
         """The app sent something invalid: 500 if nothing was written yet, else abort.
@@ -389,8 +411,9 @@ class HTTPStream:
         if self.done:
             return
         self.cycle.abort()
+        wire = self.wire  # _end() may let go of it
         self._end()
-        self.wire.abort()
+        wire.abort()
 
     def response_sent(self) -> None:
         """(From the wire) the whole response went out: log it, tell the app (Rule 1)."""
@@ -415,6 +438,8 @@ class HTTPStream:
             # Nobody will read what is queued: let the wire take (and drop) the rest.
             self._paused = False
             self.wire.resume_reading()
+        if instance is None:
+            self.wire = _NO_WIRE  # the app has returned too: break the cycle
 
     def _app_exited(self, exception: BaseException | None) -> None:
         self.instance = None
@@ -432,9 +457,11 @@ class HTTPStream:
             elif state is CycleState.STREAMING or state is CycleState.TRAILERS:
                 logger.error("Application ended before finishing its response; aborting it")
                 self.abort()
-        # The cycle points back at us; break the loop so a finished request is
-        # freed by reference counting, not left for the cyclic collector.
+        # The cycle and the wire point back at us; break the loops so a finished
+        # request is freed by reference counting, not left for the cyclic collector.
         self.cycle.detach()
+        if self.done:
+            self.wire = _NO_WIRE
 
     # -- http_timeout ------------------------------------------------------------------
 

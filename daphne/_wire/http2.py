@@ -222,8 +222,10 @@ class H2Protocol:
             self.conn.reset_stream(stream_id, code)
         except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError, KeyError):
             pass
-        self.streams.pop(stream_id, None)
         self.flush()
+        if self.streams.pop(stream_id, None) is not None:
+            # The last stream of a draining connection may end this way too.
+            self._close_when_idle()
 
     def stream_finished(self, stream: Any, reset_code: int | None = None) -> None:
         """A stream's response is complete; ``reset_code``: reset it too (its request is not)."""

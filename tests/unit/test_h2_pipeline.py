@@ -1,0 +1,267 @@
+"""The one request pipeline over HTTP/2, in memory: message sequences, limits and timers.
+
+An ``h2`` client drives the server through :class:`harness.Harness` (cleartext
+prior knowledge) with an injected clock, so timeouts are exact and instant.
+The same rules are asserted over real sockets on every protocol by
+``tests/integration/test_protocol_matrix.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import hpack
+import hyperframe.frame
+import pytest
+from harness import Harness
+
+
+class Client:
+    """An h2 client on a harness; reads only what the server wrote since last time."""
+
+    def __init__(self, harness: Harness) -> None:
+        self.harness = harness
+        self.conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(
+                client_side=True, header_encoding=None, validate_outbound_headers=False
+            )
+        )
+        self.conn.initiate_connection()
+        self.read = 0
+        self.events: list[Any] = []
+
+    def send(self, data: bytes = b"") -> list[Any]:
+        self.harness.feed(self.conn.data_to_send() + data)
+        return self.receive()
+
+    def receive(self) -> list[Any]:
+        written = self.harness.written
+        new, self.read = written[self.read :], len(written)
+        events = self.conn.receive_data(new) if new else []
+        self.events += events
+        return events
+
+    def request(
+        self,
+        stream_id: int,
+        method: bytes = b"GET",
+        headers: tuple[tuple[bytes, bytes], ...] = (),
+        body: bytes | None = None,
+    ) -> list[Any]:
+        fields = [
+            (b":method", method),
+            (b":scheme", b"http"),
+            (b":path", b"/"),
+            (b":authority", b"x"),
+            *headers,
+        ]
+        self.conn.send_headers(stream_id, fields, end_stream=body is None)
+        if body is not None:
+            self.conn.send_data(stream_id, body, end_stream=True)
+        return self.send()
+
+    def status(self, stream_id: int) -> int | None:
+        for event in self.events:
+            if isinstance(event, h2.events.ResponseReceived) and event.stream_id == stream_id:
+                return int(dict(event.headers)[b":status"])
+        return None
+
+    def body(self, stream_id: int) -> bytes:
+        return b"".join(
+            e.data
+            for e in self.events
+            if isinstance(e, h2.events.DataReceived) and e.stream_id == stream_id
+        )
+
+
+class Recording:
+    """Reads the body, records every message, answers, then records one more receive."""
+
+    def __init__(self, respond: bool = True) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self.calls = 0
+        self.respond = respond
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.calls += 1
+        while True:
+            message = await receive()
+            self.messages.append(message)
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+        if not self.respond:
+            self.messages.append(await receive())
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+        self.messages.append(await receive())
+
+
+@pytest.fixture
+def make():
+    harnesses: list[Harness] = []
+
+    def build(app: Any, **config: Any) -> tuple[Harness, Client]:
+        harness = Harness(app, **config)
+        harnesses.append(harness)
+        return harness, Client(harness)
+
+    yield build
+    for harness in harnesses:
+        harness.close()
+
+
+def test_get_gets_one_final_message_then_disconnect(make) -> None:
+    """HEADERS with END_STREAM: one empty final http.request, then http.disconnect (once)."""
+    app = Recording()
+    _, client = make(app)
+    client.request(1)
+    assert client.status(1) == 200
+    assert app.messages == [
+        {"type": "http.request", "body": b"", "more_body": False},
+        {"type": "http.disconnect"},
+    ]
+
+
+def test_data_frame_with_end_stream_is_one_message(make) -> None:
+    app = Recording()
+    _, client = make(app)
+    client.request(1, b"POST", body=b"x" * 100)
+    assert client.status(1) == 200
+    assert app.messages[0] == {"type": "http.request", "body": b"x" * 100, "more_body": False}
+    assert app.messages[1:] == [{"type": "http.disconnect"}]
+
+
+@pytest.mark.parametrize("value", [b"a\x0bb", b"a\x1cb", b"a\x85b"])
+def test_control_bytes_in_a_field_value_are_400(make, value: bytes) -> None:
+    app = Recording()
+    _, client = make(app)
+    client.request(1, headers=((b"x-test", value),))
+    assert client.status(1) == 400
+    assert b"Invalid header value" in client.body(1)
+    assert app.calls == 0
+
+
+def test_declared_body_over_the_limit_is_413_then_reset(make) -> None:
+    app = Recording()
+    _, client = make(app, limit_request_body=10)
+    fields = [
+        (b":method", b"POST"),
+        (b":scheme", b"http"),
+        (b":path", b"/"),
+        (b":authority", b"x"),
+        (b"content-length", b"20"),
+    ]
+    client.conn.send_headers(1, fields)
+    client.send()
+    assert client.status(1) == 413
+    assert b"larger than 10 bytes" in client.body(1)
+    resets = [e for e in client.events if isinstance(e, h2.events.StreamReset)]
+    assert [(e.stream_id, e.error_code) for e in resets] == [(1, h2.errors.ErrorCodes.NO_ERROR)]
+    assert app.calls == 0
+
+
+def test_streamed_body_over_the_limit_is_413(make) -> None:
+    app = Recording(respond=False)
+    _, client = make(app, limit_request_body=10)
+    client.conn.send_headers(
+        1, [(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/"), (b":authority", b"x")]
+    )
+    client.conn.send_data(1, b"x" * 8)
+    client.send()
+    client.conn.send_data(1, b"x" * 8)
+    client.send()
+    assert client.status(1) == 413
+    assert sum(len(m.get("body", b"")) for m in app.messages) <= 10
+
+
+def test_at_capacity_a_second_stream_gets_503(make) -> None:
+    app = Recording(respond=False)
+    _, client = make(app, limit_concurrency=1)
+    client.conn.send_headers(
+        1, [(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/"), (b":authority", b"x")]
+    )
+    client.send()
+    client.request(3)
+    assert client.status(3) == 503
+    response = next(e for e in client.events if isinstance(e, h2.events.ResponseReceived))
+    assert (b"retry-after", b"1") in response.headers
+    assert app.calls == 1
+
+
+def test_http_timeout_is_503(make) -> None:
+    async def silent(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await asyncio.get_running_loop().create_future()
+
+    harness, client = make(silent, http_timeout=2)
+    client.request(1)
+    assert client.status(1) is None
+    harness.advance(2.1)
+    client.receive()
+    assert client.status(1) == 503
+
+
+def test_idle_connection_gets_goaway_after_keep_alive_timeout(make) -> None:
+    harness, client = make(Recording(), keep_alive_timeout=5)
+    client.request(1)
+    harness.advance(4)
+    assert not harness.closed
+    harness.advance(1.5)
+    client.receive()
+    goaway = [e for e in client.events if isinstance(e, h2.events.ConnectionTerminated)]
+    assert [e.error_code for e in goaway] == [h2.errors.ErrorCodes.NO_ERROR]
+    assert harness.closed
+
+
+def test_open_stream_keeps_the_connection(make) -> None:
+    harness, client = make(Recording(respond=False), keep_alive_timeout=1)
+    client.conn.send_headers(
+        1, [(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/"), (b":authority", b"x")]
+    )
+    client.send()
+    harness.advance(3.5)
+    assert not harness.closed
+
+
+def test_unfinished_header_block_is_closed_after_header_read_timeout(make) -> None:
+    harness, client = make(Recording(), header_read_timeout=3, keep_alive_timeout=1)
+    client.send()
+    block = hpack.Encoder().encode(
+        [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/"), (b":authority", b"x")]
+    )
+    frame = hyperframe.frame.HeadersFrame(1, block[:5])  # no END_HEADERS, no CONTINUATION
+    frame.flags.add("END_STREAM")
+    harness.feed(frame.serialize())
+    harness.advance(1.5)  # past the keep-alive timeout: not idle, a head is arriving
+    assert not harness.closed
+    harness.advance(2)
+    assert harness.closed
+    client.receive()
+    assert any(isinstance(e, h2.events.ConnectionTerminated) for e in client.events)
+
+
+def test_tiny_data_frames_pause_reading_by_message_count(make) -> None:
+    """An app that does not read: 200 one-byte DATA frames get at most 64 + 1 acknowledged."""
+
+    async def not_reading(scope: Any, receive: Any, send: Any) -> None:
+        await asyncio.get_running_loop().create_future()
+
+    _, client = make(not_reading)
+    client.conn.send_headers(
+        1, [(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/"), (b":authority", b"x")]
+    )
+    for _ in range(200):
+        client.conn.send_data(1, b"x")
+    client.send()
+    credit = sum(
+        e.delta
+        for e in client.events
+        if isinstance(e, h2.events.WindowUpdated) and e.stream_id == 1
+    )
+    assert credit <= 65
