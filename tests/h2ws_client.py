@@ -17,6 +17,26 @@ import h2.connection
 import h2.events
 
 
+def parse_frame(buffer: bytes) -> tuple[int, bytes, int] | None:
+    """``(opcode, payload, bytes used)`` of the first whole (unmasked) server frame, or None."""
+    if len(buffer) < 2:
+        return None
+    opcode, length, offset = buffer[0] & 0x0F, buffer[1] & 0x7F, 2
+    if length == 126:
+        if len(buffer) < 4:
+            return None
+        (length,) = struct.unpack("!H", buffer[2:4])
+        offset = 4
+    elif length == 127:
+        if len(buffer) < 10:
+            return None
+        (length,) = struct.unpack("!Q", buffer[2:10])
+        offset = 10
+    if len(buffer) < offset + length:
+        return None
+    return opcode, buffer[offset : offset + length], offset + length
+
+
 class H2WebSocket:
     """One HTTP/2 connection carrying WebSocket streams opened by extended CONNECT."""
 
@@ -156,23 +176,7 @@ class H2WebSocket:
         """The next complete (unmasked) frame the server sent on ``stream_id``."""
 
         def parsed() -> tuple[int, bytes, int] | None:
-            buffer = self.data.get(stream_id, b"")
-            if len(buffer) < 2:
-                return None
-            opcode, length, offset = buffer[0] & 0x0F, buffer[1] & 0x7F, 2
-            if length == 126:
-                if len(buffer) < 4:
-                    return None
-                (length,) = struct.unpack("!H", buffer[2:4])
-                offset = 4
-            elif length == 127:
-                if len(buffer) < 10:
-                    return None
-                (length,) = struct.unpack("!Q", buffer[2:10])
-                offset = 10
-            if len(buffer) < offset + length:
-                return None
-            return opcode, buffer[offset : offset + length], offset + length
+            return parse_frame(self.data.get(stream_id, b""))
 
         self.pump_until(lambda: parsed() is not None)
         opcode, payload, used = parsed()  # type: ignore[misc]

@@ -35,9 +35,9 @@ import httpx  # noqa: E402
 from h2ws_client import H2WebSocket  # noqa: E402
 from integration.processes import DaphneCommand, TLSFiles  # noqa: E402
 from recipes.recipe_support import (  # noqa: E402
-    CHROMIUM_FLAGS,
     PROJECT_DIR,
     free_port,
+    headless_chromium,
     project_daphne,
     require_program,
     running,
@@ -333,26 +333,18 @@ def test_runserver_over_h2c(project_env: dict[str, str], tmp_path: Path) -> None
 def test_chromium_loads_project_page_over_h2(project_env: dict[str, str], tmp_path: Path) -> None:
     """Headless Chromium loads the project's WebSocket page from the TLS endpoint by ALPN
     ``h2``: the page, its script (a static file) and its WebSockets to the consumers work."""
-    webdriver = pytest.importorskip("selenium.webdriver")
-    chromium, chromedriver = require_program("chromium"), require_program("chromedriver")
+    pytest.importorskip("selenium.webdriver")
+    require_program("chromium"), require_program("chromedriver")
     tls = TLSFiles(tmp_path)
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in (
-        *CHROMIUM_FLAGS,
-        "--ignore-certificate-errors",  # the throwaway CA is not in Chromium's store
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(flag)
     command = project_daphne(
         ["-e", tls.endpoint, APP], env={**project_env, "DJPROJECT_SERVE_STATIC": "1"}
     )
     with running(command) as daphne:
-        driver = webdriver.Chrome(
-            options=options,
-            service=webdriver.ChromeService(
-                chromedriver, log_output=str(tmp_path / "chromedriver.log")
-            ),
+        # --ignore-certificate-errors: the throwaway CA is not in Chromium's store.
+        driver = headless_chromium(
+            tmp_path / "profile",
+            "--ignore-certificate-errors",
+            log=tmp_path / "chromedriver.log",
         )
         try:
             driver.set_page_load_timeout(WAIT)

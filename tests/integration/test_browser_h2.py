@@ -14,26 +14,19 @@ from pathlib import Path
 
 import pytest
 from processes import DaphneCommand, TLSFiles
-from recipes.recipe_support import CHROMIUM_FLAGS, require_program
+from recipes.recipe_support import headless_chromium, require_program
 
 pytestmark = pytest.mark.timeout(90)
 WAIT = 20  # seconds the page may take
 
 
 def test_chromium_websocket_over_http2(tmp_path: Path) -> None:
-    webdriver = pytest.importorskip("selenium.webdriver")
-    chromium, chromedriver = require_program("chromium"), require_program("chromedriver")
+    pytest.importorskip("selenium.webdriver")
+    require_program("chromium"), require_program("chromedriver")
     tls = TLSFiles(tmp_path)
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in (
-        *CHROMIUM_FLAGS,
-        "--ignore-certificate-errors",  # the throwaway CA is not in Chromium's store
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(flag)
     with DaphneCommand(["-e", tls.endpoint, "apps.browser_apps:app"]) as daphne:
-        driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(chromedriver))
+        # --ignore-certificate-errors: the throwaway CA is not in Chromium's store.
+        driver = headless_chromium(tmp_path / "profile", "--ignore-certificate-errors")
         try:
             driver.get(f"https://127.0.0.1:{daphne.port}/")
             deadline = time.monotonic() + WAIT

@@ -39,7 +39,7 @@ import h2.events
 import h2.exceptions
 import hpack
 import pytest
-from h2ws_client import H2WebSocket
+from h2ws_client import H2WebSocket, parse_frame
 from processes import DaphneCommand, TLSFiles
 
 pytestmark = pytest.mark.timeout(60)
@@ -508,26 +508,6 @@ def _masked_frame(opcode: int, payload: bytes) -> bytes:
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
-def _parse_frame(buffer: bytes) -> tuple[int, bytes, int] | None:
-    """``(opcode, payload, bytes used)`` of the first whole server frame, or None."""
-    if len(buffer) < 2:
-        return None
-    opcode, length, offset = buffer[0] & 0x0F, buffer[1] & 0x7F, 2
-    if length == 126:
-        if len(buffer) < 4:
-            return None
-        (length,) = struct.unpack("!H", buffer[2:4])
-        offset = 4
-    elif length == 127:
-        if len(buffer) < 10:
-            return None
-        (length,) = struct.unpack("!Q", buffer[2:10])
-        offset = 10
-    if len(buffer) < offset + length:
-        return None
-    return opcode, buffer[offset : offset + length], offset + length
-
-
 class H1WebSocket:
     """A WebSocket over an HTTP/1.1 Upgrade, on a raw socket."""
 
@@ -554,7 +534,7 @@ class H1WebSocket:
 
     def receive(self, timeout: float = 5) -> tuple[int, bytes] | None:
         deadline = time.monotonic() + timeout
-        while (parsed := _parse_frame(self.http.buffer)) is None:
+        while (parsed := parse_frame(self.http.buffer)) is None:
             if not self.http._fill(deadline):
                 return None
         opcode, payload, used = parsed

@@ -60,6 +60,19 @@ CHROMIUM_FLAGS = [
 ]
 
 
+def headless_chromium(profile_dir: Any, *flags: str, log: Any = None) -> Any:
+    """A Selenium driver for headless Chromium (skips when selenium, chromium or
+    chromedriver is missing); ``profile_dir`` must be a fresh directory."""
+    webdriver = pytest.importorskip("selenium.webdriver")
+    chromium, chromedriver = require_program("chromium"), require_program("chromedriver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (*CHROMIUM_FLAGS, *flags, f"--user-data-dir={profile_dir}"):
+        options.add_argument(flag)
+    service = webdriver.ChromeService(chromedriver, log_output=None if log is None else str(log))
+    return webdriver.Chrome(options=options, service=service)
+
+
 def require_program(name: str) -> str:
     """The path of program ``name``, or skip the test."""
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
