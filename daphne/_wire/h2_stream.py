@@ -145,10 +145,12 @@ class H2Stream(H2Sender):
         stream_id: int,
         scope: dict[str, Any],
         declared_length: int | None = None,
+        request_pseudo: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         super().__init__(protocol, stream_id)
         self.stream = HTTPStream(protocol.context, self, scope, declared_length)
-        self.request_pseudo: list[tuple[bytes, bytes]] = []
+        #: The request's pseudo-header fields (``:authority`` is reused for pushes).
+        self.request_pseudo = request_pseudo or []
         self.request_ended = False
 
     @property

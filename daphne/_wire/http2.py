@@ -472,8 +472,7 @@ class H2Protocol:
         scheme = pseudo.get(b":scheme")
         if scheme in (b"http", b"https") and not self.context.config.proxy_forwarded_address_header:
             scope["scheme"] = scheme.decode("ascii")
-        stream = H2Stream(self, stream_id, scope, declared_length)
-        stream.request_pseudo = list(pseudo.items())
+        stream = H2Stream(self, stream_id, scope, declared_length, list(pseudo.items()))
         self.streams[stream_id] = stream
         self._busy()
         if problem is not None:
