@@ -182,8 +182,10 @@ class HTTPResponseCycle:
         status = message.get("status")
         if status is None:
             self._fail("Specifying a status code is required for a Response message.")
-        if type(status) is not int or not 100 <= status <= 999:
-            self._fail(f"expected an integer status code between 100 and 999, got {status!r}")
+        if type(status) is not int or not 200 <= status <= 999:
+            # A 1xx is never a final response: sent as one, the client would wait
+            # for the real one forever (103 has its own extension message).
+            self._fail(f"expected an integer final status code (200-999), got {status!r}")
         try:
             headers = check_header_types(message.get("headers", ()))
         except ApplicationMessageError:

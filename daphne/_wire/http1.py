@@ -47,7 +47,7 @@ from zope.interface import implementer
 from .._context import ServerContext
 from .._errors import BadRequest
 from .http1_output import SocketOutput, plain_socket
-from .http1_parser import ChunkedDecoder, find_head_end, parse_request_head
+from .http1_parser import ChunkedDecoder, find_head_end, has_bare_lf, parse_request_head
 from .http1_wire import WebRequest, error_response
 from .http2 import H2Protocol
 from .switch import Choice, first_bytes, h2c_upgradable, start_h2c, start_http2, start_websocket
@@ -282,6 +282,9 @@ class HTTP1Connection(SocketOutput, Protocol):
             buffer = self._buffer = buffer.lstrip(b"\r\n")
         head_end, body_start = find_head_end(buffer)
         if head_end == -1:
+            if has_bare_lf(buffer):
+                self._reject(BadRequest("Bare LF line ending (only CRLF is accepted)"), buffer)
+                return
             self._start_head_timer()
             line_end = buffer.find(b"\n")
             if line_end == -1 and len(buffer) > config.max_request_line:

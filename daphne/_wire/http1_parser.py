@@ -20,10 +20,20 @@ __all__ = ["ChunkedDecoder", "RequestHead", "find_head_end", "parse_request_head
 
 _REQUEST_LINE_RE = re.compile(rb"(" + TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9])\.([0-9])")
 _TOKEN_RE = re.compile(TOKEN)
-# Trailer values (read and dropped) only need to be free of control bytes.
-_BAD_VALUE_RE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _DIGITS_RE = re.compile(rb"[0-9]+")
-_HEX_RE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+# RFC 9112 §7.1.1: chunk-size [ chunk-ext ], where
+# chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ) and
+# chunk-ext-val = token / quoted-string.
+_QUOTED = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
+_CHUNK_LINE_RE = re.compile(
+    rb"([0-9A-Fa-f]{1,16})(?:[ \t]*;[ \t]*"
+    + TOKEN
+    + rb"(?:[ \t]*=[ \t]*(?:"
+    + TOKEN
+    + rb"|"
+    + _QUOTED
+    + rb"))?)*"
+)
 
 
 @dataclass(slots=True)
@@ -53,34 +63,47 @@ def find_head_end(buffer: bytes | bytearray, start: int = 0) -> tuple[int, int]:
     """Locate the blank line ending a request head.
 
     :returns: ``(head_end, body_start)``, or ``(-1, -1)`` if not complete yet.
-        A bare LF line ending is accepted as well as CRLF (RFC 9112 §2.2).
+        Only CRLF ends lines: RFC 9112 §2.2 lets a recipient accept a bare LF,
+        but a proxy in front that keeps a bare LF inside a field value would then
+        see one field where we see two, and a request hidden in the second
+        (request smuggling); :func:`has_bare_lf` lets the caller refuse it early.
     """
     crlf = buffer.find(b"\r\n\r\n", start)
-    # Only look for a bare-LF blank line before the CRLF one: the body that
-    # follows the head can be large and need not be scanned.
-    lf = buffer.find(b"\n\n", start) if crlf == -1 else buffer.find(b"\n\n", start, crlf + 3)
-    if lf != -1:
-        return lf, lf + 2
     if crlf != -1:
         return crlf, crlf + 4
     return -1, -1
 
 
-def _split_target(target: bytes) -> tuple[bytes, bytes]:
-    """Split a request-target into ``(path, query)`` (RFC 9112 §3.2)."""
+def has_bare_lf(data: bytes | bytearray) -> bool:
+    """Whether ``data`` holds an LF that is not part of a CRLF (refused with 400)."""
+    return data.count(b"\n") != data.count(b"\r\n")
+
+
+def _split_target(target: bytes) -> tuple[bytes, bytes, bytes | None]:
+    """Split a request-target into ``(path, query, authority)`` (RFC 9112 §3.2).
+
+    ``authority`` is that of an absolute-form target (``http://host/path``),
+    else None.
+    """
     path, _, query = target.partition(b"?")
     if path[:1] == b"/" or path == b"*":
-        return path, query
+        return path, query, None
     scheme_end = path.find(b"://")
     if scheme_end > 0:
         # absolute-form: the path is whatever follows the authority.
+        if path[:scheme_end].lower() not in (b"http", b"https"):
+            raise BadRequest("Invalid request target")
         slash = path.find(b"/", scheme_end + 3)
-        return (path[slash:] if slash != -1 else b"/"), query
+        authority = path[scheme_end + 3 : slash if slash != -1 else len(path)]
+        if not authority or b"@" in authority:
+            # RFC 9110 §4.2.4: userinfo in an http(s) URI is an error.
+            raise BadRequest("Invalid request target")
+        return (path[slash:] if slash != -1 else b"/"), query, authority
     # authority-form (CONNECT host:port) or anything else: keep as sent.
-    return path, query
+    return path, query, None
 
 
-def _parse_request_line(line: bytes) -> tuple[str, bytes, bytes, str]:
+def _parse_request_line(line: bytes) -> tuple[str, bytes, bytes, str, bytes | None]:
     match = _REQUEST_LINE_RE.fullmatch(line)
     if match is None:
         parts = line.split(b" ")
@@ -95,8 +118,8 @@ def _parse_request_line(line: bytes) -> tuple[str, bytes, bytes, str]:
     method, target, major, minor = match.groups()
     if major != b"1":
         raise BadRequest("HTTP version not supported", 505)
-    path, query = _split_target(target)
-    return method.decode("ascii"), path, query, "1.0" if minor == b"0" else "1.1"
+    path, query, authority = _split_target(target)
+    return method.decode("ascii"), path, query, "1.0" if minor == b"0" else "1.1", authority
 
 
 def parse_request_head(
@@ -106,11 +129,10 @@ def parse_request_head(
 
     :raises BadRequest: with the status to answer (400, 431, 501, 505).
     """
-    lines = bytes(head).split(b"\n")
-    request_line = lines[0]
-    if request_line[-1:] == b"\r":
-        request_line = request_line[:-1]
-    method, path, query, version = _parse_request_line(request_line)
+    # Lines end with CRLF only; a bare CR or LF left inside a line fails the
+    # request-line, field-name or field-value grammar below (400).
+    lines = bytes(head).split(b"\r\n")
+    method, path, query, version, authority = _parse_request_line(lines[0])
     if len(lines) - 1 > max_header_count:
         raise BadRequest("Too many header fields", 431)
     headers: list[tuple[bytes, bytes]] = []
@@ -121,8 +143,6 @@ def parse_request_head(
     upgrade: bytes | None = None
     host_count = 0
     for line in lines[1:]:
-        if line[-1:] == b"\r":
-            line = line[:-1]
         if max_field_size and len(line) > max_field_size:
             raise BadRequest("Request header field too large", 431)
         name, colon, value = line.partition(b":")
@@ -148,6 +168,9 @@ def parse_request_head(
             upgrade = value.lower()
     if host_count > 1:
         raise BadRequest("More than one Host header")
+    if authority is not None:
+        # RFC 9112 §3.2.2: the target's authority replaces any Host field.
+        headers = [(b"host", authority), *(field for field in headers if field[0] != b"host")]
     content_length, chunked = _body_framing(content_lengths, transfer_encodings, version)
     keep_alive = version == "1.1"
     if connection:
@@ -221,15 +244,15 @@ class ChunkedDecoder:
         self.max_line = max_line
 
     def _read_line(self) -> bytes | None:
-        end = self._buffer.find(b"\n")
+        # CRLF only (RFC 9112 §7.1): a bare LF stays inside the line and fails
+        # its grammar, so a proxy that reads LF as CRLF cannot see other chunks.
+        end = self._buffer.find(b"\r\n")
         if end == -1:
             if len(self._buffer) > self.max_line:
                 raise BadRequest("Chunk line too long")
             return None
         line = bytes(self._buffer[:end])
-        del self._buffer[: end + 1]
-        if line[-1:] == b"\r":
-            line = line[:-1]
+        del self._buffer[: end + 2]
         return line
 
     def feed(self, data: bytes) -> list[bytes]:
@@ -251,18 +274,20 @@ class ChunkedDecoder:
             if line is None:
                 break
             if self._state == "size":
-                size_text = line.split(b";", 1)[0].strip(b" \t")
-                if _HEX_RE.fullmatch(size_text) is None:
-                    raise BadRequest("Invalid chunk size")
-                self._remaining = int(size_text, 16)
+                match = _CHUNK_LINE_RE.fullmatch(line)
+                if match is None:
+                    raise BadRequest("Invalid chunk size or extension")
+                self._remaining = int(match.group(1), 16)
                 self._state = "data" if self._remaining else "trailer"
             elif self._state == "data_end":
                 if line:
                     raise BadRequest("Missing CRLF after chunk data")
                 self._state = "size"
-            elif line:  # trailer field: validated loosely, then dropped
-                if b":" not in line or _BAD_VALUE_RE.search(line.partition(b":")[2]):
+            elif line:  # trailer field: validated like a header field, then dropped
+                name, colon, value = line.partition(b":")
+                if not colon or _TOKEN_RE.fullmatch(name) is None:
                     raise BadRequest("Invalid trailer field")
+                check_request_value(value.strip(b" \t"))
             else:
                 self.done = True
                 self.unused = bytes(self._buffer)

@@ -38,11 +38,26 @@ def test_head_fields() -> None:
     assert head.upgrade == b"websocket"
 
 
-def test_bare_lf_and_whitespace() -> None:
-    """Bare LF line ends are accepted; values lose surrounding whitespace; case of names folds."""
-    head = parse_request_head(b"GET / HTTP/1.0\nX-A: \t v \t\nTRANSFER-ENCODING-X: 1")
+def test_whitespace_and_name_case() -> None:
+    """Values lose surrounding whitespace; case of names folds."""
+    head = parse_request_head(b"GET / HTTP/1.0\r\nX-A: \t v \t\r\nTRANSFER-ENCODING-X: 1")
     assert head.headers == [(b"x-a", b"v"), (b"transfer-encoding-x", b"1")]
     assert head.keep_alive is False  # HTTP/1.0
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET / HTTP/1.1\nHost: x",  # after the request line
+        b"GET / HTTP/1.1\r\nDummy: x\nContent-Length: 23",  # inside a field value
+        b"GET / HTTP/1.1\r\nHost: x\rY: 1",  # a bare CR
+    ],
+)
+def test_bare_lf_or_cr_is_refused(head: bytes) -> None:
+    """CRLF only (RFC 9112 §2.2 leniency refused: a proxy could read one field where we read two)."""
+    with pytest.raises(BadRequest) as info:
+        parse_request_head(head)
+    assert info.value.status == 400
 
 
 @pytest.mark.parametrize(
