@@ -95,6 +95,9 @@ class ServerConfig:
     limit_request_body: int | None = None
     #: Seconds a client has to send a complete request head once it started one (slowloris).
     header_read_timeout: float = 30 * SECONDS
+    #: Longest wait, in seconds, for the next piece of a request body the server is reading
+    #: (None: no limit); a stall gets 408 (or an abort once the response began).
+    body_read_timeout: float | None = 30 * SECONDS
     #: Seconds an idle keep-alive connection is kept open.
     keep_alive_timeout: float = 5 * SECONDS
     #: Unread request-body bytes queued for the app before the socket stops being read.
@@ -122,7 +125,7 @@ class ServerConfig:
         for name in ("h2_max_concurrent_streams", "h2_max_header_list_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("http_timeout",):
-            value = getattr(self, name)
-            if value is not None and value < 0:
-                raise ValueError(f"{name} must not be negative, got {value}")
+        if self.http_timeout is not None and self.http_timeout < 0:
+            raise ValueError(f"http_timeout must not be negative, got {self.http_timeout}")
+        if self.body_read_timeout is not None and self.body_read_timeout <= 0:
+            raise ValueError(f"body_read_timeout must be positive, got {self.body_read_timeout}")

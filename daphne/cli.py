@@ -358,6 +358,13 @@ class CommandLineInterface:
             help="Seconds a client has to send a whole request head (default 30)",
         )
         add(
+            "--body-read-timeout",
+            type=_positive_float,
+            default=None,
+            help="Longest wait in seconds for the next piece of a request body; a stalled "
+            "body gets 408 (default 30)",
+        )
+        add(
             "--limit-request-body",
             type=_non_negative_int,
             default=None,
@@ -576,6 +583,7 @@ class CommandLineInterface:
             "forwarded_allow_ips": args.forwarded_allow_ips,
             "keep_alive_timeout": args.keep_alive_timeout,
             "header_read_timeout": args.header_read_timeout,
+            "body_read_timeout": args.body_read_timeout,
             "limit_request_body": args.limit_request_body,
             "max_request_line": args.limit_request_line,
             "max_header_count": args.limit_request_fields,

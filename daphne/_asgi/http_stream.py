@@ -15,6 +15,9 @@ and frames (they implement :class:`HTTPWire`).  It owns:
   :data:`MAX_QUEUED_MESSAGES` messages unread, the wire stops reading
   (HTTP/1.1 pauses the socket, HTTP/2 withholds flow-control credit);
 * ``--http-timeout`` (503 before the head, an abort after it);
+* ``--body-read-timeout``: a body that stalls (nothing new from the client for
+  that long while the server is reading) gets a 408 before the head, an abort
+  after it; time spent paused by backpressure does not count;
 * the response: the app's messages pass through
   :class:`~daphne._asgi.http_cycle.HTTPResponseCycle` (order and types) and then
   here: header grammar (:mod:`daphne._asgi.headers`), ``Date``/``Server``
@@ -137,6 +140,8 @@ class HTTPStream:
     __slots__ = (
         "_body_done",
         "_body_received",
+        "_body_seen_at",
+        "_body_timer",
         "_bodyless",
         "_head_request",
         "_on_first_receive",
@@ -185,6 +190,8 @@ class HTTPStream:
         self._queued_messages = 0
         self._paused = False
         self._timeout_call: Any = None
+        self._body_timer: Any = None
+        self._body_seen_at = 0.0
         self._on_first_receive = on_first_receive
         self._started_at = context.clock.seconds()
 
@@ -238,6 +245,10 @@ class HTTPStream:
             return  # Rule 2
         if end:
             self._body_done = True
+            if self._body_timer is not None:
+                self._stop_body_timer()
+        elif self._body_timer is not None:
+            self._body_seen_at = self.context.clock.seconds()
         config = self.context.config
         limit = config.limit_request_body
         if limit is not None:
@@ -285,7 +296,49 @@ class HTTPStream:
             and self._queued_messages <= MAX_QUEUED_MESSAGES // 2
         ):
             self._paused = False
+            if self._body_timer is not None:
+                self._body_seen_at = self.context.clock.seconds()
             self.wire.resume_reading()
+
+    def await_body(self) -> None:
+        """(From the wire) the client should now be sending the body: watch for a stall.
+
+        Called once the head is in and the body does not end with it (after
+        ``100 Continue`` when the client asked for one).
+        """
+        timeout = self.context.config.body_read_timeout
+        if timeout is None or self._body_done or self._body_timer is not None or self.done:
+            return
+        clock = self.context.clock
+        self._body_seen_at = clock.seconds()
+        self._body_timer = clock.callLater(timeout, self._body_check)
+
+    def _stop_body_timer(self) -> None:
+        call, self._body_timer = self._body_timer, None
+        if call is not None and call.active():
+            call.cancel()
+
+    def _body_check(self) -> None:
+        self._body_timer = None
+        if self._body_done or self.done:
+            return
+        timeout = self.context.config.body_read_timeout
+        assert timeout is not None
+        clock = self.context.clock
+        now = clock.seconds()
+        if self._paused:
+            # The app is behind, not the client: the stall clock restarts on resume.
+            self._body_seen_at = now
+        left = self._body_seen_at + timeout - now
+        if left > 0:
+            self._body_timer = clock.callLater(left, self._body_check)
+            return
+        self._body_done = True
+        if self.head_written:
+            logger.info("Request body stalled for %g s after the response began; aborting", timeout)
+            self.abort()
+        else:
+            self.error(408, f"Request body not received within {timeout:g} seconds")
 
     @property
     def body_done(self) -> bool:
@@ -431,6 +484,8 @@ class HTTPStream:
         self.state = StreamState.DONE
         self._body_done = True
         self._cancel_timeout()
+        if self._body_timer is not None:
+            self._stop_body_timer()
         instance = self.instance
         if instance is not None:
             instance.close(_DISCONNECT)

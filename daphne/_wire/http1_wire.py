@@ -112,6 +112,8 @@ class WebRequest:
             on_first_receive=self._send_continue if head.expect_continue else None,
         )
         self.stream.start()
+        if (head.chunked or head.content_length) and not head.expect_continue:
+            self.stream.await_body()
 
     def feed_body(self, data: bytes, more_body: bool) -> None:
         """Body bytes from the parser; ``more_body`` false once the body is complete."""
@@ -133,6 +135,8 @@ class WebRequest:
         if self._continue_pending and not self.head_written:
             self._continue_pending = False
             self.channel.write(b"HTTP/1.1 100 Continue\r\n\r\n", flush=True)
+            if self.stream is not None:
+                self.stream.await_body()
 
     # -- HTTPWire --------------------------------------------------------------------
 

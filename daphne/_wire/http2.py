@@ -481,6 +481,8 @@ class H2Protocol:
         stream.start()
         if ended:
             stream.feed_body(b"", 0, True)
+        else:
+            stream.stream.await_body()
 
     def push(self, parent: H2Stream, path: str, headers: list[tuple[bytes, bytes]]) -> None:
         """Promise ``path`` on ``parent`` and serve it as a new stream (RFC 9113 §8.4)."""

@@ -53,6 +53,7 @@ OPTION_SETS: dict[str, list[str]] = {
     "limits": ["--limit-request-body", "1000"],
     "concurrency": ["--limit-concurrency", "1"],
     "idle": ["--keep-alive-timeout", "1", "--header-read-timeout", "3"],
+    "body": ["--body-read-timeout", "1"],
 }
 
 
@@ -312,6 +313,18 @@ class H1Connection:
             outcome.closed_after = time.monotonic() - started
         return outcome
 
+    def dribble_body(
+        self, path: str, declared: int, pieces: list[bytes], gap: float, timeout: float
+    ) -> Response:
+        """POST declaring ``declared`` bytes, send ``pieces`` ``gap`` s apart, then wait."""
+        head = b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n"
+        self.send(head % (path.encode(), declared))
+        for index, piece in enumerate(pieces):
+            if index and select.select([self.sock], [], [], gap)[0]:
+                break  # answered already
+            self.send(piece)
+        return self.read_response("POST", timeout)
+
 
 # -- HTTP/2 with the h2 state machine on a raw socket -----------------------------------
 
@@ -471,6 +484,33 @@ class H2Connection(H2WebSocket):
     def wait_closed(self, timeout: float) -> float | None:
         started = time.monotonic()
         return time.monotonic() - started if self.wait(lambda: self.closed, timeout) else None
+
+    def dribble_body(
+        self, path: str, declared: int, pieces: list[bytes], gap: float, timeout: float
+    ) -> Response:
+        """A request declaring ``declared`` bytes; ``pieces`` sent ``gap`` s apart, then wait
+        (END_STREAM on the last piece if they add up to ``declared``)."""
+        stream_id = self.conn.get_next_available_stream_id()
+        fields = [
+            (b":method", b"POST"),
+            (b":scheme", self.scheme),
+            (b":path", path.encode()),
+            (b":authority", b"127.0.0.1:%d" % self.port),
+            (b"content-length", b"%d" % declared),
+        ]
+        self.conn.send_headers(stream_id, fields, end_stream=False)
+        self._flush()
+
+        def answered() -> bool:
+            return stream_id in self.responses or stream_id in self.resets or self.closed
+
+        complete = sum(map(len, pieces)) == declared
+        for index, piece in enumerate(pieces):
+            if index and self.wait(answered, gap):
+                break
+            self.send_body(stream_id, piece, end=complete and index == len(pieces) - 1)
+        self.wait(lambda: stream_id in self.ended or stream_id in self.resets, timeout)
+        return self.response_of(stream_id)
 
     def stall_head(self, timeout: float) -> Stall:
         """A HEADERS frame without END_HEADERS, and no CONTINUATION after it."""
@@ -899,6 +939,41 @@ def test_slow_request_head(http, pool) -> None:
     else:
         assert stall.status == 408, stall
         assert stall.answered_after is not None and stall.answered_after >= 2.5, stall
+
+
+# -- 11b. --body-read-timeout --------------------------------------------------------------
+
+
+def test_stalled_body_is_408(http, pool) -> None:
+    """A body that stops arriving gets 408 after --body-read-timeout (1 s) and the app
+    reading it gets http.disconnect instead of a body that never completes."""
+    server = http.server(pool, "body")
+    key = uid()
+    started = time.monotonic()
+    with contextlib.closing(http.connect(pool, server)) as client:
+        response = client.dribble_body(f"/record?id={key}", 100, [b"x" * 10], 0, timeout=6)
+    waited = time.monotonic() - started
+    assert_error_page(response, 408)
+    assert b"Request body not received within 1 seconds" in response.body
+    assert 0.9 <= waited < 5, waited
+    records = http.wait_records(
+        pool, server, key, lambda r: any(m["type"] == "http.disconnect" for m in r)
+    )
+    types = [m["type"] for m in records]
+    assert "http.disconnect" in types, records
+    assert not any(m.get("more_body") is False for m in records), records
+
+
+def test_slow_but_steady_body_is_served(http, pool) -> None:
+    """The timer is per wait, not per body: a piece every 0.4 s for ~2 s (twice the
+    1 s timeout in all) is read to the end."""
+    server = http.server(pool, "body")
+    key = uid()
+    pieces = [b"y" * 20] * 5
+    with contextlib.closing(http.connect(pool, server)) as client:
+        response = client.dribble_body(f"/record?id={key}", 100, pieces, 0.4, timeout=6)
+    assert response.status == 200, response
+    assert json.loads(response.body)["size"] == 100
 
 
 # -- 12. the server's own error pages -----------------------------------------------------

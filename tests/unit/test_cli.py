@@ -286,10 +286,11 @@ def test_limit_options() -> None:
     kwargs = run_cli(
         "--keep-alive-timeout", "7", "--header-read-timeout", "9", "--limit-request-body", "100",
         "--limit-request-line", "200", "--limit-request-fields", "20", "--limit-request-field-size", "300",
-        "--graceful-timeout", "3",
+        "--graceful-timeout", "3", "--body-read-timeout", "11",
     ).init_kwargs  # fmt: skip
     assert kwargs["keep_alive_timeout"] == 7
     assert kwargs["header_read_timeout"] == 9
+    assert kwargs["body_read_timeout"] == 11
     assert kwargs["limit_request_body"] == 100
     assert kwargs["max_request_line"] == 200
     assert kwargs["max_header_count"] == 20

@@ -265,3 +265,46 @@ def test_tiny_data_frames_pause_reading_by_message_count(make) -> None:
         if isinstance(e, h2.events.WindowUpdated) and e.stream_id == 1
     )
     assert credit <= 65
+
+
+def _post_head(client: Client, stream_id: int) -> None:
+    client.conn.send_headers(
+        stream_id,
+        [(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/"), (b":authority", b"x")],
+    )
+
+
+def test_stalled_body_is_408_after_body_read_timeout(make) -> None:
+    """No DATA for --body-read-timeout: 408; each DATA frame restarts the wait."""
+    app = Recording()
+    harness, client = make(app, body_read_timeout=2, keep_alive_timeout=100)
+    _post_head(client, 1)
+    client.conn.send_data(1, b"a")
+    client.send()
+    harness.advance(1.5)
+    client.conn.send_data(1, b"b")
+    client.send()
+    harness.advance(1.5)  # 3 s since the head, 1.5 s since the last DATA
+    assert client.status(1) is None
+    harness.advance(0.6)
+    client.receive()
+    assert client.status(1) == 408
+    assert b"Request body not received within 2 seconds" in client.body(1)
+    assert app.messages[-1] == {"type": "http.disconnect"}
+
+
+def test_body_paused_by_backpressure_does_not_time_out(make) -> None:
+    """An app that does not read makes the server stop reading: that wait is not the client's."""
+
+    async def late_reader(scope: Any, receive: Any, send: Any) -> None:
+        await asyncio.get_running_loop().create_future()
+
+    harness, client = make(late_reader, body_read_timeout=2, keep_alive_timeout=100)
+    _post_head(client, 1)
+    for _ in range(100):
+        client.conn.send_data(1, b"x")  # past the 64-message mark: reading pauses
+    client.send()
+    harness.advance(10)
+    client.receive()
+    assert client.status(1) is None
+    assert not harness.closed

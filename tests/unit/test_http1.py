@@ -710,3 +710,33 @@ def test_not_http_at_all_is_closed_without_an_answer(make) -> None:
     h = make(Recorder())
     h.feed(b"GET /\xc3\xa4 HTTP/1.0\r\n\r\n")
     assert h.written.startswith(b"HTTP/1.0 400 Bad Request")
+
+
+# -- --body-read-timeout -----------------------------------------------------------------
+
+
+def test_stalled_body_is_408(make) -> None:
+    harness = make(Recorder(), body_read_timeout=2, keep_alive_timeout=100)
+    harness.feed(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+    harness.advance(1.9)
+    assert b"HTTP/1.1" not in harness.written
+    harness.advance(0.2)
+    assert harness.written.startswith(b"HTTP/1.1 408 ")
+    assert harness.closed
+
+
+def test_expect_continue_waits_for_the_app_before_the_body_timer(make) -> None:
+    """The client waits for 100 Continue, which comes when the app first reads; until
+    then the wait is the app's, and no 408 comes."""
+
+    async def slow_to_read(scope: Any, receive: Any, send: Any) -> None:
+        await asyncio.sleep(5)
+        await receive()
+
+    harness = make(slow_to_read, body_read_timeout=2, keep_alive_timeout=100)
+    harness.feed(
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n"
+    )
+    harness.advance(4)
+    assert harness.written == b""
+    assert not harness.closed

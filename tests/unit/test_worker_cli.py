@@ -62,6 +62,7 @@ def run_cli(*args: str) -> FakeServer:
         (["--keep-alive-timeout", "-5"], "--keep-alive-timeout: must not be negative, got -5"),
         (["--keep-alive-timeout", "nan"], "--keep-alive-timeout: must not be negative, got nan"),
         (["--header-read-timeout", "0"], "--header-read-timeout: must be more than 0, got 0"),
+        (["--body-read-timeout", "-1"], "--body-read-timeout: must be more than 0, got -1"),
         (["--limit-request-body", "-1"], "--limit-request-body: must not be negative, got -1"),
         (["--limit-request-body", "1k"], "--limit-request-body: expected a whole number, got '1k'"),
         (["--limit-request-line", "0"], "--limit-request-line: must be at least 1, got 0"),
