@@ -2,7 +2,7 @@
 
 import sys
 
-__version__ = "4.3.0"
+__version__ = "4.3.0.dev0"  # CHANGELOG.txt: 4.3.0 (unreleased)
 
 
 # Windows' default Proactor event loop has no add_reader(), which Twisted's
