@@ -14,7 +14,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import wstest_runner as runner  # noqa: E402 - this folder, on the path when run alone too
+import wstest_runner as runner
 
 
 @pytest.mark.timeout(900)
