@@ -32,7 +32,8 @@ class ServerConfig:
     Timeouts of ``None`` mean "no limit".
     """
 
-    #: Seconds the app has to *start* an HTTP response before a 503 (None: no limit).
+    #: Seconds the app has to *start* an HTTP response before a 503 (None or 0: no limit,
+    #: as in Daphne 4.2).
     http_timeout: float | None = None
     #: Largest ``body`` of one ``http.request`` message, in bytes.
     request_buffer_size: int = 8192
@@ -125,7 +126,23 @@ class ServerConfig:
         for name in ("h2_max_concurrent_streams", "h2_max_header_list_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.http_timeout is not None and self.http_timeout < 0:
-            raise ValueError(f"http_timeout must not be negative, got {self.http_timeout}")
+        if self.http_timeout == 0:
+            object.__setattr__(self, "http_timeout", None)  # Daphne 4.2: 0 is "no timeout"
+        for name in (
+            "http_timeout",
+            "websocket_max_message_size",
+            "websocket_max_frame_size",
+            "ping_interval",
+            "application_close_timeout",
+            "graceful_timeout",
+            "keep_alive_timeout",
+        ):
+            value = getattr(self, name)
+            if value is not None and not value >= 0:  # also refuses nan
+                raise ValueError(f"{name} must not be negative, got {value}")
+        for name in ("ping_timeout", "header_read_timeout"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ValueError(f"{name} must be positive, got {value}")
         if self.body_read_timeout is not None and self.body_read_timeout <= 0:
             raise ValueError(f"body_read_timeout must be positive, got {self.body_read_timeout}")

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import IO, Any
 
@@ -79,6 +81,17 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    value = _number(text, int)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number, 0-65535, got {value}")
+    return value
+
+
+def _any_int(text: str) -> int:
+    return _number(text, int)  # type: ignore[no-any-return]
+
+
 def _frame_size(text: str) -> int:
     value = _positive_int(text)
     if not 2**14 <= value <= 2**24 - 1:
@@ -92,6 +105,25 @@ def _allow_ips(text: str) -> str:
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return text
+
+
+def _where(error: BaseException) -> str:
+    """`` (file, line N)`` of the code that raised ``error`` while the app was imported.
+
+    The import machinery's frames and this package's are left out: the place
+    worth naming is in the user's code.  Empty when there is none (a module not found).
+    """
+    if isinstance(error, SyntaxError) and error.filename:
+        return f" ({error.filename}, line {error.lineno})"
+    package = os.path.dirname(os.path.abspath(__file__))
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if not frame.filename.startswith(("<frozen", package))
+    ]
+    if not frames:
+        return ""
+    return f" ({frames[-1].filename}, line {frames[-1].lineno})"
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -116,22 +148,28 @@ class CommandLineInterface:
     def __init__(self) -> None:
         self.parser = _ArgumentParser(prog="daphne", description=self.description)
         add = self.parser.add_argument
-        add("-p", "--port", type=int, help="Port number to listen on", default=None)
+        add(
+            "-p",
+            "--port",
+            type=_port,
+            help="Port number to listen on (0: any free port)",
+            default=None,
+        )
         add("-b", "--bind", dest="host", help="The host/address to bind to", default=None)
         add(
             "--websocket_timeout",
             "--websocket-timeout",
-            type=int,
+            type=_any_int,
             dest="websocket_timeout",
-            help="Maximum time to allow a websocket to be connected. -1 for infinite.",
+            help="Seconds a WebSocket may stay connected before the server closes it (-1: no limit)",
             default=86400,
         )
         add(
             "--websocket_connect_timeout",
             "--websocket-connect-timeout",
-            type=int,
+            type=_any_int,
             dest="websocket_connect_timeout",
-            help="Maximum time to allow a connection to handshake. -1 or 0 for infinite",
+            help="Seconds the app has to accept or reject a WebSocket handshake (0 or -1: no limit)",
             default=5,
         )
         add(
@@ -167,8 +205,8 @@ class CommandLineInterface:
         add(
             "-t",
             "--http-timeout",
-            type=int,
-            help="How long to wait for worker before timing out HTTP connections",
+            type=_non_negative_int,
+            help="Seconds the app has to start a response before the client gets 503 (0: no limit, the default)",
             default=None,
         )
         add(
@@ -209,32 +247,32 @@ class CommandLineInterface:
         )
         add(
             "--ping-interval",
-            type=int,
-            help="The number of seconds a WebSocket must be idle before a keepalive ping is sent",
+            type=_non_negative_float,
+            help="Seconds a WebSocket may be idle before the server pings it (0: no pings)",
             default=20,
         )
         add(
             "--ping-timeout",
-            type=int,
-            help="The number of seconds before a WebSocket is closed if no response to a keepalive ping",
+            type=_positive_float,
+            help="Seconds to wait for the pong before the WebSocket is dropped",
             default=30,
         )
         add(
             "--websocket-max-message-size",
-            type=int,
+            type=_non_negative_int,
             help="Maximum size of an inbound WebSocket message in bytes (0 for no limit)",
             default=1048576,
         )
         add(
             "--websocket-max-frame-size",
-            type=int,
+            type=_non_negative_int,
             help="Maximum size of an inbound WebSocket frame in bytes (0 for no limit)",
             default=1048576,
         )
         add(
             "--application-close-timeout",
-            type=int,
-            help="The number of seconds an ASGI application has to exit after client disconnect before it is killed",
+            type=_non_negative_float,
+            help="Seconds an app may run on after its client left before it is cancelled",
             default=10,
         )
         add(
@@ -323,7 +361,7 @@ class CommandLineInterface:
         )
         add(
             "--graceful-timeout",
-            type=float,
+            type=_non_negative_float,
             default=None,
             help="Seconds in-flight requests and WebSockets get to finish on SIGTERM/SIGINT (default 10)",
         )
@@ -403,7 +441,7 @@ class CommandLineInterface:
         )
         add(
             "--max-requests-jitter",
-            type=int,
+            type=_non_negative_int,
             default=0,
             help="Up to this many more requests before a worker is recycled (spreads restarts)",
         )
@@ -558,11 +596,17 @@ class CommandLineInterface:
                 f"application {path!r} must be given as 'module.path:attribute', e.g. myproject.asgi:application"
             )
         try:
-            return self.load_asgi_app(path)
-        except (ImportError, AttributeError) as error:
+            application = self.load_asgi_app(path)
+        except Exception as error:
             raise CLIError(
-                f"cannot load application {path!r}: {type(error).__name__}: {error}"
+                f"cannot load application {path!r}: {type(error).__name__}: {error}" + _where(error)
             ) from None
+        if not callable(application):
+            raise CLIError(
+                f"application {path!r} is {type(application).__name__!r}, not an ASGI "
+                "application (a callable)"
+            )
+        return application
 
     def _check_proxy_options(self, args: argparse.Namespace) -> None:
         for value, action in (

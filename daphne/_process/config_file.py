@@ -118,6 +118,12 @@ def _scalar(parser: argparse.ArgumentParser, key: str, action: Any, value: Any) 
     else:
         if not isinstance(value, (str, int, float)):
             raise ValueError(f"expected {_kind(action)}, got {_toml_type(value)}")
+        numeric = _kind(action) in ("an integer", "a number")
+        if (numeric and isinstance(value, str)) or (
+            _kind(action) == "an integer" and isinstance(value, float)
+        ):
+            # TOML has types: port = "8000" is a mistake worth naming, not a number.
+            raise ValueError(f"expected {_kind(action)}, got {value!r}")
         try:
             result = convert(value if isinstance(value, str) else str(value))
         except argparse.ArgumentTypeError as error:
@@ -132,7 +138,13 @@ def _scalar(parser: argparse.ArgumentParser, key: str, action: Any, value: Any) 
 
 def _kind(action: Any) -> str:
     names = {None: "a string", str: "a string", int: "an integer", float: "a number"}
-    return names.get(action.type, "a valid value")
+    if action.type in names:
+        return names[action.type]
+    # The command line's own converters (daphne.cli._port...) say what they return.
+    returns = getattr(action.type, "__annotations__", {}).get("return")
+    return {"int": "an integer", "float": "a number", "str": "a string"}.get(
+        returns if isinstance(returns, str) else getattr(returns, "__name__", ""), "a valid value"
+    )
 
 
 def _toml_type(value: Any) -> str:

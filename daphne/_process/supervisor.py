@@ -372,8 +372,6 @@ def supervisor_requested(args: argparse.Namespace) -> bool:
 
     :raises SupervisorError: for options that contradict each other.
     """
-    if args.max_requests_jitter < 0:
-        raise SupervisorError("--max-requests-jitter must not be negative")
     if args.reload and args.workers > 1:
         raise SupervisorError("--reload runs a single worker: it cannot be combined with --workers")
     if args.reload:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from daphne import __version__
+from daphne._config import ServerConfig
 from daphne.cli import DEFAULT_HOST, DEFAULT_PORT, CommandLineInterface
 
 
@@ -50,7 +51,7 @@ def _keep_logging(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def run_cli(*args: str) -> FakeServer:
     cli = RecordingCLI()
-    cli.run([*args, "daphne:__version__"])
+    cli.run([*args, "apps.basic:scope_json"])
     return cli.server
 
 
@@ -215,17 +216,22 @@ def entrypoint(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
         (["nocolon"], 1, "must be given as 'module.path:attribute'"),
         (["no_such_module_xyz:app"], 1, "No module named 'no_such_module_xyz'"),
         (["daphne:no_such_attribute"], 1, "no attribute 'no_such_attribute'"),
-        (["-v", "9", "daphne:__version__"], 2, "invalid choice"),
-        (["-p", "x", "daphne:__version__"], 2, "invalid int value"),
-        (["--threads", "0", "daphne:__version__"], 2, "at least 1"),
-        (["--forwarded-allow-ips", "10.0.0.0/99", "daphne:__version__"], 2, "forwarded_allow_ips"),
+        (["daphne:__version__"], 1, "application 'daphne:__version__' is 'str', not an ASGI"),
+        (["-v", "9", "apps.basic:scope_json"], 2, "invalid choice"),
+        (["-p", "x", "apps.basic:scope_json"], 2, "expected a whole number"),
+        (["--threads", "0", "apps.basic:scope_json"], 2, "at least 1"),
         (
-            ["--proxy-headers-port", "X", "daphne:__version__"],
+            ["--forwarded-allow-ips", "10.0.0.0/99", "apps.basic:scope_json"],
+            2,
+            "forwarded_allow_ips",
+        ),
+        (
+            ["--proxy-headers-port", "X", "apps.basic:scope_json"],
             2,
             "--proxy-headers has to be passed",
         ),
         (
-            ["--access-log", "/nonexistent-dir/x.log", "daphne:__version__"],
+            ["--access-log", "/nonexistent-dir/x.log", "apps.basic:scope_json"],
             1,
             "cannot open access log",
         ),
@@ -261,7 +267,7 @@ def test_abort_start_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(RecordingCLI, "server_class", FailingServer)
     with pytest.raises(SystemExit) as info:
-        RecordingCLI().run(["daphne:__version__"])
+        RecordingCLI().run(["apps.basic:scope_json"])
     assert info.value.code == 1
 
 
@@ -316,3 +322,26 @@ def test_backlog_and_limit_concurrency() -> None:
         "unix:/tmp/s:backlog=1024",
     ]
     assert server.init_kwargs["limit_concurrency"] == 50
+
+
+def test_an_error_importing_the_app_names_its_file_and_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    """An exception raised by the app's module while it is imported: one line with file:line."""
+    (tmp_path / "broken_app_mod.py").write_text("x = 1\nraise RuntimeError('settings missing')\n")
+    (tmp_path / "syntax_app_mod.py").write_text("def app(:\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert entrypoint(monkeypatch, "broken_app_mod:app") == 1
+    err = capsys.readouterr().err
+    assert "RuntimeError: settings missing" in err, err
+    assert f"({tmp_path / 'broken_app_mod.py'}, line 2)" in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert entrypoint(monkeypatch, "syntax_app_mod:app") == 1
+    err = capsys.readouterr().err
+    assert "SyntaxError" in err and f"({tmp_path / 'syntax_app_mod.py'}, line 1)" in err, err
+
+
+def test_http_timeout_zero_means_no_limit() -> None:
+    """Daphne 4.2: -t 0 is "no timeout" (it was a 503 for every request)."""
+    assert ServerConfig(http_timeout=0).http_timeout is None
+    assert run_cli("-t", "0").init_kwargs["http_timeout"] == 0

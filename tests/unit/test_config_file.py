@@ -213,7 +213,7 @@ def test_worker_options_in_the_file(tmp_path: Path) -> None:
 
 
 def test_cli_run_uses_the_file(tmp_path: Path) -> None:
-    path = write(tmp_path, 'application = "daphne:__version__"\nport = 8123\nno-h2c = true\n')
+    path = write(tmp_path, 'application = "apps.basic:scope_json"\nport = 8123\nno-h2c = true\n')
     cli = RecordingCLI()
     cli.run(["--config", path])
     assert cli.server.init_kwargs["endpoints"] == ["tcp:port=8123:interface=127.0.0.1"]
@@ -223,7 +223,7 @@ def test_cli_run_uses_the_file(tmp_path: Path) -> None:
 def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     path = write(tmp_path, "nope = 1\n")
     with pytest.raises(CLIError, match="nope") as caught:
-        RecordingCLI().run(["--config", path, "daphne:__version__"])
+        RecordingCLI().run(["--config", path, "apps.basic:scope_json"])
     assert caught.value.status == 2
 
 

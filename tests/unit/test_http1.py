@@ -740,3 +740,23 @@ def test_expect_continue_waits_for_the_app_before_the_body_timer(make) -> None:
     harness.advance(4)
     assert harness.written == b""
     assert not harness.closed
+
+
+def test_http_timeout_zero_is_no_limit(make) -> None:
+    """``-t 0`` (Daphne 4.2: no timeout) must not answer 503 at once, nor later."""
+    gate: dict[str, asyncio.Event] = {}
+
+    async def slow(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        gate["open"] = asyncio.Event()
+        await gate["open"].wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"late"})
+
+    harness = make(slow, http_timeout=0, keep_alive_timeout=1000)
+    harness.feed(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    harness.advance(100)
+    assert harness.written == b""
+    gate["open"].set()
+    harness.spin()
+    assert harness.written.startswith(b"HTTP/1.1 200 ")

@@ -179,7 +179,7 @@ def test_bad_log_config(
 
 def run_cli(*args: str) -> Any:
     cli = RecordingCLI()
-    cli.run([*args, "daphne:__version__"])
+    cli.run([*args, "apps.basic:scope_json"])
     return cli.server.init_kwargs["action_logger"]
 
 

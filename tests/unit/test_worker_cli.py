@@ -48,7 +48,7 @@ def _no_supervisor(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def run_cli(*args: str) -> FakeServer:
     cli = RecordingCLI()
-    cli.run([*args, "daphne:__version__"])
+    cli.run([*args, "apps.basic:scope_json"])
     return cli.server
 
 
@@ -58,7 +58,16 @@ def run_cli(*args: str) -> FakeServer:
         (["--workers", "0"], "--workers: must be at least 1, got 0"),
         (["--workers", "two"], "--workers: expected a whole number, got 'two'"),
         (["--max-requests", "0"], "--max-requests: must be at least 1, got 0"),
-        (["--max-requests-jitter", "x"], "--max-requests-jitter: invalid int value: 'x'"),
+        (["--max-requests-jitter", "x"], "--max-requests-jitter: expected a whole number, got 'x'"),
+        (["--max-requests-jitter", "-1"], "--max-requests-jitter: must not be negative, got -1"),
+        (["-t", "-5"], "--http-timeout: must not be negative, got -5"),
+        (["-p", "70000"], "--port: must be a port number, 0-65535, got 70000"),
+        (["--websocket-max-message-size", "-1"], "--websocket-max-message-size: must not be"),
+        (["--websocket-max-frame-size", "-1"], "--websocket-max-frame-size: must not be negative"),
+        (["--ping-interval", "-1"], "--ping-interval: must not be negative, got -1"),
+        (["--ping-timeout", "0"], "--ping-timeout: must be more than 0, got 0"),
+        (["--graceful-timeout", "-1"], "--graceful-timeout: must not be negative, got -1"),
+        (["--application-close-timeout", "-1"], "--application-close-timeout: must not be"),
         (["--keep-alive-timeout", "-5"], "--keep-alive-timeout: must not be negative, got -5"),
         (["--keep-alive-timeout", "nan"], "--keep-alive-timeout: must not be negative, got nan"),
         (["--header-read-timeout", "0"], "--header-read-timeout: must be more than 0, got 0"),
@@ -89,7 +98,6 @@ def test_bad_numbers_are_usage_errors(
             ["--workers", "2", "--reload"],
             "--reload runs a single worker: it cannot be combined with --workers",
         ),
-        (["--max-requests-jitter", "-1"], "--max-requests-jitter must not be negative"),
         (
             ["--reload", "--reload-dir", "/nonexistent/daphne-dir"],
             "--reload-dir '/nonexistent/daphne-dir' is not a directory",
@@ -148,7 +156,7 @@ def test_these_options_start_the_supervisor(
         run_cli(*args, "-p", "8124")
     assert exit_info.value.code == 3
     assert calls == [
-        ([*args, "-p", "8124", "daphne:__version__"], ["tcp:port=8124:interface=127.0.0.1"])
+        ([*args, "-p", "8124", "apps.basic:scope_json"], ["tcp:port=8124:interface=127.0.0.1"])
     ]
 
 
