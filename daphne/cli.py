@@ -6,6 +6,7 @@ Covered by ``tests/unit/test_cli.py`` and ``tests/integration/test_cli_process.p
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -115,11 +116,15 @@ def _where(error: BaseException) -> str:
     """
     if isinstance(error, SyntaxError) and error.filename:
         return f" ({error.filename}, line {error.lineno})"
-    package = os.path.dirname(os.path.abspath(__file__))
+    skipped = (
+        "<frozen",
+        os.path.dirname(os.path.abspath(__file__)),
+        os.path.dirname(importlib.__file__),
+    )
     frames = [
         frame
         for frame in traceback.extract_tb(error.__traceback__)
-        if not frame.filename.startswith(("<frozen", package))
+        if not frame.filename.startswith(skipped)
     ]
     if not frames:
         return ""

@@ -22,6 +22,7 @@ from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
 from asgiref.compatibility import guarantee_single_callable  # noqa: E402
+from OpenSSL import crypto  # noqa: E402
 from twisted.internet import defer, reactor  # noqa: E402
 from twisted.logger import STDLibLogObserver, globalLogBeginner  # noqa: E402
 
@@ -149,7 +150,12 @@ class Server:
         self._begin_twisted_logging()
         if not self._start_lifespan(loop):
             return
-        logger.info("HTTP/2 support enabled (TLS with ALPN, and cleartext with prior knowledge)")
+        logger.info(
+            "HTTP/2 support enabled (%s)",
+            "TLS with ALPN, and cleartext with prior knowledge"
+            if self.config.h2c
+            else "TLS with ALPN only: cleartext HTTP/2 is off (--no-h2c)",
+        )
         logger.info(
             "WebSocket support enabled (permessage-deflate %s)",
             "on" if self.config.websocket_per_message_deflate else "off",
@@ -159,6 +165,9 @@ class Server:
         reactor.addSystemEventTrigger("before", "shutdown", self.graceful_shutdown)
         if self.abort_start:
             self._close_listeners()
+            if self.lifespan is not None and self.lifespan.active:
+                # The app started up: it gets its shutdown even though serving never began.
+                loop.run_until_complete(self.lifespan.shutdown())
             return
         if self.ready_callable is not None:
             self.ready_callable()
@@ -187,7 +196,11 @@ class Server:
         try:
             endpoint = server_endpoint(reactor, description)
         except Exception as error:  # bad syntax, unknown type, missing certificate...
-            logger.critical("Listen failure: invalid endpoint %r: %s", description, error)
+            logger.critical(
+                "Listen failure: invalid endpoint %r: %s",
+                description,
+                _tls_files_problem(description) or error,
+            )
             self.abort_start = True
             return
         listener = endpoint.listen(self.http_factory)
@@ -315,3 +328,37 @@ def _listen_failure_text(failure: Any, description: str) -> str:
         if not os.access(directory, os.W_OK | os.X_OK):
             return f"cannot listen on UNIX socket {args[0]}: directory {directory} is not writable"
     return text
+
+
+def _tls_files_problem(description: str) -> str | None:
+    """Which TLS file of an ``ssl:`` endpoint cannot be loaded, and why (None: not that).
+
+    OpenSSL's own words (``[('DECODER routines', '', 'unsupported')]``) name
+    neither the file nor the option.
+    """
+    try:
+        kind, _args, kwargs = split_description(description)
+    except ValueError:
+        return None
+    if kind != "ssl" or "privateKey" not in kwargs:
+        return None
+    files = [("privateKey", kwargs["privateKey"], crypto.load_privatekey, "private key")]
+    files.append(
+        (
+            "certKey",
+            kwargs.get("certKey", kwargs["privateKey"]),
+            crypto.load_certificate,
+            "certificate",
+        )
+    )
+    for option, path, load, what in files:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError as error:
+            return f"{option}={path}: cannot read the file: {error.strerror or error}"
+        try:
+            load(crypto.FILETYPE_PEM, data)
+        except crypto.Error:
+            return f"{option}={path}: not a PEM {what} (or one OpenSSL cannot load)"
+    return None

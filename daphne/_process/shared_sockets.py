@@ -178,9 +178,26 @@ def open_listeners(descriptions: Sequence[str]) -> list[Listener]:
     listeners: list[Listener] = []
     try:
         for description in descriptions:
-            listeners.append(_open_one(description))
+            try:
+                listeners.append(_open_one(description))
+            except OSError as error:
+                # Name the address: "Address already in use" alone leaves the user guessing.
+                where = _address_text(description)
+                raise OSError(error.errno, f"{where}: {error.strerror or error}") from None
     except BaseException:
         for listener in listeners:
             listener.close()
         raise
     return listeners
+
+
+def _address_text(description: str) -> str:
+    """``127.0.0.1:8000``, ``[::1]:8000`` or a socket path, for error messages."""
+    kind, args, kwargs = split_description(description)
+    if kind in ("unix",) and (args or "address" in kwargs):
+        return f"UNIX socket {kwargs.get('address') or args[0]}"
+    if kind in ("tcp", "tcp6", "ssl"):
+        port = kwargs.get("port") or (args[0] if args else "?")
+        host = kwargs.get("interface") or ("::" if kind == "tcp6" else "0.0.0.0")
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return description

@@ -405,7 +405,7 @@ def supervise(args: argparse.Namespace, argv: Sequence[str], endpoints: Sequence
     except UnsupportedEndpoint as error:
         raise SupervisorError(str(error)) from None
     except OSError as error:
-        raise SupervisorError(f"cannot listen: {error.strerror or error}") from None
+        raise SupervisorError(f"cannot listen on {error.strerror or error}") from None
     logger.info(
         "Starting %s worker%s for %s",
         args.workers,

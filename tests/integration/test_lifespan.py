@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 import pytest
 from processes import DaphneCommand
@@ -57,3 +59,20 @@ def test_off_skips_lifespan() -> None:
         wait_for="Listening on"
     ) as daphne:
         assert httpx.get(f"http://127.0.0.1:{daphne.port}/", timeout=5).json() == {"state": None}
+
+
+def test_listen_failure_after_startup_still_runs_shutdown(tmp_path) -> None:
+    """The port is taken: the server exits 1, naming the address, and the app that
+    completed its startup gets its lifespan shutdown first."""
+    marker = tmp_path / "marker"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        daphne = DaphneCommand(["-p", str(port), APP], env={"LIFESPAN_MARKER": str(marker)})
+        with daphne.start(wait_for="Listen failure", timeout=20):
+            code = daphne.process.wait(20)
+            log = daphne.output()
+    assert code == 1, log
+    assert f"127.0.0.1:{port}" in log and "Address already in use" in log, log
+    assert marker.read_text() == "shutdown"

@@ -345,3 +345,19 @@ def test_http_timeout_zero_means_no_limit() -> None:
     """Daphne 4.2: -t 0 is "no timeout" (it was a 503 for every request)."""
     assert ServerConfig(http_timeout=0).http_timeout is None
     assert run_cli("-t", "0").init_kwargs["http_timeout"] == 0
+
+
+def test_tls_file_problems_name_the_option_and_file(tmp_path: Any) -> None:
+    """OpenSSL's "DECODER routines" becomes which file, for which option, and why."""
+    from daphne.server import _tls_files_problem
+
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a key\n")
+    missing = tmp_path / "missing.pem"
+    assert _tls_files_problem(f"ssl:0:privateKey={missing}") == (
+        f"privateKey={missing}: cannot read the file: No such file or directory"
+    )
+    assert _tls_files_problem(f"ssl:0:privateKey={garbage}:certKey={garbage}") == (
+        f"privateKey={garbage}: not a PEM private key (or one OpenSSL cannot load)"
+    )
+    assert _tls_files_problem("tcp:8000") is None

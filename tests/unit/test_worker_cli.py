@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 from typing import Any
 
 import pytest
@@ -119,6 +120,19 @@ def test_an_endpoint_the_supervisor_cannot_open_is_named(monkeypatch: pytest.Mon
         CLIError, match=r"--workers cannot open endpoint 'onion:80' for its workers"
     ):
         run_cli("--workers", "2", "-e", "onion:80")
+
+
+def test_a_taken_address_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The supervisor's listen error names the address, not only "Address already in use"."""
+    from daphne._process import supervisor as _supervisor
+
+    monkeypatch.setattr("daphne.cli.supervise", _supervisor.supervise)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(CLIError, match=rf"^cannot listen on 127\.0\.0\.1:{port}: Address"):
+            run_cli("--workers", "2", "-p", str(port))
 
 
 def test_reload_options_without_reload_only_warn(caplog: pytest.LogCaptureFixture) -> None:
