@@ -127,7 +127,7 @@ def test_runserver_serves_asgi_and_static_files(tmp_path) -> None:
 
 
 @contextlib.contextmanager
-def runserver(port: int, log_path: str) -> Iterator[None]:
+def runserver(port: int, log_path: str, *extra: str) -> Iterator[None]:
     """``manage.py runserver`` on 127.0.0.1:``port`` until it answers; stopped with SIGINT."""
     with open(log_path, "w") as handle:
         process = subprocess.Popen(
@@ -137,6 +137,7 @@ def runserver(port: int, log_path: str) -> Iterator[None]:
                 "runserver",
                 "--noreload",
                 "--skip-checks",
+                *extra,
                 f"127.0.0.1:{port}",
             ],
             cwd=PROJECT,
@@ -183,3 +184,29 @@ def test_runserver_serves_channels_consumers_and_admin(tmp_path: Path) -> None:
         css = httpx.get(f"http://127.0.0.1:{port}/static/admin/css/base.css", timeout=5)
         assert css.status_code == 200
     assert "WebSocket CONNECT /ws/echo/" in (tmp_path / "out.log").read_text()
+
+
+def test_runserver_noasgi_falls_back_to_djangos_wsgi_server(tmp_path: Path) -> None:
+    """--noasgi: Django's own WSGI development server (it crashed with a TypeError)."""
+    port = free_port()
+    log = tmp_path / "out.log"
+    with runserver(port, str(log), "--noasgi"):
+        response = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert response.text == "hello from django"
+        assert "daphne" not in response.headers.get("server", "").lower(), response.headers
+    text = log.read_text()
+    assert "Starting development server at" in text, text
+    assert "Traceback" not in text, text
+
+
+def test_runserver_says_how_it_serves_http2(tmp_path: Path) -> None:
+    """runserver serves HTTP/2 (cleartext, prior knowledge) and says so."""
+    port = free_port()
+    log = tmp_path / "out.log"
+    with runserver(port, str(log)):
+        with httpx.Client(http1=False, http2=True) as client:
+            response = client.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert response.http_version == "HTTP/2" and response.text == "hello from django"
+    text = log.read_text()
+    assert "HTTP/2 support enabled" in text, text
+    assert "not implemented" not in text, text

@@ -108,6 +108,8 @@ class Command(RunserverCommand):
 
     def inner_run(self, *args: Any, **options: Any) -> None:
         if not options.get("use_asgi", True):
+            # Django's own WSGI development server: its inner_run builds self.server_cls.
+            self.server_cls = RunserverCommand.server_cls
             return super().inner_run(*args, **options)
         autoreload.raise_last_exception()
         if not options.get("skip_checks", False):
@@ -134,7 +136,9 @@ class Command(RunserverCommand):
                 quit=quit_command,
             )
         )
-        logger.info("HTTP/2 support not enabled (not implemented yet)")
+        self.stdout.write(
+            "HTTP/2 support enabled (cleartext with prior knowledge; runserver has no TLS)\n"
+        )
         host = "0.0.0.0" if self.addr == "0" else self.addr
         endpoints = build_endpoint_description_strings(host=host, port=int(self.port))
         try:
