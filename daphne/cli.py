@@ -145,7 +145,9 @@ class CommandLineInterface:
     :ivar server: the server built by the last :meth:`run`.
     """
 
-    description = "Django HTTP/WebSocket server"
+    description = (
+        "HTTP/1.1, HTTP/2 and WebSocket server for ASGI applications (Django, Channels...)"
+    )
 
     #: The server class :meth:`run` instantiates (tests swap in a fake).
     server_class: Any = Server
@@ -160,7 +162,13 @@ class CommandLineInterface:
             help="Port number to listen on (0: any free port)",
             default=None,
         )
-        add("-b", "--bind", dest="host", help="The host/address to bind to", default=None)
+        add(
+            "-b",
+            "--bind",
+            dest="host",
+            help="Address to listen on (default 127.0.0.1)",
+            default=None,
+        )
         add(
             "--websocket_timeout",
             "--websocket-timeout",
@@ -181,14 +189,14 @@ class CommandLineInterface:
             "-u",
             "--unix-socket",
             dest="unix_socket",
-            help="Bind to a UNIX socket rather than a TCP host/port",
+            help="Listen on this UNIX socket path instead of a TCP host/port",
             default=None,
         )
         add(
             "--fd",
             type=int,
             dest="file_descriptor",
-            help="Bind to a file descriptor rather than a TCP host/port or named sock",
+            help="Serve an already-listening socket inherited as this file descriptor (systemd, supervisord, Circus)",
             default=None,
         )
         add(
@@ -196,7 +204,7 @@ class CommandLineInterface:
             "--endpoint",
             dest="socket_strings",
             action="append",
-            help="Use raw server strings passed directly to twisted",
+            help="Listen on a Twisted endpoint description, e.g. ssl:443:privateKey=key.pem:certKey=cert.pem (repeatable)",
             default=[],
         )
         add(
@@ -204,7 +212,7 @@ class CommandLineInterface:
             "--verbosity",
             type=int,
             choices=(0, 1, 2, 3),
-            help="How verbose to make the output (0-3)",
+            help="0: warnings only; 1: info and the access log (default); 2: debug; 3: debug and asyncio debug mode",
             default=1,
         )
         add(
@@ -247,7 +255,7 @@ class CommandLineInterface:
         )
         add(
             "--log-fmt",
-            help="Log format to use",
+            help="logging format string of the server log lines",
             default=DEFAULT_LOG_FORMAT,
         )
         add(
@@ -283,7 +291,7 @@ class CommandLineInterface:
         add(
             "--root-path",
             dest="root_path",
-            help="The setting for the ASGI root_path variable",
+            help="root_path of every scope (the prefix the app is mounted under, e.g. /forum)",
             default="",
         )
         add(
@@ -305,12 +313,15 @@ class CommandLineInterface:
             help="Specify which header will be used for getting the port part. Can be omitted, requires --proxy-headers to be specified. Default: X-Forwarded-Port",
             default=False,
         )
-        add("application", help="The application to dispatch to as path.to.module:instance.path")
+        add(
+            "application",
+            help="The ASGI application, as module.path:attribute (e.g. myproject.asgi:application)",
+        )
         add(
             "-s",
             "--server-name",
             dest="server_name",
-            help="specify which value should be passed to response header Server attribute",
+            help="Value of the Server response header (default: daphne)",
             default="daphne",
         )
         add(
@@ -318,7 +329,7 @@ class CommandLineInterface:
             dest="server_name",
             action="store_const",
             const="",
-            help="Disable response header Server attribute",
+            help="Send no Server response header",
         )
         add(
             "--threads",

@@ -156,6 +156,8 @@ def _toml_type(value: Any) -> str:
         return "a table"
     if isinstance(value, (int, float)):
         return "a number"
+    if isinstance(value, str):
+        return "a string"
     return type(value).__name__
 
 
@@ -187,7 +189,10 @@ def _convert(parser: argparse.ArgumentParser, key: str, action: Any, value: Any)
         or (isinstance(action.nargs, int) and action.nargs > 1)
     )
     if repeated:
-        items = value if isinstance(value, list) else [value]
+        if not isinstance(value, list):
+            # A repeatable option is a TOML array, even with one element.
+            raise ValueError(f"expected a list (e.g. [{value!r}]), got {_toml_type(value)}")
+        items = value
         converted = [_scalar(parser, key, action, item) for item in items]
         if isinstance(action, argparse._AppendAction) and action.nargs not in (None, "?"):
             return [converted]  # append with nargs: a list of lists

@@ -139,6 +139,11 @@ def test_json_config_file(tmp_path: Path) -> None:
         ("proxy-headers = 'yes'", "option 'proxy-headers': expected true or false"),
         ("no-h2c = 1", "option 'no-h2c': expected true or false"),
         ("endpoint = [1]", "option 'endpoint': expected a string"),
+        (
+            "endpoint = 'tcp:8000'",
+            "option 'endpoint': expected a list (e.g. ['tcp:8000']), got a string",
+        ),
+        ("reload-dir = 'src'", "option 'reload-dir': expected a list"),
         ("lifespan = 'maybe'", "option 'lifespan': 'maybe' is not one of"),
         ("verbosity = 7", "option 'verbosity': 7 is not one of"),
         ("threads = 0", "option 'threads': must be at least 1, got 0"),
