@@ -50,7 +50,7 @@ def test_version_and_help() -> None:
     assert result.stdout.startswith("daphne ")
     result = run_daphne(["-h"])
     assert result.returncode == 0
-    assert "Django HTTP/WebSocket server" in result.stdout
+    assert "HTTP/1.1, HTTP/2 and WebSocket server for ASGI applications" in result.stdout
 
 
 @pytest.mark.parametrize(
