@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from ._reactor import install_asyncio_reactor
 
-_twisted_loop = install_asyncio_reactor()
+#: The asyncio loop the reactor runs on (Daphne's name for it).
+twisted_loop = install_asyncio_reactor()
 
 import asyncio  # noqa: E402
 import dataclasses  # noqa: E402
