@@ -57,7 +57,8 @@ class ServerConfig:
     forwarded_allow_ips: str = "*"
     #: 0..3: log level, and Twisted log routing at 2+.
     verbosity: int = 1
-    #: Seconds for the WebSocket opening handshake at the protocol level.
+    #: Seconds from a WebSocket upgrade request to the server's answer (101, or 200 on
+    #: HTTP/2); the sooner of this and ``websocket_connect_timeout`` applies (0 or less: none).
     websocket_handshake_timeout: float = 5 * SECONDS
     #: Largest reassembled inbound WebSocket message (0: unlimited).
     websocket_max_message_size: int = 1 * MIB
@@ -105,6 +106,21 @@ class ServerConfig:
     read_high_water: int = 64 * KIB
     #: Unsent response bytes buffered for a client before ``send`` starts waiting.
     write_high_water: int = 64 * KIB
+
+    @property
+    def websocket_accept_deadline(self) -> float | None:
+        """Seconds an app has to answer a WebSocket handshake (None: no limit).
+
+        The smaller of ``websocket_connect_timeout`` and ``websocket_handshake_timeout``,
+        leaving out either when it is 0 or negative.  The client's own part of the
+        handshake, its request head, is bounded by ``header_read_timeout``.
+        """
+        limits = [
+            limit
+            for limit in (self.websocket_connect_timeout, self.websocket_handshake_timeout)
+            if limit > 0
+        ]
+        return min(limits) if limits else None
 
     def __post_init__(self) -> None:
         if self.request_buffer_size < 1:

@@ -599,12 +599,12 @@ class CommandLineInterface:
 
     # -- helpers -------------------------------------------------------------
 
-    def load_asgi_app(self, path: str) -> Any:
-        """Import the application object named by ``path`` (``module:attr``).
+    def load_asgi_app(self, asgi_app_path: str) -> Any:
+        """Import the application object named by ``asgi_app_path`` (``module:attr``).
 
         A hook: subclasses override it to load applications another way.
         """
-        return import_by_path(path)
+        return import_by_path(asgi_app_path)
 
     def _load_application(self, path: str) -> Any:
         if ":" not in path:

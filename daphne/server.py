@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from ._reactor import install_asyncio_reactor
 
-_twisted_loop = install_asyncio_reactor()
+#: The asyncio loop the reactor runs on (Daphne's name for it).
+twisted_loop = install_asyncio_reactor()
 
 import asyncio  # noqa: E402
 import dataclasses  # noqa: E402
@@ -27,10 +28,12 @@ from twisted.internet import defer, reactor  # noqa: E402
 from twisted.logger import STDLibLogObserver, globalLogBeginner  # noqa: E402
 
 from ._asgi.lifespan import MODES, Lifespan, LifespanFailure  # noqa: E402
+from ._compat import LegacyProtocols, check_headers_type  # noqa: E402
 from ._config import ServerConfig  # noqa: E402
 from ._context import ServerContext  # noqa: E402
 from ._process.listen import server_endpoint, split_description  # noqa: E402
 from .http_protocol import HTTPFactory  # noqa: E402
+from .ws_protocol import WebSocketFactory  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +115,8 @@ class Server:
         self.abort_start = False
         self.context: ServerContext | None = None
         self.http_factory: HTTPFactory | None = None
-        self.ws_factory: Any = None
+        self.ws_factory: WebSocketFactory | None = None
+        self._legacy = LegacyProtocols(self.handle_reply, self.stop)
 
     def __getattr__(self, name: str) -> Any:
         # Daphne exposed every constructor keyword as an attribute.
@@ -147,6 +151,7 @@ class Server:
             action_logger=self.action_logger,
         )
         self.http_factory = HTTPFactory(self, self.context)
+        self.ws_factory = WebSocketFactory(self, server=self.config.server_name)
         self._begin_twisted_logging()
         if not self._start_lifespan(loop):
             return
@@ -315,6 +320,69 @@ class Server:
         """Forward an access-log event to ``action_logger``."""
         if self.action_logger is not None:
             self.action_logger(protocol, action, details)
+
+    # Daphne 4.2's protocol API.  The server's own protocols do not use it
+    # (they share a ServerContext); protocols written against Daphne still can.
+
+    def protocol_connected(self, protocol: Any) -> None:
+        """Register a protocol of your own before :meth:`create_application` (twice: RuntimeError)."""
+        self._legacy.connected(protocol)
+
+    def protocol_disconnected(self, protocol: Any) -> None:
+        """The protocol's client went away: the app's sends are dropped from now on.
+
+        The app then has ``application_close_timeout`` seconds to return before
+        it is cancelled.  The protocol queues its own disconnect message.
+        """
+        self._legacy.disconnected(protocol)
+
+    def create_application(self, protocol: Any, scope: dict[str, Any]) -> asyncio.Queue[Any]:
+        """Start the app for a registered protocol; return the queue its ``receive`` reads.
+
+        The app's ``send`` goes through :meth:`handle_reply` to
+        ``protocol.handle_reply(message)``; an exception the app raises reaches
+        ``protocol.handle_exception(exception)`` while connected.  Only while
+        the server runs (RuntimeError otherwise).
+        """
+        if self.context is None:
+            raise RuntimeError("create_application() needs a running server: call run() first")
+        queue: asyncio.Queue[Any] = self._legacy.create(self.context, protocol, scope)
+        return queue
+
+    async def handle_reply(self, protocol: Any, message: dict[str, Any]) -> None:
+        """Pass an app's message to ``protocol.handle_reply`` unless the protocol is gone.
+
+        Bad header types get the client a 500 (``protocol.basic_error``) and raise ``ValueError``.
+        """
+        if not self._legacy.is_open(protocol):
+            return
+        try:
+            self.check_headers_type(message)
+        except ValueError:
+            protocol.basic_error(500, b"Server Error", "Server Error")
+            raise
+        protocol.handle_reply(message)
+
+    @staticmethod
+    def check_headers_type(message: dict[str, Any]) -> None:
+        """Raise ``ValueError`` if an ``http.response.start`` has a header name or value that is not bytes."""
+        check_headers_type(message)
+
+    def application_checker(self) -> None:
+        """Does nothing, safely: there is no periodic application sweep to run.
+
+        Daphne polled every app once a second; here each application instance
+        reports its own exit and runs its own ``application_close_timeout``
+        timer.  The server never calls this hook, so an override is not called either.
+        """
+
+    def timeout_checker(self) -> None:
+        """Does nothing, safely: there is no periodic timeout sweep to run.
+
+        Daphne polled every connection every 2 s; here every request, stream
+        and WebSocket arms its own timers (``http_timeout``, WebSocket connect,
+        lifetime and ping).  The server never calls this hook, so an override is not called either.
+        """
 
 
 def _listen_failure_text(failure: Any, description: str) -> str:

@@ -10,6 +10,7 @@ Covered by ``tests/integration/test_testing.py``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import os
@@ -133,12 +134,8 @@ class _BoundToInstanceOrClass:
         self.__doc__ = function.__doc__
 
     def __get__(self, instance: Any, owner: type) -> Any:
-        target = instance if instance is not None else owner
-
-        def bound(*args: Any, **kwargs: Any) -> Any:
-            return self.function(target, *args, **kwargs)
-
-        return bound
+        # A partial keeps the function's signature, minus ``target``.
+        return functools.partial(self.function, instance if instance is not None else owner)
 
 
 class TestApplication:

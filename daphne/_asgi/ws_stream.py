@@ -135,10 +135,9 @@ class WebSocketStream:
         self.instance = instance
         instance.put({"type": "websocket.connect"})
         self._log("connecting")
-        if self.config.websocket_connect_timeout > 0:
-            self._set_timer(
-                "connect", self.config.websocket_connect_timeout, self._connect_timed_out
-            )
+        deadline = self.config.websocket_accept_deadline
+        if deadline is not None:
+            self._set_timer("connect", deadline, self._connect_timed_out)
         try:
             instance.start(context.application, context.loop)
         except Exception:

@@ -161,6 +161,42 @@ def test_connect_timeout_rejects_with_403(make) -> None:
     assert [a[1] for a in h.actions] == ["connecting", "rejected", "disconnected"]
 
 
+@pytest.mark.parametrize(
+    ("connect", "handshake", "deadline"),
+    [(20, 2, 2), (2, 20, 2), (20, 0, 20), (0, 3, 3), (-1, 3, 3)],
+)
+def test_handshake_timeout_bounds_the_answer_too(make, connect, handshake, deadline) -> None:
+    """websocket_handshake_timeout limits the wait for the app's answer, as the connect timeout does.
+
+    The sooner of the two applies; 0 or a negative value leaves that one out.
+    """
+
+    async def app(scope, receive, send):
+        await receive()
+        await asyncio.Event().wait()
+
+    h = make(app, websocket_connect_timeout=connect, websocket_handshake_timeout=handshake)
+    h.feed(HANDSHAKE)
+    h.advance(deadline - 0.1)
+    assert h.written == b""
+    h.advance(0.2)
+    assert h.written.startswith(b"HTTP/1.1 403 ")
+
+
+def test_no_handshake_limit_when_both_are_off(make) -> None:
+    """With both timeouts at 0 the server waits for the app's answer indefinitely."""
+
+    async def app(scope, receive, send):
+        await receive()
+        await asyncio.Event().wait()
+
+    h = make(app, websocket_connect_timeout=0, websocket_handshake_timeout=0)
+    h.feed(HANDSHAKE)
+    h.advance(1000)
+    assert h.written == b""
+    assert not h.closed
+
+
 def test_lifetime_closes_1000_and_waits_for_peer(make) -> None:
     """websocket_timeout sends close 1000; the peer's close completes it."""
     app = WSApp()
