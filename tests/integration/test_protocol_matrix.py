@@ -53,6 +53,8 @@ OPTION_SETS: dict[str, list[str]] = {
     "limits": ["--limit-request-body", "1000"],
     "concurrency": ["--limit-concurrency", "1"],
     "idle": ["--keep-alive-timeout", "1", "--header-read-timeout", "3"],
+    "logformat": ["--access-log-format", '%(h)s "%(r)s" %(s)s %(a)s %({X-Test}i)s'],
+    "logjson": ["--log-json"],
 }
 
 
@@ -1058,3 +1060,69 @@ def test_ws_limit_concurrency_503(ws, pool) -> None:
     finally:
         held.close()
     assert _wait_served(attempt).status == accepted
+
+
+# -- issue 11: the access log never carries raw control characters ------------------------
+
+#: What no access-log line may carry raw (the line's own "\n" aside).
+_UNSAFE_LOG_RE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+LOG_FORMATS = ["base", "logformat", "logjson"]
+
+
+def _log_lines_with(server: DaphneCommand, marker: str, count: int) -> list[str]:
+    """The access-log lines holding ``marker``, once there are ``count`` of them (bounded)."""
+    deadline = time.monotonic() + 5
+    while True:
+        text = ""
+        if os.path.exists(server.access_log):  # type: ignore[attr-defined]
+            # newline="": a raw CR must stay visible, not become a line end.
+            with open(server.access_log, encoding="utf-8", newline="") as handle:  # type: ignore[attr-defined]
+                text = handle.read()
+        found = [line for line in text.split("\n") if marker in line]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+
+
+def _logged_text(line: str, log_format: str) -> str:
+    """What a line says, JSON strings decoded (a JSON escape of a raw LF is still a raw LF)."""
+    if log_format != "logjson":
+        return line
+    return " ".join(str(value) for value in json.loads(line).values())
+
+
+@pytest.mark.parametrize("log_format", LOG_FORMATS)
+def test_access_log_escapes_http_request_data(http, pool, log_format) -> None:
+    """HTTP/2 lets ESC and DEL through in :path; a UTF-8 header value may hold U+0085 (NEL):
+    every format writes them as \\xNN, one line per request."""
+    server = http.server(pool, log_format)
+    key = uid()
+    path = f"/hello?id={key}" if not http.http2 else f"/hel\x1blo\x7f?id={key}"
+    headers = [(b"user-agent", "ua\u0085x".encode()), (b"x-test", "t\u2028t".encode())]
+    with contextlib.closing(http.connect(pool, server)) as client:
+        assert client.request("GET", path, headers).status == 200
+    (line,) = _log_lines_with(server, key, 1)
+    text = _logged_text(line, log_format)
+    assert _UNSAFE_LOG_RE.search(text) is None, repr(line)
+    if http.http2:
+        assert "hel\\x1blo\\x7f" in text, line
+    if log_format != "base":
+        assert "ua\\x85x" in text, line
+
+
+@pytest.mark.parametrize("log_format", LOG_FORMATS)
+def test_access_log_escapes_websocket_path(ws, pool, log_format) -> None:
+    """The WebSocket path is percent-decoded: /ws/K%0A%0D%1B%C2%85 holds LF, CR, ESC, NEL."""
+    server = ws.server(pool, log_format)
+    key = uid()
+    client = ws.websocket(pool, server)
+    try:
+        handshake = client.handshake(f"/ws/{key}%0A%0D%1B%C2%85end?id={key}")
+        assert handshake.status == (200 if ws.http2 else 101), handshake
+    finally:
+        client.close()
+    lines = _log_lines_with(server, key, 2)  # WSCONNECTING, WSCONNECT
+    assert len(lines) >= 2, lines
+    for line in lines:
+        text = _logged_text(line, log_format)
+        assert _UNSAFE_LOG_RE.search(text) is None, repr(line)
+        assert f"/ws/{key}\\x0a\\x0d\\x1b\\x85end" in text, repr(line)
