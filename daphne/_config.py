@@ -62,8 +62,10 @@ class ServerConfig:
     websocket_max_message_size: int = 1 * MIB
     #: Largest inbound WebSocket frame payload (0: unlimited).
     websocket_max_frame_size: int = 1 * MIB
-    #: Serve HTTP/2 over cleartext (prior knowledge and ``Upgrade: h2c``).
+    #: Serve HTTP/2 over cleartext (prior knowledge, and ``Upgrade: h2c`` if ``h2c_upgrade``).
     h2c: bool = True
+    #: Honour ``Upgrade: h2c`` on HTTP/1.1 (a request-smuggling vector through proxies).
+    h2c_upgrade: bool = False
     #: HTTP/2: most streams a client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
     h2_max_concurrent_streams: int = 100
     #: HTTP/2: largest decoded request header list, in bytes (SETTINGS_MAX_HEADER_LIST_SIZE).

@@ -310,6 +310,13 @@ class CommandLineInterface:
             help="HTTP/2: largest decoded request header list in bytes (default 65536)",
         )
         add(
+            "--h2c-upgrade",
+            action="store_true",
+            default=False,
+            help="Also switch HTTP/1.1 requests with 'Upgrade: h2c' to HTTP/2 (off by default: "
+            "a request-smuggling risk behind proxies); needs cleartext HTTP/2 (see --no-h2c)",
+        )
+        add(
             "--h2-max-frame-size",
             type=_frame_size,
             default=None,
@@ -529,6 +536,7 @@ class CommandLineInterface:
             server_name=args.server_name,
             **({} if args.ws_per_message_deflate else {"websocket_per_message_deflate": False}),
             **({} if args.h2c else {"h2c": False}),
+            **({"h2c_upgrade": True} if args.h2c_upgrade else {}),
             **({} if args.lifespan == "off" else {"lifespan": args.lifespan}),
             **self._limit_options(args),
         )

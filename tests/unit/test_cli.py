@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from daphne import __version__
+from daphne._config import ServerConfig
 from daphne.cli import DEFAULT_HOST, DEFAULT_PORT, CommandLineInterface
+from daphne.server import Server
 
 
 class FakeServer:
@@ -295,6 +297,16 @@ def test_limit_options() -> None:
     assert kwargs["max_header_count"] == 20
     assert kwargs["max_field_size"] == 300
     assert kwargs["graceful_timeout"] == 3
+
+
+def test_h2c_upgrade() -> None:
+    """--h2c-upgrade opts in to Upgrade: h2c; by default nothing is passed (the Server says no)."""
+    assert "h2c_upgrade" not in run_cli().init_kwargs
+    assert run_cli("--h2c-upgrade").init_kwargs["h2c_upgrade"] is True
+    assert ServerConfig().h2c_upgrade is False
+    server = Server(asgi3_app, endpoints=["tcp:0"])
+    assert server.h2c_upgrade is False
+    assert Server(asgi3_app, endpoints=["tcp:0"], h2c_upgrade=True).config.h2c_upgrade is True
 
 
 def test_forwarded_allow_ips() -> None:

@@ -140,6 +140,7 @@ def test_json_config_file(tmp_path: Path) -> None:
         ("no-h2c = 1", "option 'no-h2c': expected true or false"),
         ("endpoint = [1]", "option 'endpoint': expected a string"),
         ("lifespan = 'maybe'", "option 'lifespan': 'maybe' is not one of"),
+        ("h2c-upgrade = 'yes'", "option 'h2c-upgrade': expected true or false"),
         ("verbosity = 7", "option 'verbosity': 7 is not one of"),
         ("threads = 0", "option 'threads': must be at least 1, got 0"),
         ("access-log-format = '%(nope)s'", "unknown atom %(nope)s"),
