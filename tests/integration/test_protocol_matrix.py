@@ -55,6 +55,16 @@ OPTION_SETS: dict[str, list[str]] = {
     "idle": ["--keep-alive-timeout", "1", "--header-read-timeout", "3"],
     "logformat": ["--access-log-format", '%(h)s "%(r)s" %(s)s %(a)s %({X-Test}i)s'],
     "logjson": ["--log-json"],
+    # The test clients connect from 127.0.0.1: a trusted proxy, or not.
+    "proxy": ["--proxy-headers", "--forwarded-allow-ips", "127.0.0.1"],
+    "proxy-forwarded": [
+        "--proxy-headers",
+        "--proxy-headers-source",
+        "forwarded",
+        "--forwarded-allow-ips",
+        "127.0.0.1",
+    ],
+    "untrusted": ["--proxy-headers", "--forwarded-allow-ips", "10.0.0.0/8"],
 }
 
 
@@ -1126,3 +1136,94 @@ def test_access_log_escapes_websocket_path(ws, pool, log_format) -> None:
         text = _logged_text(line, log_format)
         assert _UNSAFE_LOG_RE.search(text) is None, repr(line)
         assert f"/ws/{key}\\x0a\\x0d\\x1b\\x85end" in text, repr(line)
+
+
+# -- issue 11: proxy headers and Daphne-Root-Path, trusted only where configured -----------
+
+PEER = "peer"  # the client is the socket's own peer (127.0.0.1 and its port)
+CONNECTION = "connection"  # the scheme of the connection itself
+
+#: name -> (option set, request headers, client, scheme, root_path)
+TRUST_CASES: dict[str, tuple[str, list[tuple[bytes, bytes]], Any, str, str]] = {
+    # Source xff (the default): a client's own Forwarded is not read.
+    "forwarded-smuggled-past-xff": (
+        "proxy", [(b"forwarded", b"for=6.6.6.6;proto=https")], PEER, CONNECTION, "",
+    ),
+    "xff-chain": (
+        "proxy", [(b"x-forwarded-for", b"9.9.9.9, 127.0.0.1"), (b"x-forwarded-proto", b"https"),
+                  (b"x-forwarded-port", b"8443")], ["9.9.9.9", 8443], "https", "",
+    ),
+    # The deciding hop is no address: the client is unknown, not the proxy.
+    "xff-garbage": ("proxy", [(b"x-forwarded-for", b"1.2.3.4, garbage")], None, CONNECTION, ""),
+    "xff-bad-proto-and-port": (
+        "proxy", [(b"x-forwarded-for", b"1.2.3.4"), (b"x-forwarded-proto", b"javascript"),
+                  (b"x-forwarded-port", b"99999")], ["1.2.3.4", 0], CONNECTION, "",
+    ),
+    # Source forwarded: RFC 7239 only, X-Forwarded-* ignored.
+    "forwarded-source": (
+        "proxy-forwarded", [(b"x-forwarded-for", b"1.2.3.4"), (b"x-forwarded-proto", b"http"),
+                            (b"forwarded", b'for="[2001:db8::1]:4711";proto=https;host="a,b"')],
+        ["2001:db8::1", 4711], "https", "",
+    ),
+    "forwarded-obfuscated": (
+        "proxy-forwarded", [(b"forwarded", b'for=1.1.1.1, for="_hidden"')], None, CONNECTION, "",
+    ),
+    "xff-ignored-by-forwarded-source": (
+        "proxy-forwarded", [(b"x-forwarded-for", b"1.2.3.4")], PEER, CONNECTION, "",
+    ),
+    # Daphne-Root-Path: anyone (Daphne) unless --forwarded-allow-ips says who.
+    "root-path-no-allow-list": ("base", [(b"daphne-root-path", b"/mnt%20x")], PEER, CONNECTION, "/mnt x"),
+    "root-path-trusted-peer": ("proxy", [(b"daphne-root-path", b"/mnt")], PEER, CONNECTION, "/mnt"),
+    "root-path-untrusted-peer": (
+        "untrusted", [(b"daphne-root-path", b"/evil"), (b"x-forwarded-for", b"1.2.3.4")],
+        PEER, CONNECTION, "",
+    ),
+}  # fmt: skip
+
+
+def _scope_over(wire: Wire, pool: ServerPool, server: DaphneCommand, headers: Any) -> dict:
+    """What the app made of a request (HTTP) or handshake (WebSocket) with ``headers``."""
+    if wire.name.startswith("ws"):
+        client = wire.websocket(pool, server)
+        try:
+            handshake = client.handshake("/ws/scope", headers)
+            assert handshake.status == (200 if wire.http2 else 101), handshake
+            frame = client.receive()
+        finally:
+            client.close()
+        assert frame is not None and frame[0] == 0x1, frame
+        return json.loads(frame[1])
+    with contextlib.closing(wire.connect(pool, server)) as connection:
+        response = connection.request("GET", "/scope", headers)
+    assert response.status == 200, response
+    return json.loads(response.body)
+
+
+def _check_trust_case(wire: Wire, pool: ServerPool, case: str) -> None:
+    options, headers, client, scheme, root_path = TRUST_CASES[case]
+    server = wire.server(pool, options)
+    seen = _scope_over(wire, pool, server, headers)
+    websocket = wire.name.startswith("ws")
+    if scheme == CONNECTION:
+        scheme = "https" if wire.secure else "http"
+    if websocket:
+        scheme = {"http": "ws", "https": "wss"}[scheme]
+    if client == PEER:
+        assert seen["client"][0] == "127.0.0.1" and seen["client"][1] > 0, seen
+    else:
+        assert seen["client"] == client, seen
+    assert seen["scheme"] == scheme, seen
+    assert seen["root_path"] == root_path, seen
+    assert "daphne-root-path" not in seen["header_names"], seen
+
+
+@pytest.mark.parametrize("case", list(TRUST_CASES))
+def test_proxy_headers_trusted_only_where_configured(http, pool, case) -> None:
+    """The same proxy-header and root-path rules on HTTP/1.1, h2 over TLS and h2c."""
+    _check_trust_case(http, pool, case)
+
+
+@pytest.mark.parametrize("case", list(TRUST_CASES))
+def test_ws_proxy_headers_trusted_only_where_configured(ws, pool, case) -> None:
+    """The same rules for WebSocket handshakes (scheme ws/wss) on every wire."""
+    _check_trust_case(ws, pool, case)

@@ -227,6 +227,28 @@ def entrypoint(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
             "--proxy-headers has to be passed",
         ),
         (
+            ["--proxy-headers", "--proxy-headers-source", "rfc", "daphne:__version__"],
+            2,
+            "argument --proxy-headers-source: invalid choice: 'rfc'",
+        ),
+        (
+            ["--proxy-headers-source", "forwarded", "daphne:__version__"],
+            2,
+            "argument --proxy-headers-source: --proxy-headers has to be passed",
+        ),
+        (
+            [
+                "--proxy-headers",
+                "--proxy-headers-source",
+                "forwarded",
+                "--proxy-headers-host",
+                "X-Real-IP",
+                "daphne:__version__",
+            ],
+            2,
+            "argument --proxy-headers-host: only applies to --proxy-headers-source xff",
+        ),
+        (
             ["--access-log", "/nonexistent-dir/x.log", "daphne:__version__"],
             1,
             "cannot open access log",
@@ -307,6 +329,35 @@ def test_h2c_upgrade() -> None:
     server = Server(asgi3_app, endpoints=["tcp:0"])
     assert server.h2c_upgrade is False
     assert Server(asgi3_app, endpoints=["tcp:0"], h2c_upgrade=True).config.h2c_upgrade is True
+
+
+def test_proxy_headers_source() -> None:
+    """--proxy-headers-source reaches the server only when given; Server takes the keyword."""
+    assert "proxy_headers_source" not in run_cli("--proxy-headers").init_kwargs
+    kwargs = run_cli("--proxy-headers", "--proxy-headers-source", "forwarded").init_kwargs
+    assert kwargs["proxy_headers_source"] == "forwarded"
+    assert kwargs["proxy_forwarded_address_header"] == "X-Forwarded-For"
+    server = Server(
+        asgi3_app,
+        endpoints=["tcp:0"],
+        proxy_forwarded_address_header="X-Forwarded-For",
+        proxy_headers_source="forwarded",
+    )
+    assert server.proxy_headers_source == "forwarded"
+    assert Server(asgi3_app, endpoints=["tcp:0"]).proxy_headers_source == "xff"
+
+
+def test_new_trust_options_are_in_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """The options of issue 11 show in daphne --help."""
+    with pytest.raises(SystemExit):
+        CommandLineInterface().parser.parse_args(["--help"])
+    out = capsys.readouterr().out
+    for option in (
+        "--proxy-headers-source {xff,forwarded}",
+        "--h2c-upgrade",
+        "--forwarded-allow-ips",
+    ):
+        assert option in out
 
 
 def test_forwarded_allow_ips() -> None:
