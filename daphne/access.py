@@ -79,9 +79,13 @@ def _escape_one(match: re.Match[str]) -> str:
 def log_safe(text: str) -> str:
     """``text`` with every control character or line break written as ``\\xNN``.
 
-    The usual text has none: one precompiled ``search`` and it is returned as is.
+    The usual text has none and is returned as is, without substituting:
+    ``str.isprintable()`` is true (it is false for every character of
+    ``_UNSAFE_RE``: they are Unicode "Other" or "Separator", and it is about
+    twice as fast as the search on short text), else the precompiled search
+    decides (a no-break space, say, is not printable but safe).
     """
-    if _UNSAFE_RE.search(text) is None:
+    if text.isprintable() or _UNSAFE_RE.search(text) is None:
         return text
     return _UNSAFE_RE.sub(_escape_one, text)
 
@@ -314,13 +318,12 @@ class AccessLogGenerator:
         stamp = self._stamp
         if stamp is None or stamp[0] != second:
             stamp = self._stamp = (second, date.strftime("%d/%b/%Y:%H:%M:%S"))
-        # The text fields, each searched (precompiled, no substitution unless
-        # needed); the date and the numbers are ours.
-        search = _UNSAFE_RE.search
-        if search(request) is not None:
-            request = _UNSAFE_RE.sub(_escape_one, request)
-        if isinstance(host, str) and search(host) is not None:
-            host = _UNSAFE_RE.sub(_escape_one, host)
+        # The text fields, checked as log_safe() does (inlined: this is the
+        # default line's hot path); the date and the numbers are ours.
+        if not request.isprintable():
+            request = log_safe(request)
+        if isinstance(host, str) and not host.isprintable():
+            host = log_safe(host)
         self.stream.write(
             '{} {} {} [{}] "{}" {} {}\n'.format(
                 host,

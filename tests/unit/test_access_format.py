@@ -436,3 +436,8 @@ def test_websocket_details_feed_the_formatter() -> None:
         "WSCONNECT /chat x=1 HTTP/1.1 wsc 0",
         "WSDISCONNECT /chat x=1 HTTP/1.1 wsc 3",
     ]
+
+
+def test_printable_text_is_safe_text() -> None:
+    """The fast path's premise: every character the log escapes is not printable."""
+    assert not any(char.isprintable() for char in _UNSAFE)
