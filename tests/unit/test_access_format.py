@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import logging
 import os
 from typing import Any
 
@@ -441,3 +442,18 @@ def test_websocket_details_feed_the_formatter() -> None:
 def test_printable_text_is_safe_text() -> None:
     """The fast path's premise: every character the log escapes is not printable."""
     assert not any(char.isprintable() for char in _UNSAFE)
+
+
+def test_runserver_log_uses_the_same_rule(caplog: pytest.LogCaptureFixture) -> None:
+    """manage.py runserver's request log (Django style) escapes the same characters."""
+    pytest.importorskip("django")
+    from daphne.management.commands.runserver import Command
+
+    command = Command()
+    with caplog.at_level(logging.DEBUG, logger="django.channels.server"):
+        command.log_action("websocket", "connected", {"path": "/a\nb\x1b", "client": "1.2.3.4:5"})
+        command.log_action("http", "complete", {**HTTP, "path": "/p\r\nq"})
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 2, messages
+    assert "/a\\x0ab\\x1b" in messages[0] and "/p\\x0d\\x0aq" in messages[1], messages
+    assert not any(char in _UNSAFE for message in messages for char in message)
