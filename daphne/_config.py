@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from ._asgi.proxy import SOURCES as _PROXY_SOURCES
 from ._asgi.proxy import TrustedProxies as _TrustedProxies
 
 __all__ = ["SECONDS", "ServerConfig"]
@@ -53,8 +54,12 @@ class ServerConfig:
     proxy_forwarded_port_header: str | None = None
     #: Header giving the scheme (only read with the address header).
     proxy_forwarded_proto_header: str | None = None
+    #: Which proxy headers are read: "xff" (the three headers above) or "forwarded" (RFC 7239).
+    proxy_headers_source: str = "xff"
     #: Peers whose proxy headers are believed: comma-separated IPs/CIDRs, "*" = any.
-    forwarded_allow_ips: str = "*"
+    #: None (not given) trusts any peer, as Daphne does, and lets any peer set
+    #: ``Daphne-Root-Path``; when given, only these peers may set it.
+    forwarded_allow_ips: str | None = None
     #: 0..3: log level, and Twisted log routing at 2+.
     verbosity: int = 1
     #: Seconds from a WebSocket upgrade request to the server's answer (101, or 200 on
@@ -64,8 +69,10 @@ class ServerConfig:
     websocket_max_message_size: int = 1 * MIB
     #: Largest inbound WebSocket frame payload (0: unlimited).
     websocket_max_frame_size: int = 1 * MIB
-    #: Serve HTTP/2 over cleartext (prior knowledge and ``Upgrade: h2c``).
+    #: Serve HTTP/2 over cleartext (prior knowledge, and ``Upgrade: h2c`` if ``h2c_upgrade``).
     h2c: bool = True
+    #: Honour ``Upgrade: h2c`` on HTTP/1.1 (a request-smuggling vector through proxies).
+    h2c_upgrade: bool = False
     #: HTTP/2: most streams a client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
     h2_max_concurrent_streams: int = 100
     #: HTTP/2: largest decoded request header list, in bytes (SETTINGS_MAX_HEADER_LIST_SIZE).
@@ -134,7 +141,17 @@ class ServerConfig:
                 "proxy_forwarded_port_header/proxy_forwarded_proto_header need "
                 "proxy_forwarded_address_header"
             )
-        trusted_proxies_check(self.forwarded_allow_ips)
+        if self.proxy_headers_source not in _PROXY_SOURCES:
+            raise ValueError(
+                f"proxy_headers_source must be one of {', '.join(_PROXY_SOURCES)}, "
+                f"got {self.proxy_headers_source!r}"
+            )
+        if self.proxy_headers_source != "xff" and not self.proxy_forwarded_address_header:
+            raise ValueError(
+                "proxy_headers_source needs proxy headers on (proxy_forwarded_address_header)"
+            )
+        if self.forwarded_allow_ips is not None:
+            trusted_proxies_check(self.forwarded_allow_ips)
         if not 2**14 <= self.h2_max_frame_size <= 2**24 - 1:
             raise ValueError(
                 f"h2_max_frame_size must be between 16384 and 16777215, got {self.h2_max_frame_size}"

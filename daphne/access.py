@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import IO, Any
 
-__all__ = ["AccessLogGenerator", "JSONFormatter"]
+__all__ = ["AccessLogGenerator", "JSONFormatter", "log_safe"]
 
 _WEBSOCKET_ACTIONS = {
     "connecting": "WSCONNECTING",
@@ -63,22 +63,46 @@ class _Entry:
 #: One encoder for every line (``json.dumps(..., default=str)`` builds one per call).
 _JSON_ENCODER = _json.JSONEncoder(default=str)
 
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+#: What must never reach a log line raw: C0 controls (CR, LF, ESC...), DEL, C1
+#: controls (U+0085 NEL is a line break to ``str.splitlines()``) and the Unicode
+#: line and paragraph separators.  Request data gets here decoded: the WebSocket
+#: path is percent-decoded (``/a%0Ab`` holds a real LF) and HTTP/2 lets control
+#: bytes through in ``:path`` and ``:method``.
+_UNSAFE_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
-def _escape_control(match: re.Match[str]) -> str:
-    return f"\\x{ord(match.group()):02x}"
+def _escape_one(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def log_safe(text: str) -> str:
+    """``text`` with every control character or line break written as ``\\xNN``.
+
+    The usual text has none and is returned as is, without substituting:
+    ``str.isprintable()`` is true (it is false for every character of
+    ``_UNSAFE_RE``: they are Unicode "Other" or "Separator", and it is about
+    twice as fast as the search on short text), else the precompiled search
+    decides (a no-break space, say, is not printable but safe).
+    """
+    if text.isprintable() or _UNSAFE_RE.search(text) is None:
+        return text
+    return _UNSAFE_RE.sub(_escape_one, text)
 
 
 def _text(value: Any) -> str:
-    """Bytes or text as one log-safe line (control characters become ``\\xNN``)."""
+    """Bytes or text as one log-safe line (control characters become ``\\xNN``).
+
+    Bytes are read as UTF-8 when they are UTF-8 (so "Å" stays "Å"), else as latin-1.
+    """
     if isinstance(value, (bytes, bytearray)):
-        value = value.decode("latin-1")
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            value = value.decode("latin-1")
     elif not isinstance(value, str):
         value = str(value)
-    if _CONTROL_RE.search(value) is not None:
-        value = _CONTROL_RE.sub(_escape_control, value)
-    return value
+    return log_safe(value)
 
 
 def _header(headers: Iterable[tuple[Any, Any]] | None, name: bytes) -> str | None:
@@ -294,11 +318,17 @@ class AccessLogGenerator:
         stamp = self._stamp
         if stamp is None or stamp[0] != second:
             stamp = self._stamp = (second, date.strftime("%d/%b/%Y:%H:%M:%S"))
+        # The text fields, checked as log_safe() does (inlined: this is the
+        # default line's hot path); the date and the numbers are ours.
+        if not request.isprintable():
+            request = log_safe(request)
+        if isinstance(host, str) and not host.isprintable():
+            host = log_safe(host)
         self.stream.write(
             '{} {} {} [{}] "{}" {} {}\n'.format(
                 host,
-                ident or "-",
-                user or "-",
+                log_safe(ident) if ident else "-",
+                log_safe(user) if user else "-",
                 stamp[1],
                 request,
                 status or "-",

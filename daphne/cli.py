@@ -17,6 +17,7 @@ from typing import IO, Any
 from asgiref.compatibility import guarantee_single_callable
 
 from . import __version__
+from ._asgi.proxy import SOURCES
 from ._config import trusted_proxies_check
 from ._process.config_file import ConfigFileError, parse_with_config_file
 from ._process.log_setup import DEFAULT_LOG_FORMAT, access_format_type, configure_from_args
@@ -313,6 +314,14 @@ class CommandLineInterface:
             help="Specify which header will be used for getting the port part. Can be omitted, requires --proxy-headers to be specified. Default: X-Forwarded-Port",
             default=False,
         )
+        self.arg_proxy_source = add(
+            "--proxy-headers-source",
+            dest="proxy_headers_source",
+            choices=SOURCES,
+            default=None,
+            help="Which headers --proxy-headers reads: 'xff' (X-Forwarded-For/-Port/-Proto, the default) "
+            "or 'forwarded' (RFC 7239 Forwarded). Only this source is read; the other is ignored",
+        )
         add(
             "application",
             help="The ASGI application, as module.path:attribute (e.g. myproject.asgi:application)",
@@ -352,6 +361,13 @@ class CommandLineInterface:
             help="Do not serve HTTP/2 over cleartext (prior knowledge or Upgrade: h2c); TLS ALPN is unaffected",
         )
         add(
+            "--h2c-upgrade",
+            action="store_true",
+            default=False,
+            help="Also switch HTTP/1.1 requests with 'Upgrade: h2c' to HTTP/2 (off by default: "
+            "a request-smuggling risk behind proxies); needs cleartext HTTP/2 (see --no-h2c)",
+        )
+        add(
             "--h2-max-concurrent-streams",
             type=_positive_int,
             default=None,
@@ -385,7 +401,8 @@ class CommandLineInterface:
             "--forwarded-allow-ips",
             type=_allow_ips,
             default=None,
-            help="Comma-separated IPs/CIDRs of proxies whose --proxy-headers are believed; '*' = any (the default)",
+            help="Comma-separated IPs/CIDRs of proxies whose --proxy-headers are believed; '*' = any "
+            "(the default). When given, only these peers may also set Daphne-Root-Path",
         )
         add(
             "--limit-concurrency",
@@ -590,6 +607,7 @@ class CommandLineInterface:
             server_name=args.server_name,
             **({} if args.ws_per_message_deflate else {"websocket_per_message_deflate": False}),
             **({} if args.h2c else {"h2c": False}),
+            **({"h2c_upgrade": True} if args.h2c_upgrade else {}),
             **({} if args.lifespan == "off" else {"lifespan": args.lifespan}),
             **self._limit_options(args),
         )
@@ -633,6 +651,19 @@ class CommandLineInterface:
                 raise argparse.ArgumentError(
                     action, "--proxy-headers has to be passed for this parameter."
                 )
+        if args.proxy_headers_source is not None and not args.proxy_headers:
+            raise argparse.ArgumentError(
+                self.arg_proxy_source, "--proxy-headers has to be passed for this parameter."
+            )
+        if args.proxy_headers_source == "forwarded":
+            for value, action in (
+                (args.proxy_headers_host, self.arg_proxy_host),
+                (args.proxy_headers_port, self.arg_proxy_port),
+            ):
+                if value:
+                    raise argparse.ArgumentError(
+                        action, "only applies to --proxy-headers-source xff (X-Forwarded-*)."
+                    )
 
     @staticmethod
     def _limit_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -641,6 +672,7 @@ class CommandLineInterface:
             "graceful_timeout": args.graceful_timeout,
             "limit_concurrency": args.limit_concurrency,
             "forwarded_allow_ips": args.forwarded_allow_ips,
+            "proxy_headers_source": args.proxy_headers_source,
             "keep_alive_timeout": args.keep_alive_timeout,
             "header_read_timeout": args.header_read_timeout,
             "body_read_timeout": args.body_read_timeout,

@@ -157,7 +157,10 @@ class Server:
             return
         logger.info(
             "HTTP/2 support enabled (%s)",
-            "TLS with ALPN, and cleartext with prior knowledge"
+            (
+                "TLS with ALPN, and cleartext with prior knowledge"
+                + (" or Upgrade: h2c" if self.config.h2c_upgrade else "")
+            )
             if self.config.h2c
             else "TLS with ALPN only: cleartext HTTP/2 is off (--no-h2c)",
         )

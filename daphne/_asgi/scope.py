@@ -15,7 +15,14 @@ from typing import Any
 from urllib.parse import unquote
 
 from .._config import ServerConfig
-from .proxy import client_from_chain, resolve_forwarded, trusted_proxies
+from .proxy import (
+    TrustedProxies,
+    client_from_chain,
+    forwarded_port,
+    forwarded_scheme,
+    resolve_forwarded,
+    trusted_proxies,
+)
 
 __all__ = [
     "ASGI_VERSION",
@@ -24,6 +31,7 @@ __all__ = [
     "build_websocket_scope",
     "clean_headers",
     "resolve_client",
+    "root_path_trusted",
 ]
 
 #: The ``asgi`` scope entry: ASGI 3 and the version of the HTTP/WebSocket spec we follow.
@@ -71,14 +79,15 @@ class RequestFacts:
 
 
 def clean_headers(
-    headers: list[tuple[bytes, bytes]], default_root_path: str
+    headers: list[tuple[bytes, bytes]], default_root_path: str, root_path_header: bool = True
 ) -> tuple[list[tuple[bytes, bytes]], str]:
     """Apply the server's header rules; return ``(headers, root_path)``.
 
     * names containing ``_`` are dropped (CVE-2015-0219: they would be
       indistinguishable from ``-`` once turned into WSGI/CGI variables);
-    * ``Daphne-Root-Path`` is removed and its percent-decoded value (the last
-      one) overrides the configured root path.
+    * ``Daphne-Root-Path`` is removed and, when ``root_path_header`` (the
+      peer may set it, see :func:`root_path_trusted`), its percent-decoded
+      value (the last one) overrides the configured root path.
     """
     root_path = default_root_path
     cleaned = headers
@@ -90,10 +99,26 @@ def clean_headers(
     cleaned = []
     for name, value in headers:
         if name == _ROOT_PATH_HEADER:
-            root_path = unquote(value.decode("latin-1"))
+            if root_path_header:
+                root_path = unquote(value.decode("latin-1"))
         elif b"_" not in name:
             cleaned.append((name, value))
     return cleaned, root_path
+
+
+def _trusted(config: ServerConfig) -> TrustedProxies:
+    return trusted_proxies(config.forwarded_allow_ips or "*")
+
+
+def root_path_trusted(peer: Address, config: ServerConfig) -> bool:
+    """Whether ``peer`` may set ``Daphne-Root-Path``.
+
+    Anyone may, as in Daphne, unless ``forwarded_allow_ips`` was given: then
+    only those proxies (and unix-socket peers, which are local).
+    """
+    if config.forwarded_allow_ips is None or peer is None:
+        return True
+    return peer[0] in _trusted(config)
 
 
 def resolve_client(
@@ -101,49 +126,68 @@ def resolve_client(
 ) -> tuple[Address, str]:
     """The client address and the HTTP scheme, after proxy headers if enabled and trusted.
 
-    With proxy headers on and the peer in ``forwarded_allow_ips``: an RFC 7239
-    ``Forwarded`` header wins; otherwise the address header's chain gives the
-    client (right-most untrusted hop), with the port and proto headers.
+    With proxy headers on and the peer in ``forwarded_allow_ips``, the one
+    configured source is read (:mod:`daphne._asgi.proxy` has the rules):
+    ``Forwarded``, or the address header's chain with the port and proto headers.
     """
     scheme = "https" if facts.secure else "http"
     client = facts.client
     if not config.proxy_forwarded_address_header:
         return client, scheme
-    trusted = trusted_proxies(config.forwarded_allow_ips)
+    trusted = _trusted(config)
     if client is not None and client[0] not in trusted:
         return client, scheme
-    forwarded = [value for name, value in headers if name == b"forwarded"]
-    if forwarded:
-        forwarded_client, proto, _ = resolve_forwarded(forwarded, trusted)
-        if forwarded_client is not None:
-            return forwarded_client, proto.replace("ws", "http") if proto else scheme
-    header_map: dict[bytes, list[bytes]] = {}
-    for name, value in headers:
-        header_map.setdefault(name, []).append(value)
-    address_values = header_map.get(config.proxy_forwarded_address_header.lower().encode("latin-1"))
-    if not address_values:
-        return client, scheme
-    chain = b",".join(address_values).decode("latin-1").split(",")
+    if config.proxy_headers_source == "forwarded":
+        forwarded = [value for name, value in headers if name == b"forwarded"]
+        resolved = resolve_forwarded(forwarded, trusted) if forwarded else None
+        if resolved is None:
+            return client, scheme
+        return resolved[0], resolved[1] or scheme
+    return _resolve_x_forwarded(client, scheme, headers, config, trusted)
+
+
+def _first(headers: list[tuple[bytes, bytes]], name: str | None) -> str | None:
+    """The first value of header ``name`` (any case), or None."""
+    if not name:
+        return None
+    wanted = name.lower().encode("latin-1")
+    for key, value in headers:
+        if key == wanted:
+            return value.decode("latin-1")
+    return None
+
+
+def _resolve_x_forwarded(
+    client: Address,
+    scheme: str,
+    headers: list[tuple[bytes, bytes]],
+    config: ServerConfig,
+    trusted: TrustedProxies,
+) -> tuple[Address, str]:
+    """``X-Forwarded-For`` (or its renamed header) and its port and proto headers."""
+    name = (config.proxy_forwarded_address_header or "").lower().encode("latin-1")
+    values = [value for key, value in headers if key == name]
+    chain = [part for part in b",".join(values).decode("latin-1").split(",") if part.strip(" \t")]
+    if not chain:
+        return client, scheme  # no address header: nothing to believe
+    proto = _first(headers, config.proxy_forwarded_proto_header)
+    if proto is not None:
+        scheme = forwarded_scheme(proto) or scheme
     address = client_from_chain(chain, trusted)
     if address is None:
-        return client, scheme  # not an address: ignored, never an error
-    port = 0
-    if config.proxy_forwarded_port_header:
-        port_values = header_map.get(config.proxy_forwarded_port_header.lower().encode("latin-1"))
-        if port_values and port_values[0].strip().isdigit():
-            port = int(port_values[0])
-    if config.proxy_forwarded_proto_header:
-        proto_values = header_map.get(config.proxy_forwarded_proto_header.lower().encode("latin-1"))
-        if proto_values:
-            scheme = proto_values[0].decode("latin-1").strip() or scheme
-    return [address, port], scheme
+        return None, scheme  # the deciding hop is no address: the client is unknown
+    port_text = _first(headers, config.proxy_forwarded_port_header)
+    port = forwarded_port(port_text) if port_text is not None else None
+    return [address, port or 0], scheme
 
 
 def _base_scope(
     kind: str, facts: RequestFacts, config: ServerConfig, state: dict[str, Any] | None
 ) -> dict[str, Any]:
     """The keys HTTP and WebSocket scopes share (``scheme`` is the HTTP one)."""
-    headers, root_path = clean_headers(facts.headers, config.root_path)
+    headers, root_path = clean_headers(
+        facts.headers, config.root_path, root_path_trusted(facts.client, config)
+    )
     client, scheme = resolve_client(facts, headers, config)
     scope = {
         "type": kind,

@@ -318,8 +318,9 @@ class HTTP1Connection(SocketOutput, Protocol):
         if head.upgrade == b"websocket":
             self._start_websocket(head)
             return
+        config = self.context.config
         if head.upgrade == b"h2c" and h2c_upgradable(
-            head, self.context.config.h2c, self._facts["secure"]
+            head, config.h2c and config.h2c_upgrade, self._facts["secure"]
         ):
             self._start_h2c(head)
             return

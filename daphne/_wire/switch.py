@@ -3,9 +3,12 @@
 * TLS negotiated ``h2`` by ALPN, or a cleartext client opened with the HTTP/2
   connection preface (prior knowledge): HTTP/2 from the first byte
   (:func:`first_bytes`, :func:`start_http2`);
-* an HTTP/1.1 request with ``Upgrade: h2c`` that we can honour (RFC 7540 §3.2):
-  ``101``, then HTTP/2 with that request as stream 1 (:func:`h2c_upgradable`,
-  :func:`start_h2c`);
+* an HTTP/1.1 request with ``Upgrade: h2c`` that we can honour (RFC 7540 §3.2),
+  only with ``--h2c-upgrade``: ``101``, then HTTP/2 with that request as stream 1
+  (:func:`h2c_upgradable`, :func:`start_h2c`).  Off by default: a proxy that
+  forwards the Upgrade and then relays the connection blindly lets a client
+  talk HTTP/2 to us past the proxy's own request rules (h2c smuggling);
+  without it the request is served as HTTP/1.1 and the Upgrade ignored;
 * ``Upgrade: websocket``: a WebSocket stream (RFC 6455 §4, :func:`start_websocket`).
 
 Everything else stays HTTP/1.x.  The HTTP/1.1 connection
@@ -85,7 +88,10 @@ def start_http2(conn: Connection, pending: bytes) -> None:
 
 
 def h2c_upgradable(head: Any, h2c: bool, secure: bool) -> bool:
-    """An ``Upgrade: h2c`` we can honour (RFC 7540 §3.2); otherwise it is ignored."""
+    """An ``Upgrade: h2c`` we can honour (RFC 7540 §3.2); otherwise it is ignored.
+
+    ``h2c``: whether upgrades are on at all (``--h2c-upgrade`` and not ``--no-h2c``).
+    """
     if not h2c or secure or head.http_version != "1.1":
         return False
     if head.chunked or (head.content_length or 0) > H2C_MAX_BODY:

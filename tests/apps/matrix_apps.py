@@ -73,6 +73,10 @@ async def http(scope: dict[str, Any], receive: Any, send: Any) -> None:
         body = json.dumps(RECORDS.get(_query(scope).get("id", ""), [])).encode()
         await _respond(send, 200, body, [(b"content-type", b"application/json")])
         return
+    if path == "/scope":
+        # What the server made of the request (proxy headers, root path).
+        await _respond(send, 200, json.dumps(_scope_facts(scope)).encode())
+        return
     record = _recorder(scope)
     record({"type": "called", "method": scope["method"], "http_version": scope["http_version"]})
 
@@ -129,10 +133,26 @@ async def http(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await _respond(send, 200, b"hello", [(b"content-type", b"text/plain")])
 
 
+def _scope_facts(scope: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "client": scope.get("client"),
+        "scheme": scope.get("scheme"),
+        "root_path": scope.get("root_path"),
+        "header_names": [name.decode("latin-1") for name, _ in scope["headers"]],
+    }
+
+
 async def websocket(scope: dict[str, Any], receive: Any, send: Any) -> None:
     record = _recorder(scope)
     path = scope["path"]
     record(await receive())  # websocket.connect
+    if path == "/ws/scope":
+        # Accept, then tell the client what the server made of the handshake.
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": json.dumps(_scope_facts(scope))})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+        return
     try:
         if path == "/ws/deny":
             await send(

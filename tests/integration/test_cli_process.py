@@ -51,6 +51,8 @@ def test_version_and_help() -> None:
     result = run_daphne(["-h"])
     assert result.returncode == 0
     assert "HTTP/1.1, HTTP/2 and WebSocket server for ASGI applications" in result.stdout
+    for option in ("--proxy-headers-source {xff,forwarded}", "--h2c-upgrade"):
+        assert option in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -66,6 +68,16 @@ def test_version_and_help() -> None:
             "/nonexistent-dir/a.log",
         ),
         (["-e", "nosuchtype:1", "apps.basic:scope_json"], 1, "Unknown endpoint type"),
+        (
+            ["--proxy-headers", "--proxy-headers-source", "rfc7239", "apps.basic:scope_json"],
+            2,
+            "argument --proxy-headers-source: invalid choice: 'rfc7239'",
+        ),
+        (
+            ["--proxy-headers-source", "forwarded", "apps.basic:scope_json"],
+            2,
+            "argument --proxy-headers-source: --proxy-headers has to be passed",
+        ),
         (
             ["-e", "ssl:0:privateKey=missing.pem:certKey=missing.pem", "apps.basic:scope_json"],
             1,

@@ -34,6 +34,16 @@ def cleartext():
 
 
 @pytest.fixture(scope="module")
+def cleartext_upgrade():
+    """A cleartext server that opts in to Upgrade: h2c (--h2c-upgrade)."""
+    with DaphneCommand(["-p", "0", "--h2c-upgrade", "--access-log", os.devnull, APP]).start(
+        wait_for="Listening on"
+    ) as daphne:
+        daphne.base = f"http://127.0.0.1:{daphne.port}"
+        yield daphne
+
+
+@pytest.fixture(scope="module")
 def tls(tmp_path_factory):
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")
@@ -192,20 +202,47 @@ def test_curl_http2(cleartext, tls) -> None:
     assert out.stdout == "hello2", out.stderr
 
 
-def test_h2c_upgrade(cleartext) -> None:
-    """Upgrade: h2c answers 101 and the request is answered on stream 1 over HTTP/2."""
+def test_h2c_upgrade(cleartext_upgrade) -> None:
+    """--h2c-upgrade: Upgrade: h2c answers 101 and the request is answered on stream 1."""
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed")
     out = subprocess.run(
-        ["curl", "-sS", "-v", "--http2", "-w", "%{http_version}", f"{cleartext.base}/"],
+        ["curl", "-sS", "-v", "--http2", "-w", "%{http_version}", f"{cleartext_upgrade.base}/"],
         capture_output=True, text=True, timeout=20,
     )  # fmt: skip
     assert "101 Switching Protocols" in out.stderr
     assert out.stdout == "hello2"
 
 
+_UPGRADE_REQUEST = (
+    b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings, close\r\n"
+    b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n"
+)
+
+
+def _read_all(port: int, request: bytes) -> bytes:
+    """Send ``request`` on a new connection and read until the server closes it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data
+
+
+def test_h2c_upgrade_is_off_by_default(cleartext) -> None:
+    """Without --h2c-upgrade, Upgrade: h2c is ignored (smuggling through proxies): the
+    request is served as HTTP/1.1; prior-knowledge HTTP/2 still works on the same server."""
+    data = _read_all(cleartext.port, _UPGRADE_REQUEST)
+    assert data.startswith(b"HTTP/1.1 200 OK"), data[:100]
+    assert b"101" not in data.split(b"\r\n", 1)[0]
+    assert data.endswith(b"hello")
+    with httpx.Client(http1=False, http2=True, base_url=cleartext.base, timeout=10) as client:
+        assert client.get("/").http_version == "HTTP/2"
+
+
 @pytest.mark.parametrize("size", [5, 60_000, 70_000])
-def test_h2c_upgrade_with_a_body(cleartext, size) -> None:
+def test_h2c_upgrade_with_a_body(cleartext_upgrade, size) -> None:
     """A small body is read whole, then the upgrade happens; a big one stays HTTP/1.1."""
     client = h2.connection.H2Connection(
         h2.config.H2Configuration(client_side=True, header_encoding=None)
@@ -217,7 +254,7 @@ def test_h2c_upgrade_with_a_body(cleartext, size) -> None:
         b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\n"
         b"Upgrade: h2c\r\nHTTP2-Settings: %s\r\nContent-Length: %d\r\n\r\n" % (settings, size)
     )
-    with socket.create_connection(("127.0.0.1", cleartext.port), timeout=10) as sock:
+    with socket.create_connection(("127.0.0.1", cleartext_upgrade.port), timeout=10) as sock:
         sock.sendall(head + body[: size // 2])
         time.sleep(0.05)  # the rest arrives later: not a race, both orders must work
         sock.sendall(body[size // 2 :])
@@ -246,9 +283,9 @@ def test_h2c_upgrade_with_a_body(cleartext, size) -> None:
 
 
 @pytest.mark.parametrize("settings", [b"!!not-base64!!", b"AAMAAABkAAQ"])
-def test_h2c_upgrade_with_bad_settings_stays_http1(cleartext, settings) -> None:
+def test_h2c_upgrade_with_bad_settings_stays_http1(cleartext_upgrade, settings) -> None:
     """An HTTP2-Settings value that is not base64url SETTINGS is no upgrade: plain HTTP/1.1."""
-    with socket.create_connection(("127.0.0.1", cleartext.port), timeout=10) as sock:
+    with socket.create_connection(("127.0.0.1", cleartext_upgrade.port), timeout=10) as sock:
         sock.sendall(
             b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings, close\r\n"
             b"Upgrade: h2c\r\nHTTP2-Settings: %s\r\n\r\n" % settings
@@ -261,8 +298,10 @@ def test_h2c_upgrade_with_bad_settings_stays_http1(cleartext, settings) -> None:
 
 
 def test_no_h2c() -> None:
-    """--no-h2c: prior-knowledge clients are refused and Upgrade: h2c is served as HTTP/1.1."""
-    with DaphneCommand(["-p", "0", "--no-h2c", APP]).start(wait_for="Listening on") as daphne:
+    """--no-h2c: prior-knowledge clients are refused and Upgrade: h2c is served as HTTP/1.1,
+    even with --h2c-upgrade (no cleartext HTTP/2 at all)."""
+    options = ["-p", "0", "--no-h2c", "--h2c-upgrade", APP]
+    with DaphneCommand(options).start(wait_for="Listening on") as daphne:
         with (
             httpx.Client(http1=False, http2=True, timeout=5) as client,
             pytest.raises(httpx.HTTPError),

@@ -54,6 +54,18 @@ OPTION_SETS: dict[str, list[str]] = {
     "concurrency": ["--limit-concurrency", "1"],
     "idle": ["--keep-alive-timeout", "1", "--header-read-timeout", "3"],
     "body": ["--body-read-timeout", "1"],
+    "logformat": ["--access-log-format", '%(h)s "%(r)s" %(s)s %(a)s %({X-Test}i)s'],
+    "logjson": ["--log-json"],
+    # The test clients connect from 127.0.0.1: a trusted proxy, or not.
+    "proxy": ["--proxy-headers", "--forwarded-allow-ips", "127.0.0.1"],
+    "proxy-forwarded": [
+        "--proxy-headers",
+        "--proxy-headers-source",
+        "forwarded",
+        "--forwarded-allow-ips",
+        "127.0.0.1",
+    ],
+    "untrusted": ["--proxy-headers", "--forwarded-allow-ips", "10.0.0.0/8"],
 }
 
 
@@ -1133,3 +1145,160 @@ def test_ws_limit_concurrency_503(ws, pool) -> None:
     finally:
         held.close()
     assert _wait_served(attempt).status == accepted
+
+
+# -- issue 11: the access log never carries raw control characters ------------------------
+
+#: What no access-log line may carry raw (the line's own "\n" aside).
+_UNSAFE_LOG_RE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+LOG_FORMATS = ["base", "logformat", "logjson"]
+
+
+def _log_lines_with(server: DaphneCommand, marker: str, count: int) -> list[str]:
+    """The access-log lines holding ``marker``, once there are ``count`` of them (bounded)."""
+    deadline = time.monotonic() + 5
+    while True:
+        text = ""
+        if os.path.exists(server.access_log):  # type: ignore[attr-defined]
+            # newline="": a raw CR must stay visible, not become a line end.
+            with open(server.access_log, encoding="utf-8", newline="") as handle:  # type: ignore[attr-defined]
+                text = handle.read()
+        found = [line for line in text.split("\n") if marker in line]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+
+
+def _logged_text(line: str, log_format: str) -> str:
+    """What a line says, JSON strings decoded (a JSON escape of a raw LF is still a raw LF)."""
+    if log_format != "logjson":
+        return line
+    return " ".join(str(value) for value in json.loads(line).values())
+
+
+@pytest.mark.parametrize("log_format", LOG_FORMATS)
+def test_access_log_escapes_http_request_data(http, pool, log_format) -> None:
+    """HTTP/2 lets ESC and DEL through in :path; a UTF-8 header value may hold U+0085 (NEL):
+    every format writes them as \\xNN, one line per request."""
+    server = http.server(pool, log_format)
+    key = uid()
+    path = f"/hello?id={key}" if not http.http2 else f"/hel\x1blo\x7f?id={key}"
+    headers = [(b"user-agent", "ua\u0085x".encode()), (b"x-test", "t\u2028t".encode())]
+    with contextlib.closing(http.connect(pool, server)) as client:
+        assert client.request("GET", path, headers).status == 200
+    (line,) = _log_lines_with(server, key, 1)
+    text = _logged_text(line, log_format)
+    assert _UNSAFE_LOG_RE.search(text) is None, repr(line)
+    if http.http2:
+        assert "hel\\x1blo\\x7f" in text, line
+    if log_format != "base":
+        assert "ua\\x85x" in text, line
+
+
+@pytest.mark.parametrize("log_format", LOG_FORMATS)
+def test_access_log_escapes_websocket_path(ws, pool, log_format) -> None:
+    """The WebSocket path is percent-decoded: /ws/K%0A%0D%1B%C2%85 holds LF, CR, ESC, NEL."""
+    server = ws.server(pool, log_format)
+    key = uid()
+    client = ws.websocket(pool, server)
+    try:
+        handshake = client.handshake(f"/ws/{key}%0A%0D%1B%C2%85end?id={key}")
+        assert handshake.status == (200 if ws.http2 else 101), handshake
+    finally:
+        client.close()
+    lines = _log_lines_with(server, key, 2)  # WSCONNECTING, WSCONNECT
+    assert len(lines) >= 2, lines
+    for line in lines:
+        text = _logged_text(line, log_format)
+        assert _UNSAFE_LOG_RE.search(text) is None, repr(line)
+        assert f"/ws/{key}\\x0a\\x0d\\x1b\\x85end" in text, repr(line)
+
+
+# -- issue 11: proxy headers and Daphne-Root-Path, trusted only where configured -----------
+
+PEER = "peer"  # the client is the socket's own peer (127.0.0.1 and its port)
+CONNECTION = "connection"  # the scheme of the connection itself
+
+#: name -> (option set, request headers, client, scheme, root_path)
+TRUST_CASES: dict[str, tuple[str, list[tuple[bytes, bytes]], Any, str, str]] = {
+    # Source xff (the default): a client's own Forwarded is not read.
+    "forwarded-smuggled-past-xff": (
+        "proxy", [(b"forwarded", b"for=6.6.6.6;proto=https")], PEER, CONNECTION, "",
+    ),
+    "xff-chain": (
+        "proxy", [(b"x-forwarded-for", b"9.9.9.9, 127.0.0.1"), (b"x-forwarded-proto", b"https"),
+                  (b"x-forwarded-port", b"8443")], ["9.9.9.9", 8443], "https", "",
+    ),
+    # The deciding hop is no address: the client is unknown, not the proxy.
+    "xff-garbage": ("proxy", [(b"x-forwarded-for", b"1.2.3.4, garbage")], None, CONNECTION, ""),
+    "xff-bad-proto-and-port": (
+        "proxy", [(b"x-forwarded-for", b"1.2.3.4"), (b"x-forwarded-proto", b"javascript"),
+                  (b"x-forwarded-port", b"99999")], ["1.2.3.4", 0], CONNECTION, "",
+    ),
+    # Source forwarded: RFC 7239 only, X-Forwarded-* ignored.
+    "forwarded-source": (
+        "proxy-forwarded", [(b"x-forwarded-for", b"1.2.3.4"), (b"x-forwarded-proto", b"http"),
+                            (b"forwarded", b'for="[2001:db8::1]:4711";proto=https;host="a,b"')],
+        ["2001:db8::1", 4711], "https", "",
+    ),
+    "forwarded-obfuscated": (
+        "proxy-forwarded", [(b"forwarded", b'for=1.1.1.1, for="_hidden"')], None, CONNECTION, "",
+    ),
+    "xff-ignored-by-forwarded-source": (
+        "proxy-forwarded", [(b"x-forwarded-for", b"1.2.3.4")], PEER, CONNECTION, "",
+    ),
+    # Daphne-Root-Path: anyone (Daphne) unless --forwarded-allow-ips says who.
+    "root-path-no-allow-list": ("base", [(b"daphne-root-path", b"/mnt%20x")], PEER, CONNECTION, "/mnt x"),
+    "root-path-trusted-peer": ("proxy", [(b"daphne-root-path", b"/mnt")], PEER, CONNECTION, "/mnt"),
+    "root-path-untrusted-peer": (
+        "untrusted", [(b"daphne-root-path", b"/evil"), (b"x-forwarded-for", b"1.2.3.4")],
+        PEER, CONNECTION, "",
+    ),
+}  # fmt: skip
+
+
+def _scope_over(wire: Wire, pool: ServerPool, server: DaphneCommand, headers: Any) -> dict:
+    """What the app made of a request (HTTP) or handshake (WebSocket) with ``headers``."""
+    if wire.name.startswith("ws"):
+        client = wire.websocket(pool, server)
+        try:
+            handshake = client.handshake("/ws/scope", headers)
+            assert handshake.status == (200 if wire.http2 else 101), handshake
+            frame = client.receive()
+        finally:
+            client.close()
+        assert frame is not None and frame[0] == 0x1, frame
+        return json.loads(frame[1])
+    with contextlib.closing(wire.connect(pool, server)) as connection:
+        response = connection.request("GET", "/scope", headers)
+    assert response.status == 200, response
+    return json.loads(response.body)
+
+
+def _check_trust_case(wire: Wire, pool: ServerPool, case: str) -> None:
+    options, headers, client, scheme, root_path = TRUST_CASES[case]
+    server = wire.server(pool, options)
+    seen = _scope_over(wire, pool, server, headers)
+    websocket = wire.name.startswith("ws")
+    if scheme == CONNECTION:
+        scheme = "https" if wire.secure else "http"
+    if websocket:
+        scheme = {"http": "ws", "https": "wss"}[scheme]
+    if client == PEER:
+        assert seen["client"][0] == "127.0.0.1" and seen["client"][1] > 0, seen
+    else:
+        assert seen["client"] == client, seen
+    assert seen["scheme"] == scheme, seen
+    assert seen["root_path"] == root_path, seen
+    assert "daphne-root-path" not in seen["header_names"], seen
+
+
+@pytest.mark.parametrize("case", list(TRUST_CASES))
+def test_proxy_headers_trusted_only_where_configured(http, pool, case) -> None:
+    """The same proxy-header and root-path rules on HTTP/1.1, h2 over TLS and h2c."""
+    _check_trust_case(http, pool, case)
+
+
+@pytest.mark.parametrize("case", list(TRUST_CASES))
+def test_ws_proxy_headers_trusted_only_where_configured(ws, pool, case) -> None:
+    """The same rules for WebSocket handshakes (scheme ws/wss) on every wire."""
+    _check_trust_case(ws, pool, case)

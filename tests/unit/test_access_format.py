@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import logging
 import os
 from typing import Any
 
@@ -14,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from memory_apps import Recorder
 
-from daphne.access import _ATOMS, _DEFAULT_FORMAT, AccessLogGenerator, _compile_format
+from daphne.access import _ATOMS, _DEFAULT_FORMAT, AccessLogGenerator, _compile_format, log_safe
 
 NOW = datetime.datetime(2026, 11, 22, 18, 44, 35)
 
@@ -167,6 +168,84 @@ def test_control_characters_are_escaped() -> None:
     details = {**WS, "path": "/a\nb", "request_headers": [(b"user-agent", b"x\x1by\x7f")]}
     (line,) = log_lines(("websocket", "connected", details), format="%(r)s %(a)s")
     assert line == "WSCONNECT /a\\x0ab x\\x1by\\x7f"
+
+
+_ALL_ATOMS_AND_HEADERS = " ".join(f"%({name})s" for name in _ATOMS) + " %({User-Agent}i)s"
+#: What no log line may carry raw: C0, DEL, C1 (U+0085 NEL) and U+2028/U+2029.
+_UNSAFE = "".join(chr(code) for code in [*range(0x20), *range(0x7F, 0xA0)]) + "\u2028\u2029"
+_LOG_FORMATS = {"default": {}, "format": {"format": _ALL_ATOMS_AND_HEADERS}, "json": {"json": True}}
+
+
+def assert_log_safe(text: str) -> None:
+    """One line, ending in its newline, and nothing unsafe before it."""
+    assert text.endswith("\n") and text.count("\n") == 1, repr(text)
+    assert not any(char in _UNSAFE for char in text[:-1]), repr(text)
+
+
+@pytest.mark.parametrize("kind", list(_LOG_FORMATS))
+def test_no_raw_control_characters_in_any_format(kind: str) -> None:
+    """Daphne's default line too: a decoded WebSocket path, an HTTP/2 :path or :method."""
+    hostile = "/a\nb\r\x1b[31m\x00\x7f\x85\u2028\u2029c"
+    calls = [
+        ("http", "complete", {**HTTP, "path": hostile, "method": "G\x01T"}),
+        ("websocket", "connecting", {**WS, "path": hostile}),
+        ("http", "complete", {**HTTP, "client": "1.2.3.4\n:5"}),
+        (
+            "http",
+            "complete",
+            {**HTTP, "request_headers": [(b"user-agent", "x\u0085y\u2028".encode())]},
+        ),
+    ]
+    for call in calls:
+        stream = io.StringIO()
+        AccessLogGenerator(stream, now=lambda: NOW, **_LOG_FORMATS[kind])(*call)
+        assert_log_safe(stream.getvalue())
+
+
+def test_default_line_escapes_as_xnn() -> None:
+    """The escapes are readable: \\xNN (\\uNNNN for the two Unicode separators)."""
+    assert log_lines(
+        ("websocket", "connecting", {**WS, "path": "/a\nb\x1b\x85\u2028"}),
+        ("http", "complete", {**HTTP, "path": "/p\x7f", "method": "G\x01T"}),
+    ) == [
+        '10.0.0.2:6000 - - [22/Nov/2026:18:44:35] "WSCONNECTING /a\\x0ab\\x1b\\x85\\u2028" - -',
+        '10.0.0.1:5000 - - [22/Nov/2026:18:44:35] "G\\x01T /p\\x7f" 200 1234',
+    ]
+
+
+def test_write_entry_escapes_every_text_field() -> None:
+    """write_entry (Daphne's public formatting method) escapes what its callers pass."""
+    stream = io.StringIO()
+    AccessLogGenerator(stream).write_entry(
+        host="h\n", date=NOW, request="GET /\r\n", ident="i\t", user="u\x1b"
+    )
+    assert (
+        stream.getvalue() == 'h\\x0a i\\x09 u\\x1b [22/Nov/2026:18:44:35] "GET /\\x0d\\x0a" - -\n'
+    )
+
+
+def test_utf8_header_values_stay_readable() -> None:
+    """UTF-8 header bytes are logged as text ("Å" is C3 85: not an escaped NEL)."""
+    (line,) = log_lines(
+        ("http", "complete", {**HTTP, "request_headers": [(b"user-agent", "Å".encode())]}),
+        format="%(a)s",
+    )
+    assert line == "Å"
+    (line,) = log_lines(
+        ("http", "complete", {**HTTP, "request_headers": [(b"user-agent", b"a\x85b")]}),
+        format="%(a)s",
+    )
+    assert line == "a\\x85b"  # not UTF-8: latin-1, and the lone NEL escaped
+
+
+@given(text=st.text(max_size=60))
+def test_log_safe_law(text: str) -> None:
+    """Whatever the text: nothing unsafe remains, and safe text comes back unchanged."""
+    escaped = log_safe(text)
+    assert not any(char in _UNSAFE for char in escaped)
+    if not any(char in _UNSAFE for char in text):
+        assert escaped is text
+    assert log_safe(escaped) == escaped
 
 
 @pytest.mark.parametrize(
@@ -358,3 +437,23 @@ def test_websocket_details_feed_the_formatter() -> None:
         "WSCONNECT /chat x=1 HTTP/1.1 wsc 0",
         "WSDISCONNECT /chat x=1 HTTP/1.1 wsc 3",
     ]
+
+
+def test_printable_text_is_safe_text() -> None:
+    """The fast path's premise: every character the log escapes is not printable."""
+    assert not any(char.isprintable() for char in _UNSAFE)
+
+
+def test_runserver_log_uses_the_same_rule(caplog: pytest.LogCaptureFixture) -> None:
+    """manage.py runserver's request log (Django style) escapes the same characters."""
+    pytest.importorskip("django")
+    from daphne.management.commands.runserver import Command
+
+    command = Command()
+    with caplog.at_level(logging.DEBUG, logger="django.channels.server"):
+        command.log_action("websocket", "connected", {"path": "/a\nb\x1b", "client": "1.2.3.4:5"})
+        command.log_action("http", "complete", {**HTTP, "path": "/p\r\nq"})
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 2, messages
+    assert "/a\\x0ab\\x1b" in messages[0] and "/p\\x0d\\x0aq" in messages[1], messages
+    assert not any(char in _UNSAFE for message in messages for char in message)

@@ -12,6 +12,7 @@ import pytest
 from daphne import __version__
 from daphne._config import ServerConfig
 from daphne.cli import DEFAULT_HOST, DEFAULT_PORT, CommandLineInterface
+from daphne.server import Server
 
 
 class FakeServer:
@@ -231,6 +232,28 @@ def entrypoint(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
             "--proxy-headers has to be passed",
         ),
         (
+            ["--proxy-headers", "--proxy-headers-source", "rfc", "apps.basic:scope_json"],
+            2,
+            "argument --proxy-headers-source: invalid choice: 'rfc'",
+        ),
+        (
+            ["--proxy-headers-source", "forwarded", "apps.basic:scope_json"],
+            2,
+            "argument --proxy-headers-source: --proxy-headers has to be passed",
+        ),
+        (
+            [
+                "--proxy-headers",
+                "--proxy-headers-source",
+                "forwarded",
+                "--proxy-headers-host",
+                "X-Real-IP",
+                "apps.basic:scope_json",
+            ],
+            2,
+            "argument --proxy-headers-host: only applies to --proxy-headers-source xff",
+        ),
+        (
             ["--access-log", "/nonexistent-dir/x.log", "apps.basic:scope_json"],
             1,
             "cannot open access log",
@@ -302,6 +325,45 @@ def test_limit_options() -> None:
     assert kwargs["max_header_count"] == 20
     assert kwargs["max_field_size"] == 300
     assert kwargs["graceful_timeout"] == 3
+
+
+def test_h2c_upgrade() -> None:
+    """--h2c-upgrade opts in to Upgrade: h2c; by default nothing is passed (the Server says no)."""
+    assert "h2c_upgrade" not in run_cli().init_kwargs
+    assert run_cli("--h2c-upgrade").init_kwargs["h2c_upgrade"] is True
+    assert ServerConfig().h2c_upgrade is False
+    server = Server(asgi3_app, endpoints=["tcp:0"])
+    assert server.h2c_upgrade is False
+    assert Server(asgi3_app, endpoints=["tcp:0"], h2c_upgrade=True).config.h2c_upgrade is True
+
+
+def test_proxy_headers_source() -> None:
+    """--proxy-headers-source reaches the server only when given; Server takes the keyword."""
+    assert "proxy_headers_source" not in run_cli("--proxy-headers").init_kwargs
+    kwargs = run_cli("--proxy-headers", "--proxy-headers-source", "forwarded").init_kwargs
+    assert kwargs["proxy_headers_source"] == "forwarded"
+    assert kwargs["proxy_forwarded_address_header"] == "X-Forwarded-For"
+    server = Server(
+        asgi3_app,
+        endpoints=["tcp:0"],
+        proxy_forwarded_address_header="X-Forwarded-For",
+        proxy_headers_source="forwarded",
+    )
+    assert server.proxy_headers_source == "forwarded"
+    assert Server(asgi3_app, endpoints=["tcp:0"]).proxy_headers_source == "xff"
+
+
+def test_new_trust_options_are_in_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """The options of issue 11 show in daphne --help."""
+    with pytest.raises(SystemExit):
+        CommandLineInterface().parser.parse_args(["--help"])
+    out = capsys.readouterr().out
+    for option in (
+        "--proxy-headers-source {xff,forwarded}",
+        "--h2c-upgrade",
+        "--forwarded-allow-ips",
+    ):
+        assert option in out
 
 
 def test_forwarded_allow_ips() -> None:

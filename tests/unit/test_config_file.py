@@ -145,6 +145,11 @@ def test_json_config_file(tmp_path: Path) -> None:
         ),
         ("reload-dir = 'src'", "option 'reload-dir': expected a list"),
         ("lifespan = 'maybe'", "option 'lifespan': 'maybe' is not one of"),
+        (
+            "proxy-headers-source = 'rfc'",
+            "option 'proxy-headers-source': 'rfc' is not one of 'xff', 'forwarded'",
+        ),
+        ("h2c-upgrade = 'yes'", "option 'h2c-upgrade': expected true or false"),
         ("verbosity = 7", "option 'verbosity': 7 is not one of"),
         ("threads = 0", "option 'threads': must be at least 1, got 0"),
         ("access-log-format = '%(nope)s'", "unknown atom %(nope)s"),
@@ -223,6 +228,22 @@ def test_cli_run_uses_the_file(tmp_path: Path) -> None:
     cli.run(["--config", path])
     assert cli.server.init_kwargs["endpoints"] == ["tcp:port=8123:interface=127.0.0.1"]
     assert cli.server.init_kwargs["h2c"] is False
+
+
+def test_trust_options_from_the_file(tmp_path: Path) -> None:
+    """proxy-headers-source, h2c-upgrade and forwarded-allow-ips are config-file keys too."""
+    path = write(
+        tmp_path,
+        'application = "apps.basic:scope_json"\nproxy-headers = true\n'
+        'proxy-headers-source = "forwarded"\nh2c-upgrade = true\n'
+        'forwarded-allow-ips = "10.0.0.0/8"\n',
+    )
+    cli = RecordingCLI()
+    cli.run(["--config", path])
+    kwargs = cli.server.init_kwargs
+    assert kwargs["proxy_headers_source"] == "forwarded"
+    assert kwargs["h2c_upgrade"] is True
+    assert kwargs["forwarded_allow_ips"] == "10.0.0.0/8"
 
 
 def test_cli_errors_are_one_line(tmp_path: Path) -> None:

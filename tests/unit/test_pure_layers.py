@@ -148,7 +148,8 @@ def test_clean_headers() -> None:
 
 
 def test_proxy_headers_in_scope() -> None:
-    """Proxy headers replace client and scheme only when configured; bad UTF-8 is ignored."""
+    """Proxy headers replace client and scheme only when configured; an address that is not
+    an IP (bad UTF-8 here) makes the client unknown, never the proxy's own address."""
     config = ServerConfig(
         proxy_forwarded_address_header="X-Real-IP", proxy_forwarded_proto_header="X-Forwarded-Proto"
     )
@@ -157,6 +158,8 @@ def test_proxy_headers_in_scope() -> None:
     )
     assert scope["client"] == ["9.9.9.9", 0] and scope["scheme"] == "https"
     scope = build_http_scope(facts(headers=[(b"x-real-ip", b"\xff")]), config)
+    assert scope["client"] is None
+    scope = build_http_scope(facts(headers=[]), config)
     assert scope["client"] == ["1.2.3.4", 5]
 
 

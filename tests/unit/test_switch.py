@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 
 import pytest
+from harness import Harness
+from memory_apps import Recorder
 
 from daphne._wire.http1_parser import parse_request_head
 from daphne._wire.http2 import PREFACE
@@ -57,3 +59,40 @@ def test_h2c_upgradable_when_everything_is_there() -> None:
 )
 def test_h2c_not_upgradable(extra: bytes, h2c: bool, secure: bool, version: bytes) -> None:
     assert not h2c_upgradable(_head(extra, version), h2c=h2c, secure=secure)
+
+
+UPGRADE_REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n" + GOOD + b"\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("config", "upgraded"),
+    [
+        ({}, False),  # the default: Upgrade: h2c is a smuggling vector, so it is opt-in
+        ({"h2c_upgrade": True}, True),
+        ({"h2c_upgrade": True, "h2c": False}, False),  # --no-h2c: no cleartext HTTP/2 at all
+    ],
+)
+def test_h2c_upgrade_is_opt_in(config: dict, upgraded: bool) -> None:
+    """Without h2c_upgrade the request is served as plain HTTP/1.1, the Upgrade ignored."""
+    app = Recorder()
+    harness = Harness(app, **config)
+    try:
+        harness.feed(UPGRADE_REQUEST)
+        if upgraded:
+            assert harness.written.startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
+        else:
+            (response,) = harness.responses()
+            assert (response.status, response.body) == (200, b"OK")
+            assert app.scopes[0]["http_version"] == "1.1"
+    finally:
+        harness.close()
+
+
+def test_prior_knowledge_stays_on_by_default() -> None:
+    """Only the Upgrade is opt-in: the HTTP/2 preface is still answered with HTTP/2 SETTINGS."""
+    harness = Harness(Recorder())
+    try:
+        harness.feed(PREFACE + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        assert harness.written[3:4] == b"\x04"  # a SETTINGS frame, not an HTTP/1.1 status line
+    finally:
+        harness.close()

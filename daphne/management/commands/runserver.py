@@ -23,6 +23,7 @@ from django.db import connections
 from django.utils import autoreload
 
 from daphne import __version__
+from daphne.access import log_safe
 from daphne.endpoints import build_endpoint_description_strings
 from daphne.server import Server
 
@@ -184,7 +185,9 @@ class Command(RunserverCommand):
         style = color_style()
         msg = "[{}] ".format(datetime.datetime.now().strftime("%d/%b/%Y %H:%M:%S"))
         if protocol == "http" and action == "complete":
-            msg += "HTTP {method} {path} {status} [{time_taken:.2f}, {client}]".format(**details)
+            msg += log_safe(
+                "HTTP {method} {path} {status} [{time_taken:.2f}, {client}]".format(**details)
+            )
             status = details["status"]
             if 200 <= status < 300:
                 msg, level = style.HTTP_SUCCESS(msg), logging.INFO
@@ -209,5 +212,7 @@ class Command(RunserverCommand):
             "disconnected": "DISCONNECT",
         }
         if protocol == "websocket" and action in names:
-            msg += "WebSocket {} {} [{}]".format(names[action], details["path"], details["client"])
+            msg += log_safe(
+                "WebSocket {} {} [{}]".format(names[action], details["path"], details["client"])
+            )
             logger.info(msg)
