@@ -66,7 +66,7 @@ __all__ = ["INPUT_SLICE", "INPUT_TURN", "ConnState", "HTTP1Connection"]
 #: Largest unread body remainder drained (rather than closing) after an early response.
 _MAX_DISCARD = 256 * 1024
 #: Bytes of a read handed to the protocol at a time (see the module: fairness).
-INPUT_SLICE = 8 * 1024
+INPUT_SLICE = 16 * 1024
 #: Seconds of loop time one read may take before the rest waits for the next iteration.
 INPUT_TURN = 0.005
 _UNKNOWN = object()
