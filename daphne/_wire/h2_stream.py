@@ -110,7 +110,8 @@ class H2Sender:
             self._pending_size += len(data)
         self._pending_end = end
         self.pump()
-        if self._pending_size > self.protocol.context.config.write_high_water:
+        pending = self._pending_size
+        if pending and pending > self.protocol.context.config.write_high_water:
             self._backlogged = True
         if self._pending_size or (self._pending_end and not self.response_done):
             if self._drain is None or self._drain.done():
@@ -154,21 +155,29 @@ class H2Sender:
             return
         protocol = self.protocol
         conn = protocol.conn
+        chunks = self._chunks
+        sent = 0
         while self._pending_size:
             window = min(
-                conn.local_flow_control_window(self.stream_id),
-                conn.max_outbound_frame_size,
-                self._pending_size,
+                conn.local_flow_control_window(self.stream_id), conn.max_outbound_frame_size
             )
             if window <= 0:
                 if conn.outbound_flow_control_window <= 0:
                     protocol.wait_for_connection_window(self)
                 break
-            piece = self._take(window)
+            size = self._pending_size
+            if size <= window and len(chunks) == 1 and not self._offset:
+                piece = chunks.popleft()  # the common case: one whole piece fits
+                self._pending_size = 0
+            else:
+                size = min(size, window)
+                piece = self._take(size)
+            sent += size
             last = self._pending_end and not self._pending_size
             conn.send_data(self.stream_id, piece, end_stream=last)
-            protocol.data_sent(window)
             self._ended = self._ended or last
+        if sent:
+            protocol.data_sent(sent)
         if not self._pending_size and self._pending_end:
             if not self._ended:
                 self._ended = True
