@@ -11,8 +11,12 @@ and frames (they implement :class:`HTTPWire`).  It owns:
 * delivering the body: ``http.request`` messages in ``request_buffer_size``
   pieces, exactly one of them final (``more_body`` false), however the wire
   signalled the end; a body that grows past ``--limit-request-body`` gets a 413;
+  body bytes arriving while the app has not yet received the last message join
+  that message (up to ``request_buffer_size``), so what waits for the app costs
+  memory in proportion to its bytes, not to how many pieces the client cut it in;
 * read backpressure: while the app has more than ``read_high_water`` bytes or
-  :data:`MAX_QUEUED_MESSAGES` messages unread, the wire stops reading
+  :data:`MAX_QUEUED_MESSAGES` pieces (what the wire delivered: DATA frames,
+  chunks, reads) unread, the wire stops reading
   (HTTP/1.1 pauses the socket, HTTP/2 withholds flow-control credit);
 * ``--http-timeout`` (503 before the head, an abort after it);
 * ``--body-read-timeout``: a body that stalls (nothing new from the client for
@@ -44,6 +48,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -60,7 +65,9 @@ logger = logging.getLogger("daphne.http_protocol")
 
 __all__ = ["MAX_QUEUED_MESSAGES", "HTTPStream", "HTTPWire", "StreamState"]
 
-#: Unread ``http.request`` messages at which reading pauses (besides ``read_high_water`` bytes).
+#: Unread body pieces (wire deliveries: DATA frames, chunks, reads) at which reading
+#: pauses, besides ``read_high_water`` bytes: a client cutting its body into tiny pieces
+#: is paused after as many pieces as one sending big ones.
 MAX_QUEUED_MESSAGES = 64
 _DISCONNECT = {"type": "http.disconnect"}
 _NO_BODY_STATUSES = frozenset((204, 304))
@@ -146,9 +153,13 @@ class HTTPStream:
         "_head_request",
         "_on_first_receive",
         "_paused",
+        "_piece_counts",
         "_queued_bytes",
-        "_queued_messages",
+        "_queued_pieces",
         "_started_at",
+        "_tail",
+        "_tail_buffer",
+        "_tail_size",
         "_timeout_call",
         "bytes_sent",
         "context",
@@ -187,8 +198,15 @@ class HTTPStream:
         self._body_done = False
         self._body_received = 0
         self._queued_bytes = 0
-        self._queued_messages = 0
+        #: Unread pieces, in total and per queued ``http.request`` message (oldest first).
+        self._queued_pieces = 0
+        self._piece_counts: deque[int] = deque()
         self._paused = False
+        #: The last queued ``http.request`` not yet received, while it may still grow,
+        #: its size, and the bytearray it grows in (its body until received).
+        self._tail: dict[str, Any] | None = None
+        self._tail_size = 0
+        self._tail_buffer: bytearray | None = None
         self._timeout_call: Any = None
         self._body_timer: Any = None
         self._body_seen_at = 0.0
@@ -260,40 +278,77 @@ class HTTPStream:
         instance = self.instance
         if instance is None or instance.closed:
             return
-        size = config.request_buffer_size
-        if len(data) <= size:
-            instance.put({"type": "http.request", "body": data, "more_body": not end})
-            self._queued_messages += 1
-        else:
-            last = len(data) - size
-            for offset in range(0, len(data), size):
-                instance.put(
-                    {
-                        "type": "http.request",
-                        "body": data[offset : offset + size],
-                        "more_body": not end or offset < last,
-                    }
-                )
-                self._queued_messages += 1
+        self._queue_body(instance, data, end, config.request_buffer_size)
         self._queued_bytes += len(data)
         if end:
             self._arm_timeout()
         if not self._paused and (
-            self._queued_bytes > config.read_high_water
-            or self._queued_messages > MAX_QUEUED_MESSAGES
+            self._queued_bytes > config.read_high_water or self._queued_pieces > MAX_QUEUED_MESSAGES
         ):
             self._paused = True
             self.wire.pause_reading()
 
+    def _queue_body(self, instance: ApplicationInstance, data: bytes, end: bool, size: int) -> None:
+        """Queue ``data`` as ``http.request`` messages of at most ``size`` bytes.
+
+        Bytes that fit into the last queued message the app has not received yet
+        join it, so many small pieces (tiny HTTP/2 DATA frames, tiny chunks) cost
+        one message, not one each.
+        """
+        tail = self._tail
+        if tail is not None:
+            if self._tail_size + len(data) <= size:
+                if data:
+                    buffer = self._tail_buffer
+                    if buffer is None:
+                        buffer = self._tail_buffer = bytearray(tail["body"])
+                    buffer += data
+                    self._tail_size += len(data)
+                    self._piece_counts[-1] += 1
+                    self._queued_pieces += 1
+                if end:
+                    tail["more_body"] = False
+                return
+            self._seal_tail()
+        if len(data) <= size:
+            message = {"type": "http.request", "body": data, "more_body": not end}
+            instance.put(message)
+            self._piece_counts.append(1)
+            self._queued_pieces += 1
+            if not end:
+                self._tail = message
+                self._tail_size = len(data)
+            return
+        last = len(data) - size
+        for offset in range(0, len(data), size):
+            instance.put(
+                {
+                    "type": "http.request",
+                    "body": data[offset : offset + size],
+                    "more_body": not end or offset < last,
+                }
+            )
+            self._piece_counts.append(1)
+            self._queued_pieces += 1
+
+    def _seal_tail(self) -> None:
+        """The last queued message takes no more bytes: give it its final ``bytes`` body."""
+        tail, buffer = self._tail, self._tail_buffer
+        self._tail = self._tail_buffer = None
+        if tail is not None and buffer is not None:
+            tail["body"] = bytes(buffer)
+
     def _message_received(self, message: dict[str, Any]) -> None:
         if message["type"] != "http.request":
             return
-        self._queued_messages -= 1
+        if message is self._tail:
+            self._seal_tail()
+        self._queued_pieces -= self._piece_counts.popleft()
         self._queued_bytes -= len(message.get("body", b""))
         if (
             self._paused
             and self._queued_bytes <= self.context.config.read_high_water // 2
-            and self._queued_messages <= MAX_QUEUED_MESSAGES // 2
+            and self._queued_pieces <= MAX_QUEUED_MESSAGES // 2
         ):
             self._paused = False
             if self._body_timer is not None:

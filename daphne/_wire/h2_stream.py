@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections import deque
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
@@ -42,32 +43,49 @@ _READ_PIECE = 64 * 1024
 class H2Sender:
     """Flow control of one stream, both ways.
 
-    Outbound: bytes queue in ``_pending``; :meth:`pump` sends what the client's
-    windows allow and :meth:`_queue` returns an awaitable while bytes are
-    still held back (write backpressure).  Subclasses learn that the stream's
-    end went out from :meth:`_all_sent`.
+    Outbound: bytes queue as a list of pieces (appending never copies what is
+    already queued, and sending copies each byte once); :meth:`pump` sends what
+    the client's windows allow and :meth:`_queue` returns an awaitable while
+    bytes are still held back (write backpressure).  A stream stopped by the
+    *connection* window asks the protocol to wake it when that window opens
+    (:meth:`H2Protocol.wait_for_connection_window`); one stopped by its own
+    window is woken by its own ``WINDOW_UPDATE``.  Subclasses learn that the
+    stream's end went out from :meth:`_all_sent`.
 
     Inbound: :meth:`_credit` acknowledges received DATA (opening the client's
-    window again) unless reading is paused; :meth:`resume_reading` then
-    acknowledges what was withheld (read backpressure).
+    window again) unless reading is paused, or more than ``write_high_water``
+    bytes wait to be sent on the stream (a client that does not read must not
+    make us queue without bound what its own frames cause us to send, such as
+    WebSocket pongs); :meth:`resume_reading` and the send buffer draining
+    acknowledge what was withheld (read backpressure).
     """
 
     def __init__(self, protocol: H2Protocol, stream_id: int) -> None:
         self.protocol = protocol
         self.stream_id = stream_id
         self.response_done = False
-        self._pending = b""
+        self._chunks: deque[bytes] = deque()
+        #: Bytes of ``_chunks[0]`` already sent.
+        self._offset = 0
+        self._pending_size = 0
         self._pending_end = False
         self._ended = False
         self._trailers: list[tuple[bytes, bytes]] | None = None
         self._drain: asyncio.Future[None] | None = None
         self._paused = False
+        #: More than ``write_high_water`` bytes are waiting: credit is withheld.
+        self._backlogged = False
         self._unacked = 0
+
+    @property
+    def _pending(self) -> int:
+        """How many bytes wait to be sent (0 when none)."""
+        return self._pending_size
 
     def _credit(self, flow_length: int) -> None:
         """Acknowledge ``flow_length`` received bytes now, or when reading resumes."""
         if flow_length:
-            if self._paused:
+            if self._paused or self._backlogged:
                 self._unacked += flow_length
             else:
                 self.protocol.acknowledge(self.stream_id, flow_length)
@@ -77,38 +95,90 @@ class H2Sender:
 
     def resume_reading(self) -> None:
         self._paused = False
-        if self._unacked:
+        self._release_credit()
+
+    def _release_credit(self) -> None:
+        if self._unacked and not self._paused and not self._backlogged:
             length, self._unacked = self._unacked, 0
             self.protocol.acknowledge(self.stream_id, length)
 
     def _queue(self, data: bytes, end: bool) -> Awaitable[None] | None:
         if self.response_done:
             return None
-        self._pending += data
+        if data:
+            self._chunks.append(data)
+            self._pending_size += len(data)
         self._pending_end = end
         self.pump()
-        if self._pending or (self._pending_end and not self.response_done):
+        pending = self._pending_size
+        if pending and pending > self.protocol.context.config.write_high_water:
+            self._backlogged = True
+        if self._pending_size or (self._pending_end and not self.response_done):
             if self._drain is None or self._drain.done():
                 self._drain = self.protocol.context.loop.create_future()
             return self._drain
         return self.protocol.channel.drained()
 
+    def _take(self, size: int) -> bytes:
+        """Remove and return the first ``size`` pending bytes (``size`` <= pending)."""
+        chunks = self._chunks
+        first = chunks[0]
+        offset = self._offset
+        left = len(first) - offset
+        if left > size:
+            self._offset = offset + size
+            piece = first[offset : offset + size]
+        elif left == size:
+            chunks.popleft()
+            self._offset = 0
+            piece = first[offset:] if offset else first
+        else:
+            parts = [first[offset:] if offset else first]
+            chunks.popleft()
+            self._offset = 0
+            wanted = size - left
+            while wanted:
+                chunk = chunks[0]
+                if len(chunk) > wanted:
+                    parts.append(chunk[:wanted])
+                    self._offset = wanted
+                    break
+                parts.append(chunks.popleft())
+                wanted -= len(chunk)
+            piece = b"".join(parts)
+        self._pending_size -= size
+        return piece
+
     def pump(self) -> None:
         """Send as much pending data as the flow-control windows allow."""
         if self.response_done:
             return
-        conn = self.protocol.conn
-        while self._pending:
+        protocol = self.protocol
+        conn = protocol.conn
+        chunks = self._chunks
+        sent = 0
+        while self._pending_size:
             window = min(
                 conn.local_flow_control_window(self.stream_id), conn.max_outbound_frame_size
             )
             if window <= 0:
+                if conn.outbound_flow_control_window <= 0:
+                    protocol.wait_for_connection_window(self)
                 break
-            piece, self._pending = self._pending[:window], self._pending[window:]
-            last = self._pending_end and not self._pending
+            size = self._pending_size
+            if size <= window and len(chunks) == 1 and not self._offset:
+                piece = chunks.popleft()  # the common case: one whole piece fits
+                self._pending_size = 0
+            else:
+                size = min(size, window)
+                piece = self._take(size)
+            sent += size
+            last = self._pending_end and not self._pending_size
             conn.send_data(self.stream_id, piece, end_stream=last)
             self._ended = self._ended or last
-        if not self._pending and self._pending_end:
+        if sent:
+            protocol.data_sent(sent)
+        if not self._pending_size and self._pending_end:
             if not self._ended:
                 self._ended = True
                 try:
@@ -119,8 +189,11 @@ class H2Sender:
                 except (h2.exceptions.ProtocolError, KeyError):
                     pass
             self._all_sent()
-        self.protocol.flush()
-        if not self._pending:
+        protocol.flush()
+        if self._backlogged and self._pending_size <= protocol.context.config.write_high_water // 2:
+            self._backlogged = False
+            self._release_credit()
+        if not self._pending_size:
             self._wake()
 
     def _wake(self) -> None:

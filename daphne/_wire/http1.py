@@ -10,7 +10,13 @@ each to a :class:`~daphne.http_protocol.WebRequest`, keeps responses in order
   the socket stops being read when that buffer is full;
 * write side: the connection is the transport's streaming producer, so when
   the transport's buffer passes its high-water mark ``drained()`` hands the
-  app's ``send`` an awaitable that completes once the client has read enough.
+  app's ``send`` an awaitable that completes once the client has read enough;
+* fairness: one read (up to 64 KiB) is handed on in slices of
+  :data:`INPUT_SLICE` bytes; once a read has held the event loop for
+  :data:`INPUT_TURN` seconds, the rest waits for the next loop iteration (the
+  socket paused meanwhile), so a flood of cheap frames, pipelined requests or
+  tiny WebSocket messages on one connection cannot starve the others.  This
+  holds for whatever protocol the connection was handed to.
 
 Which protocol the connection speaks (HTTP/2 by ALPN or preface, ``Upgrade:
 h2c``, ``Upgrade: websocket``) is decided by :mod:`daphne._wire.switch`; once
@@ -55,10 +61,14 @@ from .tls import tls_extension
 
 logger = logging.getLogger("daphne.http_protocol")
 
-__all__ = ["ConnState", "HTTP1Connection"]
+__all__ = ["INPUT_SLICE", "INPUT_TURN", "ConnState", "HTTP1Connection"]
 
 #: Largest unread body remainder drained (rather than closing) after an early response.
 _MAX_DISCARD = 256 * 1024
+#: Bytes of a read handed to the protocol at a time (see the module: fairness).
+INPUT_SLICE = 16 * 1024
+#: Seconds of loop time one read may take before the rest waits for the next iteration.
+INPUT_TURN = 0.005
 _UNKNOWN = object()
 
 
@@ -104,6 +114,9 @@ class HTTP1Connection(SocketOutput, Protocol):
         self._body_left = 0
         self._chunked: ChunkedDecoder | None = None
         self._reading_paused = False
+        #: Bytes read but not yet handled (waiting for the next loop iteration), and its call.
+        self._backlog = b""
+        self._backlog_call: Any = None
         self._init_output()
         self._facts: dict[str, Any] = {}
         self._idle_timer: Any = None
@@ -133,6 +146,42 @@ class HTTP1Connection(SocketOutput, Protocol):
         self._enter_idle()
 
     def dataReceived(self, data: bytes) -> None:
+        if self._backlog:
+            # Bytes delivered while paused (TLS hands on what it already decrypted).
+            self._backlog += data
+            return
+        self._consume(data)
+
+    def _consume(self, data: bytes) -> None:
+        """Handle ``data`` slice by slice; defer the rest once this read used its turn."""
+        if len(data) <= INPUT_SLICE:
+            self._handle(data)
+            return
+        clock = self.context.clock
+        started = clock.seconds()
+        offset = 0
+        while offset < len(data):
+            self._handle(data[offset : offset + INPUT_SLICE])
+            offset += INPUT_SLICE
+            if self.disconnected or self.state is ConnState.CLOSED:
+                return
+            if offset < len(data) and clock.seconds() - started >= INPUT_TURN:
+                self._backlog = data[offset:]
+                if not self._reading_paused:
+                    self.transport.pauseProducing()
+                self._backlog_call = clock.callLater(0, self._resume_backlog)
+                return
+
+    def _resume_backlog(self) -> None:
+        self._backlog_call = None
+        data, self._backlog = self._backlog, b""
+        if self.disconnected or self.state is ConnState.CLOSED or not data:
+            return
+        self._consume(data)
+        if not self._backlog and not self._reading_paused and not self.disconnected:
+            self.transport.resumeProducing()
+
+    def _handle(self, data: bytes) -> None:
         try:
             self._data_received(data)
         except Exception:
@@ -171,6 +220,10 @@ class HTTP1Connection(SocketOutput, Protocol):
         self.disconnected = True
         self.state = ConnState.CLOSED
         self._cancel_idle()
+        self._backlog = b""
+        call, self._backlog_call = self._backlog_call, None
+        if call is not None and call.active():
+            call.cancel()
         request, self._request = self._request, None
         if request is not None:
             request.connection_lost()
@@ -229,12 +282,14 @@ class HTTP1Connection(SocketOutput, Protocol):
     def pause_reading(self) -> None:
         if not self._reading_paused and not self.disconnected:
             self._reading_paused = True
-            self.transport.pauseProducing()
+            if not self._backlog:  # else already paused until the backlog is handled
+                self.transport.pauseProducing()
 
     def resume_reading(self) -> None:
         if self._reading_paused and not self.disconnected and self.state is not ConnState.CLOSED:
             self._reading_paused = False
-            self.transport.resumeProducing()
+            if not self._backlog:
+                self.transport.resumeProducing()
 
     def abort(self) -> None:
         """Drop the connection at once (the response cannot be completed)."""

@@ -42,9 +42,15 @@ PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #: Streams a client may reset before we answer them, beyond twice those it let finish
 #: (rapid reset, CVE-2023-44487).
 _RESET_ALLOWANCE = 100
-#: Frames that carry nothing (empty DATA without END_STREAM, PING, SETTINGS) a client may
-#: send per stream it opened, beyond a fixed allowance, before it is told to calm down.
+#: Frames that make the server do nothing useful (empty DATA without END_STREAM, PING,
+#: SETTINGS, PRIORITY, a WINDOW_UPDATE that lets nothing be sent) a client may send
+#: beyond this allowance, 10 per stream it opened and one per ``_BYTES_PER_IDLE_FRAME``
+#: bytes of DATA the server sent, before it is told to calm down.
 _IDLE_FRAME_ALLOWANCE = 1000
+#: DATA bytes sent that earn the client one more idle frame: a client acknowledging a
+#: download in small WINDOW_UPDATEs stays within it, and a flood costs the client
+#: this much download per frame.
+_BYTES_PER_IDLE_FRAME = 256
 
 
 def _check_request_fields(
@@ -81,6 +87,10 @@ class H2Protocol:
         self._completed = 0
         self._opened = 0
         self._idle_frames = 0
+        #: DATA payload bytes sent on all streams (earns idle-frame allowance).
+        self._data_sent = 0
+        #: Streams with bytes to send stopped by the connection window, in arrival order.
+        self._starved: dict[int, Any] = {}
         self.draining = False
         #: The client sent GOAWAY(NO_ERROR): close once its open streams are answered.
         self._client_left = False
@@ -217,18 +227,43 @@ class H2Protocol:
             return
         self.flush()
 
+    def data_sent(self, length: int) -> None:
+        """A stream sent ``length`` bytes of DATA."""
+        self._data_sent += length
+
+    def wait_for_connection_window(self, stream: Any) -> None:
+        """``stream`` has bytes to send: pump it when the connection window opens."""
+        self._starved[stream.stream_id] = stream
+
+    def _connection_window_opened(self) -> None:
+        """Pump the streams waiting for the connection window, oldest first, while it lasts.
+
+        Only those streams are touched, so a connection-level WINDOW_UPDATE costs
+        the same however many idle streams are open.  A stream that uses the window
+        up puts itself back at the end of the line.
+        """
+        starved = self._starved
+        conn = self.conn
+        while starved and conn.outbound_flow_control_window > 0:
+            stream_id = next(iter(starved))
+            stream = starved.pop(stream_id)
+            if self.streams.get(stream_id) is stream:
+                stream.pump()
+
     def reset_stream(self, stream_id: int, code: int = h2.errors.ErrorCodes.INTERNAL_ERROR) -> None:
         try:
             self.conn.reset_stream(stream_id, code)
         except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError, KeyError):
             pass
         self.flush()
+        self._starved.pop(stream_id, None)
         if self.streams.pop(stream_id, None) is not None:
             # The last stream of a draining connection may end this way too.
             self._close_when_idle()
 
     def stream_finished(self, stream: Any, reset_code: int | None = None) -> None:
         """A stream's response is complete; ``reset_code``: reset it too (its request is not)."""
+        self._starved.pop(stream.stream_id, None)
         if self.streams.pop(stream.stream_id, None) is not None:
             self._completed += 1
         if reset_code is not None:
@@ -305,11 +340,15 @@ class H2Protocol:
             self.channel.write(data)
 
     def _count_idle_frame(self) -> bool:
-        """Count a frame that carries nothing; False once the client overdid it."""
+        """Count a frame that made us do nothing useful; False once the client overdid it."""
         self._idle_frames += 1
-        if self._idle_frames > _IDLE_FRAME_ALLOWANCE + 10 * self._opened:
+        allowance = (
+            _IDLE_FRAME_ALLOWANCE + 10 * self._opened + self._data_sent // _BYTES_PER_IDLE_FRAME
+        )
+        if self._idle_frames > allowance:
             self._calm_down(
-                "too many frames that carry nothing (PING, SETTINGS or empty DATA flood)"
+                "too many frames that make no work (PING, SETTINGS, PRIORITY, WINDOW_UPDATE"
+                " or empty DATA flood)"
             )
             return False
         return True
@@ -344,6 +383,7 @@ class H2Protocol:
                 stream.feed_body(b"", 0, True)
         elif isinstance(event, h2.events.StreamReset):
             stream = self.streams.pop(event.stream_id, None)
+            self._starved.pop(event.stream_id, None)
             if stream is not None:
                 stream.reset()
                 self._resets += 1
@@ -354,18 +394,25 @@ class H2Protocol:
         elif isinstance(event, h2.events.PingReceived):
             self._count_idle_frame()
         elif isinstance(event, h2.events.RemoteSettingsChanged):
-            if self._count_idle_frame():
+            if (
+                self._count_idle_frame()
+                and h2.settings.SettingCodes.INITIAL_WINDOW_SIZE in event.changed_settings
+            ):
+                # Every stream's window moved (RFC 9113 §6.9.2).
                 for stream in list(self.streams.values()):
                     stream.pump()
         elif isinstance(event, h2.events.WindowUpdated):
-            targets = (
-                list(self.streams.values())
-                if event.stream_id == 0
-                else [self.streams.get(event.stream_id)]
-            )
-            for stream in targets:
+            sent = self._data_sent
+            if event.stream_id == 0:
+                self._connection_window_opened()
+            else:
+                stream = self.streams.get(event.stream_id)
                 if stream is not None:
                     stream.pump()
+            if self._data_sent == sent:
+                self._count_idle_frame()  # nothing was waiting for that window
+        elif isinstance(event, h2.events.PriorityUpdated):
+            self._count_idle_frame()  # priorities are advisory; we do not act on them
         elif isinstance(event, h2.events.ConnectionTerminated):
             if event.error_code == h2.errors.ErrorCodes.NO_ERROR and self.streams:
                 # The client is leaving gracefully: answer what it asked first (§6.8).
@@ -539,6 +586,7 @@ class H2Protocol:
     def _close_all(self) -> None:
         self.closed = True
         self._cancel_timers()
+        self._starved.clear()
         for stream in list(self.streams.values()):
             stream.reset()
         self.streams.clear()

@@ -308,3 +308,31 @@ def test_body_paused_by_backpressure_does_not_time_out(make) -> None:
     client.receive()
     assert client.status(1) is None
     assert not harness.closed
+
+
+def test_tiny_data_frames_join_the_unread_message(make) -> None:
+    """Body pieces arriving before the app reads join the last unread message: the app gets
+    the same bytes (as ``bytes``) in few messages, exactly one of them final."""
+    release = asyncio.Event()
+    app = Recording()
+
+    async def late(scope: Any, receive: Any, send: Any) -> None:
+        await release.wait()
+        await app(scope, receive, send)
+
+    harness, client = make(late, request_buffer_size=16)
+    client.conn.send_headers(
+        1, [(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/"), (b":authority", b"x")]
+    )
+    for index in range(40):
+        client.conn.send_data(1, b"%d" % (index % 10), end_stream=index == 39)
+    client.send()
+    harness.loop.call_soon(release.set)
+    harness.spin()
+    client.receive()
+    requests = [m for m in app.messages if m["type"] == "http.request"]
+    assert [len(m["body"]) for m in requests] == [16, 16, 8]
+    assert all(type(m["body"]) is bytes for m in requests)
+    assert b"".join(m["body"] for m in requests) == b"0123456789" * 4
+    assert [m["more_body"] for m in requests] == [True, True, False]
+    assert client.status(1) == 200

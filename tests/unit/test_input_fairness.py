@@ -1,0 +1,89 @@
+"""Fairness in memory: one read is handled in slices, and a slow one yields the loop.
+
+Covers the input slicing of ``daphne._wire.http1.HTTP1Connection`` with an
+injected clock that moves on by more than ``INPUT_TURN`` whenever it is read,
+so every slice "takes too long" and the rest of the read must wait for the
+next loop iteration (``callLater(0)``), the socket paused meanwhile.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import h2.config
+import h2.connection
+import h2.events
+from harness import Harness
+
+from daphne._wire.http1 import INPUT_SLICE, INPUT_TURN
+
+#: PINGs in one read: more than one slice, fewer than the idle-frame allowance.
+PINGS = 990
+
+
+async def hello(scope: Any, receive: Any, send: Any) -> None:
+    await receive()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"hello"})
+
+
+def _acks(client: h2.connection.H2Connection, data: bytes) -> list[bytes]:
+    events = client.receive_data(data)
+    return [e.ping_data for e in events if isinstance(e, h2.events.PingAckReceived)]
+
+
+def _slow_clock(harness: Harness) -> None:
+    clock = harness.clock
+    real = clock.seconds
+
+    def seconds() -> float:
+        clock.rightNow += INPUT_TURN * 1.2
+        return real()
+
+    clock.seconds = seconds  # type: ignore[method-assign]
+
+
+def test_a_slow_read_yields_between_slices_and_finishes_later() -> None:
+    """990 PINGs (over one slice) in one read: one slice is answered now, the rest on later loop turns, with
+    reading paused until the backlog is gone; every PING is answered once, in order."""
+    harness = Harness(hello)
+    try:
+        client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        client.initiate_connection()
+        harness.feed(client.data_to_send())
+        for index in range(PINGS):
+            client.ping(index.to_bytes(8, "big"))
+        data = client.data_to_send()
+        assert len(data) > INPUT_SLICE
+        _slow_clock(harness)
+        harness.protocol.dataReceived(data)
+        harness.spin()
+        first = _acks(client, harness.written)
+        assert 0 < len(first) < PINGS
+        assert harness.transport.producerState == "paused"
+        for _ in range(10):
+            harness.clock.advance(0)
+            harness.spin()
+        assert _acks(client, harness.written[len(harness.written) :]) == []
+        every = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        every.initiate_connection()
+        assert _acks(every, harness.written) == [index.to_bytes(8, "big") for index in range(PINGS)]
+        assert harness.transport.producerState == "producing"
+    finally:
+        harness.close()
+
+
+def test_a_fast_read_is_handled_at_once() -> None:
+    """With a clock that does not move, a large read is handled whole (no deferral)."""
+    harness = Harness(hello)
+    try:
+        client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        client.initiate_connection()
+        for index in range(PINGS):
+            client.ping(index.to_bytes(8, "big"))
+        harness.protocol.dataReceived(client.data_to_send())
+        harness.spin()
+        assert len(_acks(client, harness.written)) == PINGS
+        assert harness.transport.producerState == "producing"
+    finally:
+        harness.close()
