@@ -39,6 +39,9 @@ __all__ = [
 #: RFC 9110 §5.6.2 token, as a regular expression source.
 TOKEN = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
 _TOKEN_RE = re.compile(TOKEN)
+#: A request target (RFC 9112 §3.2): visible ASCII only; also HTTP/2's ``:path``.
+TARGET = rb"[\x21-\x7e]+"
+_TARGET_RE = re.compile(TARGET)
 # Field values may hold HTAB, SP, VCHAR and obs-text (RFC 9110 §5.5).
 _BAD_REQUEST_VALUE_RE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 # What would end a field or the head early on some wire.
@@ -53,6 +56,19 @@ CONNECTION_SPECIFIC = frozenset(
 def is_token(name: bytes) -> bool:
     """Whether ``name`` is an RFC 9110 token (a valid field name or method)."""
     return _TOKEN_RE.fullmatch(name) is not None
+
+
+def check_request_target(method: bytes, target: bytes) -> None:
+    """Refuse a method that is not a token or a target with other than visible ASCII.
+
+    HTTP/1.1's request line is parsed against the same two rules.
+
+    :raises BadRequest: (400).
+    """
+    if _TOKEN_RE.fullmatch(method) is None:
+        raise BadRequest("Invalid request method")
+    if _TARGET_RE.fullmatch(target) is None:
+        raise BadRequest("Invalid characters in request target")
 
 
 def check_request_field(name: bytes, value: bytes) -> None:

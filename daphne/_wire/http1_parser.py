@@ -13,12 +13,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .._asgi.headers import TOKEN, check_request_value
+from .._asgi.headers import TARGET, TOKEN, check_request_value
 from .._errors import BadRequest
 
 __all__ = ["ChunkedDecoder", "RequestHead", "find_head_end", "parse_request_head"]
 
-_REQUEST_LINE_RE = re.compile(rb"(" + TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9])\.([0-9])")
+_REQUEST_LINE_RE = re.compile(rb"(" + TOKEN + rb") (" + TARGET + rb") HTTP/([0-9])\.([0-9])")
 _TOKEN_RE = re.compile(TOKEN)
 _DIGITS_RE = re.compile(rb"[0-9]+")
 # RFC 9112 §7.1.1: chunk-size [ chunk-ext ], where

@@ -28,7 +28,7 @@ import hpack.exceptions
 import hyperframe.exceptions
 import hyperframe.frame
 
-from .._asgi.headers import check_request_field, h2_response_fields
+from .._asgi.headers import check_request_field, check_request_target, h2_response_fields
 from .._asgi.scope import RequestFacts, build_http_scope
 from .._errors import BadRequest
 from .h2_connection import ServerConnection
@@ -491,18 +491,31 @@ class H2Protocol:
         if authority and not any(name == b"host" for name, _ in headers):
             headers.insert(0, (b"host", authority))
         target = pseudo.get(b":path", b"/")
-        path, _, query = target.partition(b"?")
-        try:
-            method = pseudo[b":method"].decode("ascii")
-            path.decode("ascii")
-        except (KeyError, UnicodeDecodeError):
+        raw_method = pseudo.get(b":method")
+        if raw_method is None:
             self.conn.reset_stream(stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
             return
+        try:
+            # The same grammar as HTTP/1.1's request line: a control byte in :path or a
+            # method that is not a token is a 400, not something for the app to see.
+            check_request_target(raw_method, target)
+        except BadRequest as error:
+            target_problem: BadRequest | None = error
+            # Only for the 400's scope and access-log line (which escapes what it must).
+            method = raw_method.decode("latin-1")
+            path, _, query = (
+                target.decode("latin-1").encode("ascii", "backslashreplace").partition(b"?")
+            )
+        else:
+            target_problem = None
+            method = raw_method.decode("ascii")
+            path, _, query = target.partition(b"?")
         connect_protocol = pseudo.get(b":protocol")
-        if connect_protocol is not None and method == "CONNECT":
+        if connect_protocol is not None and method == "CONNECT" and target_problem is None:
             self._open_websocket(stream_id, connect_protocol, path, query, headers, ended)
             return
         problem, declared_length = _check_request_fields(headers)
+        problem = target_problem or problem
         if ended:
             declared_length = None  # no body follows, whatever the header says
         facts = RequestFacts(

@@ -147,6 +147,27 @@ def test_control_bytes_in_a_field_value_are_400(make, value: bytes) -> None:
     assert app.calls == 0
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "reason"),
+    [
+        (b"GET", b"/a\x01b", b"Invalid characters in request target"),
+        (b"GET", b"/a b", b"Invalid characters in request target"),
+        (b"GET", b"/\xc3\xa5", b"Invalid characters in request target"),
+        (b"G(T", b"/", b"Invalid request method"),
+    ],
+)
+def test_request_target_grammar_is_http1s(make, method: bytes, path: bytes, reason: bytes) -> None:
+    """:method must be a token and :path visible ASCII, as in an HTTP/1.1 request line."""
+    app = Recording()
+    _, client = make(app)
+    fields = [(b":method", method), (b":scheme", b"http"), (b":path", path), (b":authority", b"x")]
+    client.conn.send_headers(1, fields, end_stream=True)
+    client.send()
+    assert client.status(1) == 400
+    assert reason in client.body(1)
+    assert app.calls == 0
+
+
 def test_declared_body_over_the_limit_is_413_then_reset(make) -> None:
     app = Recording()
     _, client = make(app, limit_request_body=10)
