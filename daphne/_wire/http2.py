@@ -39,6 +39,8 @@ logger = logging.getLogger("daphne.http_protocol")
 __all__ = ["PREFACE", "H2Protocol"]
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#: The connection-level receive window we announce (streams keep the 64 KiB default).
+CONNECTION_WINDOW = 1024 * 1024
 #: Streams a client may reset before we answer them, beyond twice those it let finish
 #: (rapid reset, CVE-2023-44487).
 _RESET_ALLOWANCE = 100
@@ -129,10 +131,22 @@ class H2Protocol:
 
     def start(self, data: bytes = b"") -> None:
         self.conn.initiate_connection()
+        self._open_connection_window()
         self.flush()
         self._idle_from(self.context.clock.seconds())
         if data:
             self.data_received(data)
+
+    def _open_connection_window(self) -> None:
+        """Widen the connection's receive window from 64 KiB to :data:`CONNECTION_WINDOW`.
+
+        Read backpressure withholds a paused stream's credit, and that credit is
+        the connection's too: with the default window one stream whose app reads
+        late would stall every upload on the connection.  Each stream stays
+        bounded by its own 64 KiB window; the wider connection window lets
+        :data:`CONNECTION_WINDOW` / 64 KiB of them be paused at once.
+        """
+        self.conn.increment_flow_control_window(CONNECTION_WINDOW - 65535)
 
     # -- timers: --keep-alive-timeout and --header-read-timeout ---------------------------
 
@@ -447,6 +461,7 @@ class H2Protocol:
         settings_header = settings_header.strip()
         # h2 wants the padding RFC 7540 §3.2.1 tells clients to leave out.
         self.conn.initiate_upgrade_connection(settings_header + b"=" * (-len(settings_header) % 4))
+        self._open_connection_window()
         self.flush()
         host = next((value for name, value in head.headers if name == b"host"), b"")
         target = head.path + (b"?" + head.query_string if head.query_string else b"")

@@ -357,3 +357,44 @@ def test_tiny_data_frames_join_the_unread_message(make) -> None:
     assert b"".join(m["body"] for m in requests) == b"0123456789" * 4
     assert [m["more_body"] for m in requests] == [True, True, False]
     assert client.status(1) == 200
+
+
+def test_a_paused_stream_does_not_stall_uploads_on_other_streams(make) -> None:
+    """Stream 1's app never reads: its 64 KiB window stays withheld.  Stream 3 still
+    uploads 200 KiB, because the connection window is wider than one stream's."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["path"] == "/late":
+            await asyncio.get_running_loop().create_future()
+        size = 0
+        while True:
+            message = await receive()
+            size += len(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"%d" % size})
+
+    _, client = make(app, keep_alive_timeout=100)
+    client.send()
+    fields = [(b":method", b"POST"), (b":scheme", b"http"), (b":authority", b"x")]
+    client.conn.send_headers(1, [*fields[:2], (b":path", b"/late"), fields[2]])
+    for _ in range(70):  # past the 64 unread pieces: stream 1's reading pauses
+        client.conn.send_data(1, b"x" * 10)
+    rest = 65535 - 700
+    for offset in range(0, rest, 16384):  # and the rest of its window, withheld
+        client.conn.send_data(1, b"x" * min(16384, rest - offset))
+    client.conn.send_headers(3, [*fields[:2], (b":path", b"/upload"), fields[2]])
+    client.send()
+    left = 200 * 1024
+    for _ in range(100):
+        window = min(client.conn.local_flow_control_window(3), left, 16384)
+        if window:
+            left -= window
+            client.conn.send_data(3, b"y" * window, end_stream=not left)
+        client.send()
+        if not left:
+            break
+    assert left == 0, "stream 3 stalled behind stream 1's withheld credit"
+    assert client.status(3) == 200
+    assert client.body(3) == b"%d" % (200 * 1024)
