@@ -219,7 +219,9 @@ class WebSocketStream:
 
     def _update_reading(self) -> None:
         """Pause the channel while more than ``read_high_water`` raw bytes wait in the engine."""
-        pause = not self._finished and self.engine.buffered > self.config.read_high_water
+        if self._finished:
+            return  # the connection is closing: leave it as it is
+        pause = self.engine.buffered > self.config.read_high_water
         if pause != self._reading_paused:
             self._reading_paused = pause
             if pause:
