@@ -58,6 +58,7 @@ OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2,
 _DATA_OPCODES = (OP_TEXT, OP_BINARY)
 _CONTROL_OPCODES = (OP_CLOSE, OP_PING, OP_PONG)
 _DEFLATE_TAIL = b"\x00\x00\xff\xff"
+_utf8_decoder = codecs.getincrementaldecoder("utf-8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +215,14 @@ def _frame(opcode: int, payload: bytes, rsv1: bool = False) -> bytes:
 Event = Message | Ping | Pong | Closed | Failed
 
 
+def _refuse_held_surrogate(decoder: codecs.IncrementalDecoder) -> None:
+    """Fail on ED A0..ED BF now: CPython's decoder holds that surrogate prefix (never
+    valid UTF-8) until a third byte comes, where it fails every other bad byte at once."""
+    pending = decoder.getstate()[0]
+    if len(pending) > 1 and pending[0] == 0xED and pending[1] >= 0xA0:
+        raise _ProtocolError(1007, "invalid UTF-8 in text message")
+
+
 class WebSocketEngine:
     """One server-side WebSocket connection's framing state.
 
@@ -305,24 +314,25 @@ class WebSocketEngine:
             return None
         try:
             while True:
-                if not self._in_frame:
-                    if 0 <= budget < self._message_size:
-                        self.over_budget = True
-                        return None
-                    event = self._next_frame()
-                    if event is not None or not self._in_frame:
+                if self._in_frame:
+                    event = self._frame_payload()
+                    if event is not None or self._in_frame:
                         return event
-                event = self._frame_payload()
-                if event is not None or self._in_frame:
-                    return event
+                if 0 <= budget < self._message_size:
+                    self.over_budget = True
+                    return None
+                offset = self._offset
+                event = self._next_frame()
+                if event is not None or self._offset == offset:
+                    return event  # an event, or too few bytes for a header
         except _ProtocolError as error:
             self.failed = True
             self._buffer, self._offset = b"", 0
             self._message = bytearray()
             return Failed(error.code, error.reason)
 
-    def _next_frame(self) -> Ping | Pong | Closed | None:
-        """Parse a frame header: a whole control frame gives its event; a data frame starts."""
+    def _next_frame(self) -> Event | None:
+        """Parse a frame header: a whole frame is handled at once, else its payload follows."""
         buffer, offset = self._buffer, self._offset
         available = len(buffer) - offset
         if available < 2:
@@ -370,8 +380,14 @@ class WebSocketEngine:
         elif available < 6:
             return None
         self._start_frame(opcode, rsv1, length)
-        self._frame_mask = bytes(buffer[offset + header - 4 : offset + header])
-        self._offset = offset + header
+        start = offset + header
+        end = start + length
+        if end <= len(buffer):
+            # The whole frame is here (the common case): no per-frame state.
+            self._offset = end
+            return self._frame_done(_unmask(buffer[start:end], buffer[start - 4 : start]), fin)
+        self._frame_mask = bytes(buffer[start - 4 : start])
+        self._offset = start
         self._frame_fin = fin
         self._frame_left = length
         self._frame_seen = 0
@@ -429,12 +445,15 @@ class WebSocketEngine:
                 self._add(chunk, last=False)
             return None
         self._in_frame = False
-        fin = self._frame_fin
+        if self._frame_data:
+            self._frame_data += chunk
+            chunk = bytes(self._frame_data)
+            self._frame_data = bytearray()
+        return self._frame_done(chunk, self._frame_fin)
+
+    def _frame_done(self, chunk: bytes, fin: bool) -> Message | None:
+        """A data frame's (unmasked) payload is complete."""
         if self._message_compressed:
-            if self._frame_data:
-                self._frame_data += chunk
-                chunk = bytes(self._frame_data)
-                self._frame_data = bytearray()
             chunk = self._inflate(chunk, fin)
             self._message_size += len(chunk)
             if self.max_message_size and self._message_size > self.max_message_size:
@@ -461,7 +480,15 @@ class WebSocketEngine:
             except UnicodeDecodeError:
                 raise _ProtocolError(1007, "invalid UTF-8 in text message") from None
         if text:
-            self._validate(data, last)
+            decoder = self._utf8
+            if decoder is None:
+                decoder = self._utf8 = _utf8_decoder()
+            try:
+                decoder.decode(data, last)
+            except UnicodeDecodeError:
+                raise _ProtocolError(1007, "invalid UTF-8 in text message") from None
+            if not last and data and data[-1] >= 0x80:
+                _refuse_held_surrogate(decoder)
         self._message += data
         if not last:
             return None
@@ -469,22 +496,6 @@ class WebSocketEngine:
         self._utf8 = None
         self._end_message()
         return Message(whole.decode("utf-8") if text else bytes(whole))
-
-    def _validate(self, data: bytes, last: bool) -> None:
-        """Check the next piece of a text message (fails on the first invalid byte)."""
-        decoder = self._utf8
-        if decoder is None:
-            decoder = self._utf8 = codecs.getincrementaldecoder("utf-8")()
-        try:
-            decoder.decode(data, last)
-        except UnicodeDecodeError:
-            raise _ProtocolError(1007, "invalid UTF-8 in text message") from None
-        if data and data[-1] >= 0x80 and not last:
-            # CPython's decoder holds ED A0..ED BF (a surrogate, never valid)
-            # until a third byte comes; refuse it now.
-            pending = decoder.getstate()[0]
-            if len(pending) > 1 and pending[0] == 0xED and pending[1] >= 0xA0:
-                raise _ProtocolError(1007, "invalid UTF-8 in text message")
 
     def _end_message(self) -> None:
         self._message_opcode = None
