@@ -16,6 +16,18 @@ backpressure and the access-log records.  It joins the sans-IO framing engine
 and the application instance (:mod:`daphne._asgi.application`).  The channel it runs
 on provides ``write``/``drained``/``pause_reading``/``resume_reading``/``close``/``abort``.
 
+Read backpressure (the same over HTTP/1.1 and HTTP/2, whose channels pause
+the socket or withhold stream credit):
+
+* Rule 1: received bytes go into the engine raw; events are taken from it
+  only while the app has at most ``read_high_water`` bytes and
+  ``MAX_QUEUED_MESSAGES`` messages unread (the message being assembled counts,
+  decompressed), and while no pong waits for the client to read (``drained()``).
+* Rule 2: the channel is paused while more than ``read_high_water`` raw bytes
+  wait in the engine, before the handshake answer as after it; so one
+  connection holds at most about twice ``read_high_water`` plus one read (or
+  one HTTP/2 window) of input, and one message over the mark.
+
 Covered by ``tests/unit/test_ws_protocol.py``, ``tests/integration/test_websocket_functional.py``
 and ``tests/integration/test_protocol_matrix.py``.
 """
