@@ -16,6 +16,18 @@ backpressure and the access-log records.  It joins the sans-IO framing engine
 and the application instance (:mod:`daphne._asgi.application`).  The channel it runs
 on provides ``write``/``drained``/``pause_reading``/``resume_reading``/``close``/``abort``.
 
+Read backpressure (the same over HTTP/1.1 and HTTP/2, whose channels pause
+the socket or withhold stream credit):
+
+* Rule 1: received bytes go into the engine raw; events are taken from it
+  only while the app has at most ``read_high_water`` bytes and
+  ``MAX_QUEUED_MESSAGES`` messages unread (the message being assembled counts,
+  decompressed), and while no pong waits for the client to read (``drained()``).
+* Rule 2: the channel is paused while more than ``read_high_water`` raw bytes
+  wait in the engine, before the handshake answer as after it; so one
+  connection holds at most about twice ``read_high_water`` plus one read (or
+  one HTTP/2 window) of input, and one message over the mark.
+
 Covered by ``tests/unit/test_ws_protocol.py``, ``tests/integration/test_websocket_functional.py``
 and ``tests/integration/test_protocol_matrix.py``.
 """
@@ -32,12 +44,14 @@ from typing import Any
 from .._errors import BadRequest
 from .application import ApplicationInstance
 from .headers import with_defaults
+from .http_stream import MAX_QUEUED_MESSAGES
 from .responses import error_headers, error_page, status_line
 from .scope import RequestFacts, build_websocket_scope
 from .ws_cycle import WebSocketCycle, WSState
 from .ws_engine import (
     Closed,
     Deflate,
+    Event,
     Failed,
     Message,
     Ping,
@@ -85,7 +99,7 @@ class WebSocketStream:
     Implements :class:`~daphne._asgi.ws_cycle.WebSocketWriter`.
 
     :ivar scope: the ASGI websocket scope.
-    :ivar engine: the framing engine, once the handshake is accepted.
+    :ivar engine: the framing engine (frames received before the answer wait in it).
     """
 
     def __init__(self, channel: Any, context: Any, head: Any, facts_kwargs: dict[str, Any]) -> None:
@@ -98,14 +112,24 @@ class WebSocketStream:
             facts, self.config, context.lifespan_state, channel.tls_info()
         )
         self.cycle = WebSocketCycle(self, self.scope["subprotocols"])
-        self.engine: WebSocketEngine | None = None
         self._deflate: Deflate | None = (
             negotiate_deflate(_header_values(head.headers, b"sec-websocket-extensions"))
             if self.config.websocket_per_message_deflate
             else None
         )
-        self._early_data = b""
+        # Created now so that frames sent before the answer (allowed) wait in
+        # it, bounded like any unread input; events flow once ``_open``.
+        self.engine = WebSocketEngine(
+            self.config.websocket_max_message_size,
+            self.config.websocket_max_frame_size,
+            self._deflate,
+        )
+        self._open = False
         self._queued = 0
+        self._queued_messages = 0
+        self._stalled = False
+        self._write_waiter: Awaitable[None] | None = None
+        self._reading_paused = False
         self._last_inbound = self._opened_at = context.clock.seconds()
         self._ping_sent_at: float | None = None
         self._timers: dict[str, Any] = {}
@@ -148,24 +172,73 @@ class WebSocketStream:
     # -- bytes from the client ------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        engine = self.engine
-        if engine is None:
-            # Frames sent before our 101 (allowed to be pipelined) wait for it.
-            if self.cycle.state is WSState.CONNECTING:
-                self._early_data += data
+        if self._finished:
             return
-        self._last_inbound = self.context.clock.seconds()
-        for event in engine.receive_data(data):
-            if isinstance(event, Message):
-                self._deliver(event.data)
-            elif isinstance(event, Ping):
-                self.channel.write(engine.send_pong(event.payload))
-            elif isinstance(event, Pong):
-                self._ping_sent_at = None
-            elif isinstance(event, Closed):
-                self._peer_closed(event)
-            elif isinstance(event, Failed):
-                self._fail(event.code, event.reason)
+        if self._open:
+            self.engine.feed(data)
+            self._last_inbound = self.context.clock.seconds()
+            self._pump()
+        elif self.cycle.state is WSState.CONNECTING:
+            # Frames sent before our answer (allowed to be pipelined) wait for it.
+            self.engine.feed(data)
+            self._update_reading()
+
+    def _pump(self) -> None:
+        """Turn buffered bytes into events while the app and the client keep up.
+
+        Stops while the app has more than ``read_high_water`` bytes or
+        ``MAX_QUEUED_MESSAGES`` messages unread (the message being assembled,
+        after decompression, counts too), or while our answers to pings wait
+        for the client to read; then the input stays raw in the engine.
+        """
+        engine = self.engine
+        high_water = self.config.read_high_water
+        while self._open and not self._finished and self._write_waiter is None:
+            if self._queued > high_water or self._queued_messages > MAX_QUEUED_MESSAGES:
+                self._stalled = True
+                break
+            event = engine.next_event(high_water - self._queued if self._queued_messages else -1)
+            if event is None:
+                self._stalled = engine.over_budget
+                break
+            self._handle_event(event)
+        self._update_reading()
+
+    def _handle_event(self, event: Event) -> None:
+        if isinstance(event, Message):
+            self._deliver(event.data)
+        elif isinstance(event, Ping):
+            self.channel.write(self.engine.send_pong(event.payload))
+            self._watch_write_side()
+        elif isinstance(event, Pong):
+            self._ping_sent_at = None
+        elif isinstance(event, Closed):
+            self._peer_closed(event)
+        elif isinstance(event, Failed):
+            self._fail(event.code, event.reason)
+
+    def _watch_write_side(self) -> None:
+        """Read no further while what we owe the client is backed up (pongs)."""
+        waiter = self.channel.drained()
+        if waiter is not None:
+            self._write_waiter = waiter
+            waiter.add_done_callback(self._write_drained)  # type: ignore[attr-defined]
+
+    def _write_drained(self, _: object) -> None:
+        self._write_waiter = None
+        self._pump()
+
+    def _update_reading(self) -> None:
+        """Pause the channel while more than ``read_high_water`` raw bytes wait in the engine."""
+        if self._finished:
+            return  # the connection is closing: leave it as it is
+        pause = self.engine.buffered > self.config.read_high_water
+        if pause != self._reading_paused:
+            self._reading_paused = pause
+            if pause:
+                self.channel.pause_reading()
+            else:
+                self.channel.resume_reading()
 
     def _deliver(self, data: str | bytes) -> None:
         instance = self.instance
@@ -174,18 +247,25 @@ class WebSocketStream:
         key = "text" if isinstance(data, str) else "bytes"
         instance.put({"type": "websocket.receive", key: data})
         self._queued += len(data)
-        if self._queued > self.config.read_high_water:
-            self.channel.pause_reading()
+        self._queued_messages += 1
 
     def _message_received(self, message: dict[str, Any]) -> None:
-        if message["type"] == "websocket.receive":
-            self._queued -= len(message.get("text") or message.get("bytes") or "")
-            if self._queued <= self.config.read_high_water // 2:
-                self.channel.resume_reading()
+        if message["type"] != "websocket.receive":
+            return
+        self._queued -= len(message.get("text") or message.get("bytes") or "")
+        self._queued_messages -= 1
+        if (
+            self._stalled
+            and self._queued <= self.config.read_high_water // 2
+            and self._queued_messages <= MAX_QUEUED_MESSAGES // 2
+        ):
+            # Called from the app's receive(): refill its queue at once (a loop
+            # turn per refill would cost a fifth of the small-message rate).
+            self._stalled = False
+            self._pump()
 
     def _peer_closed(self, event: Closed) -> None:
         engine = self.engine
-        assert engine is not None
         if not engine.close_sent:
             # Echo the peer's code (RFC 6455 §5.5.1), then end the connection.
             self.channel.write(engine.send_close(None if event.code == 1005 else event.code))
@@ -194,7 +274,6 @@ class WebSocketStream:
 
     def _fail(self, code: int, reason: str) -> None:
         engine = self.engine
-        assert engine is not None
         if not engine.close_sent:
             self.channel.write(engine.send_close(code, reason))
         self._finish(code, reason)
@@ -248,19 +327,14 @@ class WebSocketStream:
         self._write_accept(
             with_defaults(response, context.date_header(), context.server_name_bytes)
         )
-        self.engine = WebSocketEngine(
-            self.config.websocket_max_message_size,
-            self.config.websocket_max_frame_size,
-            self._deflate,
-        )
+        self._open = True
         self._log("connected")
         if self.config.websocket_timeout >= 0:
             self._set_timer("lifetime", self.config.websocket_timeout, self._lifetime_over)
         if self.config.ping_interval > 0:
             self._set_timer("ping", self.config.ping_interval, self._ping_check)
-        if self._early_data:
-            data, self._early_data = self._early_data, b""
-            self.data_received(data)
+        if self.engine.buffered:
+            self._pump()
 
     def reject(self) -> None:
         """Refuse the handshake with 403 (``websocket.close`` before accept)."""
@@ -345,7 +419,7 @@ class WebSocketStream:
 
     def send_message(self, data: str | bytes) -> Awaitable[None] | None:
         engine = self.engine
-        if engine is None or engine.close_sent or self._finished:
+        if not self._open or engine.close_sent or self._finished:
             return None
         self.channel.write(engine.send_message(data))
         return self.channel.drained()
@@ -353,7 +427,7 @@ class WebSocketStream:
     def close(self, code: int, reason: str) -> None:
         """Start the closing handshake (server side)."""
         engine = self.engine
-        if engine is None or engine.close_sent or self._finished:
+        if not self._open or engine.close_sent or self._finished:
             return
         self.channel.write(engine.send_close(code, reason), flush=True)
         self._set_timer("closing", self.config.websocket_close_timeout, self._close_timed_out)
@@ -383,7 +457,7 @@ class WebSocketStream:
     def _ping_check(self) -> None:
         self._timers.pop("ping", None)
         engine = self.engine
-        if engine is None or self._finished or engine.close_sent:
+        if not self._open or self._finished or engine.close_sent:
             return
         now = self.context.clock.seconds()
         if self._ping_sent_at is not None:

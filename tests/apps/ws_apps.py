@@ -92,6 +92,10 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         raise RuntimeError("after accept")
     elif path == "/return-after-accept":
         return
+    elif path == "/no-receive":
+        # Accepts, then never calls receive(): whatever the client sends must
+        # stay bounded (read backpressure).
+        await asyncio.sleep(3600)
     elif path == "/flood":
         # Sends 2000 x 64 KiB, each awaited: write backpressure keeps memory flat.
         for _ in range(2000):

@@ -242,3 +242,79 @@ def test_split_invariance(messages: list[bytes], cuts: list[int]) -> None:
         events += engine.receive_data(data[offset : offset + cut])
         offset += cut
     assert events == [Message(m) for m in messages]
+
+
+@pytest.mark.parametrize("bad", [b"\xf4\x90", b"\xed\xa0", b"\xc0", b"\xe1\x28"])
+def test_invalid_utf8_fails_fast_inside_a_frame(bad: bytes) -> None:
+    """Invalid UTF-8 fails (1007) on its first invalid byte, before the rest of the frame."""
+    payload = "κόσμε".encode() + bad + b"\x80\x80edited" + b"x" * 1000
+    frame = client_frame(1, payload)
+    cut = len(frame) - len(payload) + payload.index(bad) + len(bad)  # the rest never arrives
+    engine = WebSocketEngine()
+    events: list = []
+    for index in range(cut):
+        events += engine.receive_data(frame[index : index + 1])
+    assert events == [Failed(1007, "invalid UTF-8 in text message")]
+
+
+def test_invalid_utf8_fails_fast_in_a_later_fragment_split_across_reads() -> None:
+    """The validator's state spans fragments: an invalid continuation in fragment 2 fails early."""
+    first = client_frame(1, b"ok\xf0\x90", fin=False)  # a 4-byte sequence, half sent
+    second = client_frame(0, b"\x28" + b"y" * 500)  # not a continuation byte
+    engine = WebSocketEngine()
+    assert engine.receive_data(first) == []
+    events = engine.receive_data(second[:20])
+    assert events == [Failed(1007, "invalid UTF-8 in text message")]
+
+
+def test_dribbled_frame_is_consumed_as_it_arrives() -> None:
+    """A large frame fed in tiny pieces never leaves its payload pending in the buffer."""
+    payload = os.urandom(200_000)
+    frame = client_frame(2, payload)
+    engine = WebSocketEngine()
+    events: list = []
+    for index in range(0, len(frame), 7):
+        events += engine.receive_data(frame[index : index + 7])
+        assert engine.buffered < 14  # at most a frame header waits
+    assert events == [Message(payload)]
+
+
+def test_native_and_python_unmasking_agree() -> None:
+    """Payloads above and below the native masker's threshold unmask alike, at any offset."""
+    for size in (1, 5, 1023, 1024, 5000, 70000):
+        payload = os.urandom(size)
+        frame = client_frame(2, payload, fin=False) + client_frame(0, payload)
+        for piece in (len(frame), 3, 1500):
+            engine = WebSocketEngine()
+            events: list = []
+            for index in range(0, len(frame), piece):
+                events += engine.receive_data(frame[index : index + piece])
+            assert events == [Message(payload + payload)]
+
+
+def test_next_event_stops_at_the_budget() -> None:
+    """next_event leaves frames raw once the message being assembled is over the budget."""
+    first = client_frame(2, b"a" * 100, fin=False)
+    third = client_frame(0, b"c")
+    frames = first + client_frame(0, b"b" * 100, fin=False) + third
+    engine = WebSocketEngine()
+    engine.feed(frames)
+    assert engine.next_event(50) is None and engine.over_budget
+    assert engine.buffered == len(frames) - len(first)  # 100 > 50 after the first frame
+    assert engine.next_event(150) is None and engine.over_budget
+    assert engine.buffered == len(third)  # 200 > 150 after the second
+    assert engine.next_event() == Message(b"a" * 100 + b"b" * 100 + b"c")
+    assert not engine.over_budget and engine.buffered == 0
+
+
+def test_compressed_frames_inflate_only_within_the_budget() -> None:
+    """Small compressed fragments that inflate hugely stop being inflated at the budget."""
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    frames = b""
+    for index in range(20):
+        data = deflater.compress(b"\0" * 1_000_000) + deflater.flush(zlib.Z_SYNC_FLUSH)
+        frames += client_frame(0 if index else 2, data[:-4], fin=False, rsv=0 if index else 0x40)
+    engine = WebSocketEngine(deflate=Deflate())
+    engine.feed(frames)
+    assert engine.next_event(65536) is None and engine.over_budget
+    assert engine._message_size == 1_000_000  # one frame's worth inflated, not 20 MB

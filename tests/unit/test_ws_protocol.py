@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import zlib
 from typing import Any
 
 import pytest
 from harness import Harness
 from test_ws_engine import client_frame, server_frames
 
+from daphne._asgi.http_stream import MAX_QUEUED_MESSAGES
 from daphne._asgi.ws_cycle import WebSocketCycle, WSState
 
 HANDSHAKE = (
@@ -230,17 +232,117 @@ def test_protocol_error_closes_1002_and_tells_app(make) -> None:
     assert app.received[-1]["code"] == 1002
 
 
+def _idle_app(accept: bool = True):
+    """An app that accepts (or not) and then never calls receive()."""
+
+    async def app(scope, receive, send):
+        await receive()
+        if accept:
+            await send({"type": "websocket.accept"})
+        await asyncio.Event().wait()
+
+    return app
+
+
+def _queued(h: Harness) -> tuple[int, int]:
+    """(messages, bytes) queued for the app and not yet received."""
+    stream = h.protocol._upgraded
+    return stream._queued_messages, stream._queued
+
+
 def test_read_backpressure(make) -> None:
     """An app that does not receive makes the server stop reading the socket."""
+    h = make(_idle_app(), read_high_water=1000)
+    h.feed(HANDSHAKE)
+    h.feed(client_frame(2, b"x" * 1500) + client_frame(2, b"y" * 500))
+    # One message over the mark is queued; the next stays raw in the engine...
+    assert _queued(h) == (1, 1500)
+    assert h.transport.producerState == "producing"
+    # ...and once more than the mark waits there, the transport is paused.
+    h.feed(client_frame(2, b"z" * 500))
+    assert h.transport.producerState == "paused"
+    assert _queued(h) == (1, 1500)
+
+
+def test_read_backpressure_counts_messages(make) -> None:
+    """A flood of empty messages is held back by count, as large ones are by bytes."""
+    h = make(_idle_app())
+    h.feed(HANDSHAKE)
+    h.feed(client_frame(2, b"", mask=b"abcd") * 20000)  # 120 kB of empty messages
+    assert _queued(h) == (MAX_QUEUED_MESSAGES + 1, 0)
+    assert h.transport.producerState == "paused"
+
+
+def test_reading_resumes_when_the_app_catches_up(make) -> None:
+    """Held-back messages all arrive, in order, once the app reads (and reading resumes)."""
+    got: list[bytes] = []
 
     async def app(scope, receive, send):
         await receive()
         await send({"type": "websocket.accept"})
-        await asyncio.Event().wait()
+        await gate.wait()
+        while len(got) < 12000:
+            got.append((await receive())["bytes"])
 
-    h = make(app, read_high_water=1000)
+    gate = asyncio.Event()
+    h = make(app)
+    frames = [client_frame(2, b"%d" % index, mask=b"abcd") for index in range(12000)]
     h.feed(HANDSHAKE)
-    h.feed(client_frame(2, b"x" * 1500))
+    h.feed(b"".join(frames))
+    assert h.transport.producerState == "paused"
+    h.loop.call_soon(gate.set)
+    h.spin(400)
+    assert got == [b"%d" % index for index in range(12000)]
+    assert h.transport.producerState == "producing"
+
+
+def test_pings_stop_reading_while_the_client_does_not_read(make) -> None:
+    """With the write side backed up, pings are not answered until it drains: reading stops."""
+    h = make(WSApp(), read_high_water=1000)
+    h.feed(HANDSHAKE)
+    before = len(h.written)
+    h.protocol.pauseProducing()  # the transport's send buffer is over its high-water mark
+    h.feed(client_frame(9, b"p" * 100, mask=b"abcd") * 100)
+    pongs = server_frames(h.written[before:])
+    assert len(pongs) == 1  # answered once, then waits for the client to read
+    assert h.transport.producerState == "paused"
+    h.protocol.resumeProducing()
+    h.spin()
+    assert len(server_frames(h.written[before:])) == 100
+    assert h.transport.producerState == "producing"
+
+
+def test_deflate_inflation_is_budgeted(make) -> None:
+    """Small compressed frames that inflate hugely are inflated only as the app reads."""
+    h = make(
+        _idle_app(),
+        websocket_max_message_size=16 * 1024 * 1024,
+        websocket_max_frame_size=16 * 1024 * 1024,
+    )
+    h.feed(
+        HANDSHAKE.replace(b"\r\n\r\n", b"\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
+    )
+    assert b"permessage-deflate" in h.written
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    frames = b""
+    for _ in range(60):
+        data = deflater.compress(b"\0" * 1024 * 1024) + deflater.flush(zlib.Z_SYNC_FLUSH)
+        frames += client_frame(2, data[:-4], rsv=0x40)
+    assert len(frames) < 64 * 1024  # 60 MiB inflated, in one socket read
+    h.feed(frames)
+    messages, size = _queued(h)
+    assert messages == 1 and size == 1024 * 1024  # one message over the mark, then stop
+    stream = h.protocol._upgraded
+    assert stream.engine.buffered > len(frames) - 2000
+
+
+def test_frames_before_accept_are_bounded(make) -> None:
+    """Frames sent before the app answers the handshake are held, and reading pauses."""
+    h = make(_idle_app(accept=False), read_high_water=1000)
+    h.feed(HANDSHAKE)
+    h.feed(client_frame(2, b"x" * 600))
+    assert h.transport.producerState == "producing"
+    h.feed(client_frame(2, b"x" * 600))
     assert h.transport.producerState == "paused"
 
 
