@@ -190,14 +190,15 @@ def _load_native_masker() -> Any:
     return _native_masker
 
 
-def _unmask(payload: bytes | bytearray, mask: bytes) -> bytes:
+def _unmask(payload: bytes | bytearray, mask: bytes | bytearray) -> bytes:
     length = len(payload)
     if not length:
         return b""
     if length >= _NATIVE_MASK_FROM:
         create = _load_native_masker()
         if create:
-            return create(mask, length).process(payload)  # type: ignore[no-any-return]
+            # The native masker takes the key as bytes only (a bytearray slice raises).
+            return create(bytes(mask), length).process(payload)  # type: ignore[no-any-return]
     key = int.from_bytes((mask * ((length >> 2) + 1))[:length], "little")
     return (int.from_bytes(payload, "little") ^ key).to_bytes(length, "little")
 

@@ -118,8 +118,13 @@ def _wait_listening(port: int, server: subprocess.Popen[bytes], timeout: float =
     raise SetupError("the server did not listen within 30 s")
 
 
-def run(cases: str, exclude: str = "", timeout: float = 1800) -> tuple[Counter[str], list[str]]:
-    """Run the cases; return the count of each behaviour and the ids of the cases not FAILED-free."""
+def run(
+    cases: str, exclude: str = "", timeout: float = 1800, keep: str | None = None
+) -> tuple[Counter[str], list[str]]:
+    """Run the cases; return the count of each behaviour and the cases not OK.
+
+    ``keep``: a folder to copy the HTML/JSON reports into.
+    """
     program = wstest()
     python = os.environ.get("DAPHNE_PYTHON", sys.executable)
     port = _free_port()
@@ -158,6 +163,8 @@ def run(cases: str, exclude: str = "", timeout: float = 1800) -> tuple[Counter[s
                     results = json.load(handle).get("daphne", {})
             except (OSError, ValueError):
                 results = {}
+            if keep:
+                shutil.copytree(os.path.join(folder, "reports"), keep, dirs_exist_ok=True)
         finally:
             server.terminate()
             try:
@@ -166,6 +173,9 @@ def run(cases: str, exclude: str = "", timeout: float = 1800) -> tuple[Counter[s
                 server.kill()
                 server.wait()
             log.close()
+            if keep:
+                os.makedirs(keep, exist_ok=True)
+                shutil.copy(os.path.join(folder, "server.log"), keep)
     counts: Counter[str] = Counter(result.get("behavior", "FAILED") for result in results.values())
     flagged = sorted(
         (f"{case}={result.get('behavior')}" for case, result in results.items()
@@ -186,9 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("cases", nargs="?", default=ALL_CASES, help="comma-separated patterns")
     parser.add_argument("--exclude", default="", help="comma-separated patterns to skip")
+    parser.add_argument("--keep", metavar="DIR", help="copy the suite's reports into DIR")
     args = parser.parse_args(argv)
     try:
-        counts, flagged = run(args.cases, args.exclude)
+        counts, flagged = run(args.cases, args.exclude, keep=args.keep)
     except SetupError as error:
         print(f"autobahn: cannot run here: {error}", file=sys.stderr)
         return 2

@@ -292,6 +292,17 @@ def test_native_and_python_unmasking_agree() -> None:
             assert events == [Message(payload + payload)]
 
 
+def test_a_whole_frame_after_a_split_header_unmasks_natively() -> None:
+    """Autobahn 9.3.3 dropped the connection now and then: a frame header split across
+    reads left the frame in a bytearray, whose mask slice the native masker refused."""
+    payload = os.urandom(2000)
+    frame = client_frame(2, payload)
+    for split in (1, 2, 5, 7):
+        engine = WebSocketEngine()
+        events = engine.receive_data(frame[:split]) + engine.receive_data(frame[split:])
+        assert events == [Message(payload)]
+
+
 def test_next_event_stops_at_the_budget() -> None:
     """next_event leaves frames raw once the message being assembled is over the budget."""
     first = client_frame(2, b"a" * 100, fin=False)
