@@ -57,6 +57,7 @@ from .application import ApplicationInstance
 from .headers import check_response_headers, with_defaults
 from .http_cycle import CycleState, HTTPResponseCycle
 from .responses import error_headers, error_page
+from .traffic_log import debug_event
 
 if TYPE_CHECKING:
     from .._context import ServerContext
@@ -227,6 +228,7 @@ class HTTPStream:
 
     def start(self) -> None:
         """Refuse the request, or run the application on it."""
+        debug_event(logger, "HTTP", "request", self.scope)
         context = self.context
         config = context.config
         if config.limit_concurrency is not None and context.at_capacity():
@@ -529,6 +531,7 @@ class HTTPStream:
             return
         self._end()
         self._log_access()
+        debug_event(logger, "HTTP", f"response {self.status} complete", self.scope)
 
     def connection_lost(self) -> None:
         """(From the wire) the client is gone or reset the stream."""

@@ -47,6 +47,7 @@ from .headers import with_defaults
 from .http_stream import MAX_QUEUED_MESSAGES
 from .responses import error_headers, error_page, status_line
 from .scope import RequestFacts, build_websocket_scope
+from .traffic_log import debug_event
 from .ws_cycle import WebSocketCycle, WSState
 from .ws_engine import (
     Closed,
@@ -505,6 +506,7 @@ class WebSocketStream:
         self._log("disconnected")
 
     def _log(self, action: str) -> None:
+        debug_event(logger, "WebSocket", action, self.scope)
         if self.context.action_logger is not None:
             client = self.scope["client"]
             self.context.log_action(

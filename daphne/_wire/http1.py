@@ -161,8 +161,13 @@ class HTTP1Connection(SocketOutput, Protocol):
         started = clock.seconds()
         offset = 0
         while offset < len(data):
-            self._handle(data[offset : offset + INPUT_SLICE])
-            offset += INPUT_SLICE
+            step = INPUT_SLICE
+            if self.state is ConnState.BODY and self._chunked is None and self._body_left > step:
+                # Plain body bytes cost little per byte and go to the app as they are:
+                # hand them over whole; slices are for what has to be parsed.
+                step = self._body_left
+            self._handle(data[offset : offset + step])
+            offset += step
             if self.disconnected or self.state is ConnState.CLOSED:
                 return
             if offset < len(data) and clock.seconds() - started >= INPUT_TURN:

@@ -122,3 +122,33 @@ def test_access_lines_are_prompt_with_a_block_buffered_stdout() -> None:
             time.sleep(0.05)
         assert '"GET /prompt" 200' in daphne.output()
         assert daphne.process is not None and daphne.process.poll() is None  # still running
+
+
+def test_verbosity_2_logs_each_request_and_websocket() -> None:
+    """-v 2: a debug line when a request or WebSocket arrives and when it ends, on every
+    protocol, with control characters escaped; -v 1 has none of them."""
+    from websockets.sync.client import connect
+
+    lines_by_level = {}
+    for level in ("2", "1"):
+        with DaphneCommand(["-p", "0", "-v", level, "apps.ws_apps:app"]) as daphne:
+            base = f"http://127.0.0.1:{daphne.port}"
+            assert httpx.get(f"{base}/one%0Aforged?x=1").status_code == 200
+            with httpx.Client(http1=False, http2=True, timeout=5) as client:
+                assert client.get(f"{base}/two").http_version == "HTTP/2"
+            with connect(f"ws://127.0.0.1:{daphne.port}/chat") as websocket:
+                websocket.send("close:1000")
+            lines_by_level[level] = served_lines(daphne)
+    debug = [line for line in lines_by_level["2"] if " DEBUG " in line]
+    text = "\n".join(debug)
+    for expected in (
+        "HTTP request: GET /one\\x0aforged?x=1 from 127.0.0.1:",
+        "HTTP response 200 complete: GET /one\\x0aforged?x=1 from 127.0.0.1:",
+        "HTTP request: GET /two from 127.0.0.1:",
+        "(HTTP/2)",
+        "WebSocket connecting: GET /chat from 127.0.0.1:",
+        "WebSocket connected: GET /chat",
+        "WebSocket disconnected: GET /chat",
+    ):
+        assert expected in text, text
+    assert not any("HTTP request:" in line for line in lines_by_level["1"])
