@@ -28,7 +28,7 @@ TITLES = {
     "h2c": "HTTP/2 cleartext",
 }
 LABELS = {
-    "ours": "daphne (this, uvloop)",
+    "ours": "daphne (this, --loop auto)",
     "ours-asyncio": "daphne (this, asyncio)",
     "daphne": "Daphne 4.2.3",
     "uvicorn": "uvicorn 0.55",
@@ -43,8 +43,11 @@ COLOURS = {
 }
 
 
-def draw(results: dict, title: str, path: str) -> None:
+def draw(results: dict, title: str, path: str, ours_loop: str | None = None) -> None:
     servers = list(results)
+    labels = dict(LABELS)
+    if ours_loop:
+        labels["ours"] = f"daphne (this, {ours_loop})"
     scenarios = [
         name for name in TITLES if any(name in results[server]["scenarios"] for server in servers)
     ]
@@ -77,7 +80,7 @@ def draw(results: dict, title: str, path: str) -> None:
     handles = [plt.Rectangle((0, 0), 1, 1, color=COLOURS.get(s, "#444444")) for s in servers]
     figure.legend(
         handles,
-        [LABELS.get(s, s) for s in servers],
+        [labels.get(s, s) for s in servers],
         loc="lower center",
         ncol=len(servers),
         fontsize=8,
@@ -98,7 +101,7 @@ def main() -> None:
         "One server process pinned to one core, load generator on the other "
         f"({seconds} s per scenario); higher is better"
     )
-    draw(saved["results"], title, sys.argv[2])
+    draw(saved["results"], title, sys.argv[2], saved.get("ours_loop"))
 
 
 if __name__ == "__main__":

@@ -501,6 +501,12 @@ def workers_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def ours_loop(python: str) -> str:
+    """The loop ``ours`` runs on with ``--loop auto``: uvloop if that venv has it."""
+    found = subprocess.run([python, "-c", "import uvloop"], capture_output=True).returncode == 0
+    return "uvloop" if found else "asyncio"
+
+
 def table(all_results: dict, scenarios: list[str]) -> str:
     lines = [
         "| scenario | server | req/s | p50 ms | p99 ms | server CPU % | req per CPU-s | peak RSS MiB | vs Daphne 4.2.3 |",
@@ -609,7 +615,7 @@ def main() -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     json_path = os.path.join(RESULTS, f"http-{stamp}.json")
     with open(json_path, "w") as handle:
-        saved = {"args": vars(args), "results": all_results}
+        saved = {"args": vars(args), "results": all_results, "ours_loop": ours_loop(args.ours)}
         if with_workers:
             saved["workers"] = workers_rows
         json.dump(saved, handle, indent=2)
