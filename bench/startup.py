@@ -3,7 +3,8 @@
 
 Starts ``python -m daphne -p PORT apps:app`` from bench/, polls ``GET /`` until
 the first 200 and reports the best of N runs (milliseconds from spawning the
-process to that response), then the process's VmRSS once it is idle.
+process to that response; and the CPU time the server used until then, steadier
+on a busy machine), then the process's VmRSS once it is idle.
 
     python3 bench/startup.py                     # this repo's .venv, best of 5
     python3 bench/startup.py --python bench/.venv-daphne423/bin/python
@@ -56,7 +57,13 @@ def vm_rss_kib(pid: int) -> int:
     return 0
 
 
-def one_run(python: str, extra: list[str]) -> tuple[float, int]:
+def cpu_ms(pid: int) -> float:
+    """CPU time ``pid`` has used so far (ns precision, from /proc/PID/schedstat)."""
+    with open(f"/proc/{pid}/schedstat") as handle:
+        return int(handle.read().split()[0]) / 1e6
+
+
+def one_run(python: str, extra: list[str]) -> tuple[float, float, int]:
     port = free_port()
     command = [python, "-m", "daphne", "-v", "0", "-p", str(port), *extra, "apps:app"]
     env = {**os.environ, "PYTHONPATH": HERE}
@@ -65,8 +72,9 @@ def one_run(python: str, extra: list[str]) -> tuple[float, int]:
     try:
         first_response(port, process)
         elapsed = (time.perf_counter() - started) * 1000
+        cpu = cpu_ms(process.pid)
         time.sleep(0.3)
-        return elapsed, vm_rss_kib(process.pid)
+        return elapsed, cpu, vm_rss_kib(process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -85,11 +93,13 @@ def main() -> None:
     parser.add_argument("extra", nargs="*", help="more server options (after --)")
     args = parser.parse_args()
     runs = [one_run(args.python, args.extra) for _ in range(args.runs)]
-    times = sorted(ms for ms, _ in runs)
-    rss = min(kib for _, kib in runs)
+    times = sorted(ms for ms, _, _ in runs)
+    cpu = min(ms for _, ms, _ in runs)
+    rss = min(kib for _, _, kib in runs)
     print(
         f"start-up to first 200: best {times[0]:.0f} ms, median {times[len(times) // 2]:.0f} ms "
-        f"({', '.join(f'{ms:.0f}' for ms, _ in runs)}); idle VmRSS {rss / 1024:.1f} MiB"
+        f"({', '.join(f'{ms:.0f}' for ms, _, _ in runs)}); server CPU until then: best "
+        f"{cpu:.0f} ms; idle VmRSS {rss / 1024:.1f} MiB"
     )
 
 
