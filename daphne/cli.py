@@ -524,9 +524,10 @@ class CommandLineInterface:
         add(
             "--loop",
             choices=LOOP_CHOICES,
-            default="auto",
-            help="Event loop the server runs on: auto (uvloop when installed, the default), "
-            "asyncio (the standard library's) or uvloop",
+            default=None,
+            help="Event loop the server runs on: auto (uvloop when installed; the default, "
+            "unless the DAPHNE_LOOP environment variable names another), asyncio (the "
+            "standard library's) or uvloop",
         )
         add("--version", action="version", version=f"daphne {__version__}")
         self.server: Any = None
@@ -642,17 +643,18 @@ class CommandLineInterface:
     # -- helpers -------------------------------------------------------------
 
     @staticmethod
-    def _install_reactor(choice: str) -> None:
+    def _install_reactor(choice: str | None) -> None:
         """Install the reactor on the ``--loop`` event loop, unless one is installed.
 
-        Worker processes are started with the same arguments, so they choose
-        the same way.
+        ``None`` (no ``--loop``): ``DAPHNE_LOOP``, else ``auto``.  Worker
+        processes are started with the same arguments and environment, so they
+        choose the same way.
         """
         try:
             loop = install_asyncio_reactor(choice)
         except LoopUnavailable as error:
             raise CLIError(str(error)) from None
-        if choice != "auto" and loop_name(loop) != choice:
+        if choice in ("asyncio", "uvloop") and loop_name(loop) != choice:
             logger.warning(
                 "--loop %s ignored: the reactor was already installed on the %s loop "
                 "(daphne.server was imported before the command line was read)",

@@ -83,3 +83,23 @@ def test_uvloop_missing_is_a_one_line_error(tmp_path: Path) -> None:
         "daphne: error: --loop uvloop: uvloop is not installed (No module named 'uvloop'); "
         "install it with 'pip install daphne[uvloop]'"
     ]
+
+
+@pytest.mark.parametrize(
+    ("variable", "args", "expected"),
+    [
+        pytest.param("asyncio", [], "asyncio", id="env-alone"),
+        pytest.param(
+            "asyncio",
+            ["--loop", "uvloop"],
+            "uvloop",
+            id="option-wins",
+            marks=pytest.mark.skipif(not HAS_UVLOOP, reason="uvloop is not installed"),
+        ),
+    ],
+)
+def test_daphne_loop_environment_variable(variable: str, args: list[str], expected: str) -> None:
+    """Without ``--loop``, ``DAPHNE_LOOP`` chooses; the option wins over it."""
+    command = DaphneCommand(["-p", "0", *args, "apps.ws_apps:app"], env={"DAPHNE_LOOP": variable})
+    with command.start() as daphne:
+        assert f"Event loop: {expected}" in daphne.output()

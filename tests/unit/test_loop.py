@@ -116,7 +116,27 @@ def test_loop_option_default_and_choices(monkeypatch: pytest.MonkeyPatch) -> Non
     )
     for args in ([], ["--loop", "asyncio"], ["--loop", "auto"]):
         RecordingCLI().run([*args, "apps.basic:scope_json"])
-    assert chosen == ["auto", "asyncio", "auto"]
+    # No --loop: None, which install_asyncio_reactor reads as DAPHNE_LOOP, else auto.
+    assert chosen == [None, "asyncio", "auto"]
+
+
+def test_daphne_loop_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``DAPHNE_LOOP`` chooses when nothing else does; an impossible value is an error."""
+    monkeypatch.setenv(_reactor.LOOP_ENV, "asyncio")
+    created: list[str] = []
+    monkeypatch.setattr(
+        _reactor,
+        "new_event_loop",
+        lambda choice: created.append(choice) or asyncio.new_event_loop(),
+    )
+    monkeypatch.setattr("twisted.internet.asyncioreactor.install", lambda loop: loop.close())
+    monkeypatch.delitem(sys.modules, "twisted.internet.reactor", raising=False)
+    _reactor.install_asyncio_reactor()
+    _reactor.install_asyncio_reactor("uvloop" if uvloop is not None else "auto")
+    assert created == ["asyncio", "uvloop" if uvloop is not None else "auto"]
+    monkeypatch.setenv(_reactor.LOOP_ENV, "trio")
+    with pytest.raises(_reactor.LoopUnavailable, match="unknown event loop 'trio'"):
+        _reactor.install_asyncio_reactor()
 
 
 def test_loop_from_the_config_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
