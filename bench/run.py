@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Benchmark this server against Daphne 4.2.3 (and optionally uvicorn) on one machine.
+"""Benchmark this server against Daphne 4.2.3 (and uvicorn, granian) on one machine.
 
 Each server runs alone, pinned to core 0 (taskset -c 0); wrk runs pinned to core 1.
-Prints a Markdown table (req/s, p50/p99 latency, peak RSS, ratio to Daphne) and
-writes raw results to bench/results/. See bench/README.md.
+Prints a Markdown table (req/s, p50/p99 latency, peak RSS, ratio to Daphne), writes
+raw results to bench/results/ and a bar chart of req/s next to them (bench/chart.py,
+matplotlib in its own venv). See bench/README.md.
 """
 
 from __future__ import annotations
@@ -24,6 +25,24 @@ import venv
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
+#: The run published in the README (``--publish``): chart and raw numbers.
+PUBLISHED = os.path.join(HERE, "published")
+
+#: Reference servers: each in its own venv under bench/, every version pinned.
+REFERENCE_VENVS: dict[str, tuple[str, list[str]]] = {
+    # Twisted's http2 extra: Daphne only serves HTTP/2 (over TLS) with it installed.
+    "daphne": (".venv-daphne423", ["daphne==4.2.3", "twisted[tls,http2]==26.10.0"]),
+    "uvicorn": (
+        ".venv-uvicorn",
+        ["uvicorn[standard]==0.55.0", "httptools==0.9.0", "uvloop==0.23.0"],
+    ),
+    "granian": (".venv-granian", ["granian==2.8.9", "uvloop==0.23.0"]),
+}
+#: Only the chart needs matplotlib; it is no dependency of the package.
+CHART_VENV = (".venv-chart", ["matplotlib==3.11.2"])
+#: ``ours`` runs with --loop auto (uvloop when the repo's venv has it);
+#: ``ours-asyncio`` is the same server on the standard library's loop.
+SERVERS = ("ours", "ours-asyncio", "daphne", "uvicorn", "granian")
 
 SCENARIOS = {
     "hello": {"path": "/", "lua": None, "desc": "GET hello world"},
@@ -122,8 +141,11 @@ def server_command(
     tls: tuple[str, str] | None = None,
 ) -> list[str]:
     app = "apps:app"
-    if name in ("ours", "daphne"):
-        command = [pythons[name], "-m", "daphne", "-v", "0", "-p", str(port)]
+    if name in ("ours", "ours-asyncio", "daphne"):
+        python = pythons["ours" if name == "ours-asyncio" else name]
+        command = [python, "-m", "daphne", "-v", "0", "-p", str(port)]
+        if name == "ours-asyncio":
+            command += ["--loop", "asyncio"]
         if tls_port is not None and tls is not None:
             command += [
                 "-e",
@@ -134,6 +156,13 @@ def server_command(
         return [
             pythons["uvicorn"], "-m", "uvicorn", "--no-access-log", "--log-level", "warning",
             "--loop", "uvloop", "--http", "httptools", "--port", str(port), app,
+        ]  # fmt: skip
+    if name == "granian":
+        # One worker, HTTP/1.1 and cleartext HTTP/2 (prior knowledge) on the same port.
+        return [
+            pythons["granian"], "-m", "granian", "--interface", "asgi", "--workers", "1",
+            "--loop", "uvloop", "--http", "auto", "--no-access-log", "--log-level", "warning",
+            "--host", "127.0.0.1", "--port", str(port), app,
         ]  # fmt: skip
     raise ValueError(name)
 
@@ -244,8 +273,8 @@ def run_ws_echo(port: int, duration: int) -> dict[str, float]:
     return result
 
 
-def run_ws_idle(port: int, pid: int, connections: int = 2000) -> dict[str, float]:
-    before = proc_status(pid, "VmRSS")
+def run_ws_idle(port: int, pids: list[int], connections: int = 2000) -> dict[str, float]:
+    before = sum(proc_status(pid, "VmRSS") for pid in pids)
     with tempfile.NamedTemporaryFile(delete=False) as hold:
         hold_path = hold.name
     client = subprocess.Popen(
@@ -268,7 +297,7 @@ def run_ws_idle(port: int, pid: int, connections: int = 2000) -> dict[str, float
         if line.strip() != "ready":
             die("wsload idle did not get ready")
         time.sleep(1.0)
-        after = proc_status(pid, "VmRSS")
+        after = sum(proc_status(pid, "VmRSS") for pid in pids)
     finally:
         os.unlink(hold_path)
         client.wait(30)
@@ -280,7 +309,11 @@ def bench_server(
 ) -> dict:
     port = free_port()
     tls_port = free_port()
-    wants_h2 = any(s in H2_SCENARIOS for s in scenarios) and name in ("ours", "daphne")
+    wants_h2 = any(s in H2_SCENARIOS for s in scenarios) and name in (
+        "ours",
+        "ours-asyncio",
+        "daphne",
+    )
     tls = tls_files(RESULTS) if wants_h2 else None
     command = [
         "taskset",
@@ -295,45 +328,57 @@ def bench_server(
     try:
         wait_for_port(port, process)
         time.sleep(0.5)
-        results: dict = {"idle_rss": proc_status(process.pid, "VmRSS"), "scenarios": {}}
+        # granian serves from a child process: count the whole tree.
+        tree = process_tree(process.pid)
+
+        def memory(field: str) -> int:
+            return sum(proc_status(pid, field) for pid in tree)
+
+        results: dict = {"idle_rss": memory("VmRSS"), "scenarios": {}}
         # Idle memory is measured first, on a fresh process: after load, freed
         # heap is reused and per-connection growth would be under-counted.
         for scenario in sorted(scenarios, key=lambda name: name != "ws_idle"):
             if scenario == "ws_idle":
-                results["scenarios"][scenario] = run_ws_idle(port, process.pid)
+                results["scenarios"][scenario] = run_ws_idle(port, tree)
                 continue
             if scenario in H2_SCENARIOS:
-                if name == "uvicorn" or (name == "daphne" and scenario == "h2c"):
-                    continue  # no HTTP/2 there (uvicorn) or no cleartext HTTP/2 (Daphne)
+                if (
+                    name == "uvicorn"
+                    or (name == "daphne" and scenario == "h2c")
+                    or (name == "granian" and scenario == "h2tls")
+                ):
+                    # No HTTP/2 (uvicorn), no cleartext HTTP/2 (Daphne); granian's
+                    # TLS would need a second process (one listener each).
+                    continue
                 target = tls_port if scenario == "h2tls" else port
                 run_h2load(target, scenario, max(1, args.duration // 5))  # warm-up
-                cpu_before = cpu_seconds(process.pid)
+                cpu_before = tree_cpu_seconds(tree)
                 started = time.monotonic()
                 measured = run_h2load(target, scenario, args.duration)
                 elapsed = time.monotonic() - started
-                measured["cpu_percent"] = 100 * (cpu_seconds(process.pid) - cpu_before) / elapsed
-                measured["peak_rss"] = proc_status(process.pid, "VmHWM")
+                measured["cpu_percent"] = 100 * (tree_cpu_seconds(tree) - cpu_before) / elapsed
+                measured["peak_rss"] = memory("VmHWM")
                 results["scenarios"][scenario] = measured
                 continue
             if scenario == "ws_echo":
                 run_ws_echo(port, max(1, args.duration // 5))  # warm-up
-                cpu_before = cpu_seconds(process.pid)
+                cpu_before = tree_cpu_seconds(tree)
                 started = time.monotonic()
                 measured = run_ws_echo(port, args.duration)
                 elapsed = time.monotonic() - started
-                measured["cpu_percent"] = 100 * (cpu_seconds(process.pid) - cpu_before) / elapsed
-                measured["peak_rss"] = proc_status(process.pid, "VmHWM")
+                measured["cpu_percent"] = 100 * (tree_cpu_seconds(tree) - cpu_before) / elapsed
+                measured["peak_rss"] = memory("VmHWM")
                 results["scenarios"][scenario] = measured
                 continue
             run_wrk(
                 port, scenario, max(1, args.duration // 5), args.connections, lua_dir
             )  # warm-up
-            cpu_before = cpu_seconds(process.pid)
+            cpu_before = tree_cpu_seconds(tree)
             started = time.monotonic()
             measured = run_wrk(port, scenario, args.duration, args.connections, lua_dir)
             elapsed = time.monotonic() - started
-            measured["cpu_percent"] = 100 * (cpu_seconds(process.pid) - cpu_before) / elapsed
-            measured["peak_rss"] = proc_status(process.pid, "VmHWM")
+            measured["cpu_percent"] = 100 * (tree_cpu_seconds(tree) - cpu_before) / elapsed
+            measured["peak_rss"] = memory("VmHWM")
             if measured["socket_errors"] or measured["non_2xx"]:
                 print(
                     f"bench: warning: {name}/{scenario}: {measured['socket_errors']} socket errors, {measured['non_2xx']} non-2xx",
@@ -456,10 +501,16 @@ def workers_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def ours_loop(python: str) -> str:
+    """The loop ``ours`` runs on with ``--loop auto``: uvloop if that venv has it."""
+    found = subprocess.run([python, "-c", "import uvloop"], capture_output=True).returncode == 0
+    return "uvloop" if found else "asyncio"
+
+
 def table(all_results: dict, scenarios: list[str]) -> str:
     lines = [
-        "| scenario | server | req/s | p50 ms | p99 ms | server CPU % | peak RSS MiB | vs Daphne 4.2.3 |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| scenario | server | req/s | p50 ms | p99 ms | server CPU % | req per CPU-s | peak RSS MiB | vs Daphne 4.2.3 |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for scenario in [s for s in scenarios if s != "ws_idle"]:
         base = all_results.get("daphne", {}).get("scenarios", {}).get(scenario, {}).get("rps")
@@ -470,9 +521,14 @@ def table(all_results: dict, scenarios: list[str]) -> str:
             if row is None:
                 continue
             ratio = f"{row['rps'] / base:.2f}x" if base else "-"
+            # Requests per second of server CPU: steadier than req/s when other
+            # processes share the server's core (its CPU % then stays below 100).
+            cpu = row["cpu_percent"] / 100
+            per_cpu = f"{row['rps'] / cpu:.0f}" if cpu > 0.05 else "-"
             lines.append(
                 f"| {scenario} | {server} | {row['rps']:.0f} | {row.get('p50_ms', 0):.2f} | "
-                f"{row.get('p99_ms', 0):.2f} | {row['cpu_percent']:.0f} | {row['peak_rss'] / 2**20:.1f} | {ratio} |"
+                f"{row.get('p99_ms', 0):.2f} | {row['cpu_percent']:.0f} | {per_cpu} | "
+                f"{row['peak_rss'] / 2**20:.1f} | {ratio} |"
             )
     if "ws_echo" in scenarios:
         lines.append("")
@@ -497,7 +553,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--servers", default="ours,daphne", help="comma list of ours, daphne, uvicorn"
+        "--servers",
+        default="ours,daphne",
+        help="comma list of " + ", ".join(SERVERS) + ", or 'all'",
     )
     parser.add_argument(
         "--scenarios", default=",".join(SCENARIOS), help="comma list of " + ", ".join(SCENARIOS)
@@ -505,6 +563,12 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--quick", action="store_true", help="3 s runs")
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="also copy the JSON and the chart to bench/published/ (shown by the README)",
+    )
+    parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
     parser.add_argument(
         "--ours",
         default=os.path.join(REPO, ".venv", "bin", "python"),
@@ -518,7 +582,10 @@ def main() -> None:
             die(f"{tool} not found (apt-get install wrk util-linux)")
     if (os.cpu_count() or 1) < 2:
         die("needs at least 2 cores (server on core 0, wrk on core 1)")
-    servers = [s for s in args.servers.split(",") if s]
+    servers = list(SERVERS) if args.servers == "all" else [s for s in args.servers.split(",") if s]
+    for server in servers:
+        if server not in SERVERS:
+            die(f"unknown server {server!r}")
     scenarios = [s for s in args.scenarios.split(",") if s]
     for scenario in scenarios:
         if scenario not in SCENARIOS:
@@ -529,13 +596,9 @@ def main() -> None:
     scenarios = [s for s in scenarios if s != "workers"]
     if not scenarios:
         servers = []
-    if "daphne" in servers:
-        # Twisted's http2 extra: Daphne only serves HTTP/2 (over TLS) with it installed.
-        pythons["daphne"] = ensure_venv(
-            os.path.join(HERE, ".venv-daphne423"), ["daphne==4.2.3", "twisted[tls,http2]"]
-        )
-    if "uvicorn" in servers:
-        pythons["uvicorn"] = ensure_venv(os.path.join(HERE, ".venv-uvicorn"), ["uvicorn[standard]"])
+    for server, (folder, requirements) in REFERENCE_VENVS.items():
+        if server in servers:
+            pythons[server] = ensure_venv(os.path.join(HERE, folder), requirements)
     os.makedirs(RESULTS, exist_ok=True)
     all_results: dict = {}
     with tempfile.TemporaryDirectory() as lua_dir:
@@ -550,11 +613,25 @@ def main() -> None:
     if with_workers:
         print(("\n" if scenarios else "") + workers_table(workers_rows))
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    with open(os.path.join(RESULTS, f"http-{stamp}.json"), "w") as handle:
-        saved = {"args": vars(args), "results": all_results}
+    json_path = os.path.join(RESULTS, f"http-{stamp}.json")
+    with open(json_path, "w") as handle:
+        saved = {"args": vars(args), "results": all_results, "ours_loop": ours_loop(args.ours)}
         if with_workers:
             saved["workers"] = workers_rows
         json.dump(saved, handle, indent=2)
+    outputs = [json_path]
+    if all_results and not args.no_chart:
+        chart_python = ensure_venv(os.path.join(HERE, CHART_VENV[0]), CHART_VENV[1])
+        png_path = json_path[: -len(".json")] + ".png"
+        subprocess.run(
+            [chart_python, os.path.join(HERE, "chart.py"), json_path, png_path], check=True
+        )
+        outputs.append(png_path)
+    if args.publish:
+        os.makedirs(PUBLISHED, exist_ok=True)
+        for path in outputs:
+            shutil.copyfile(path, os.path.join(PUBLISHED, "http" + os.path.splitext(path)[1]))
+    print("bench: wrote " + ", ".join(outputs), file=sys.stderr)
 
 
 if __name__ == "__main__":

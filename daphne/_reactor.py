@@ -12,10 +12,73 @@ import os
 import sys
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-__all__ = ["install_asyncio_reactor", "reactor_loop", "set_thread_pool_size"]
+__all__ = [
+    "LOOP_CHOICES",
+    "LOOP_ENV",
+    "LoopUnavailable",
+    "install_asyncio_reactor",
+    "loop_name",
+    "new_event_loop",
+    "reactor_loop",
+    "set_thread_pool_size",
+]
 
 ASGI_THREADS_ENV = "ASGI_THREADS"
+
+#: Environment variable naming the event loop the reactor is installed on, read
+#: when the reactor is installed (the ``--loop`` option sets it for the process
+#: and its workers).
+LOOP_ENV = "DAPHNE_LOOP"
+
+#: ``auto``: uvloop when it is importable, the standard library's loop otherwise.
+LOOP_CHOICES = ("auto", "asyncio", "uvloop")
+
+
+class LoopUnavailable(Exception):
+    """The event loop asked for cannot be used (uvloop not installed, unknown name)."""
+
+
+def _uvloop(choice: str) -> Any:
+    """The uvloop module if ``choice`` wants it and it can be imported, else ``None``.
+
+    :raises LoopUnavailable: ``choice`` is unknown, or is ``uvloop`` and uvloop
+        cannot be imported.
+    """
+    if choice not in LOOP_CHOICES:
+        raise LoopUnavailable(
+            f"unknown event loop {choice!r} (expected one of {', '.join(LOOP_CHOICES)})"
+        )
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError as error:
+        if choice == "uvloop":
+            raise LoopUnavailable(
+                f"--loop uvloop: uvloop is not installed ({error}); "
+                "install it with 'pip install daphne[uvloop]'"
+            ) from None
+        return None
+    return uvloop
+
+
+def new_event_loop(choice: str = "auto") -> asyncio.AbstractEventLoop:
+    """A new event loop of the kind ``choice`` names (one of :data:`LOOP_CHOICES`).
+
+    :raises LoopUnavailable: ``choice`` is unknown, or is ``uvloop`` and uvloop
+        cannot be imported.
+    """
+    uvloop = _uvloop(choice)
+    if uvloop is not None:
+        return uvloop.new_event_loop()  # type: ignore[no-any-return]
+    return asyncio.new_event_loop()
+
+
+def loop_name(loop: asyncio.AbstractEventLoop) -> str:
+    """``"uvloop"`` or ``"asyncio"``: the kind of ``loop``, for the start-up log."""
+    return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
 
 
 def _thread_count_from_env() -> int | None:
@@ -40,21 +103,30 @@ def set_thread_pool_size(loop: asyncio.AbstractEventLoop, max_workers: int | Non
     loop.set_default_executor(ThreadPoolExecutor(max_workers=max_workers))
 
 
-def install_asyncio_reactor() -> asyncio.AbstractEventLoop:
+def install_asyncio_reactor(loop: str | None = None) -> asyncio.AbstractEventLoop:
     """Make sure Twisted runs on an asyncio loop and return that loop.
+
+    ``loop`` (else the ``DAPHNE_LOOP`` environment variable, else ``"auto"``)
+    chooses the kind of a new loop (:func:`new_event_loop`); a reactor that is
+    already installed keeps its loop, whatever the choice.
 
     * no reactor yet: install ``asyncioreactor`` on a fresh loop;
     * an asyncio reactor already installed: keep it;
     * another reactor installed: warn, uninstall it and install ours.
+
+    :raises LoopUnavailable: the choice is unknown, or is uvloop and uvloop is
+        not installed.
     """
     from twisted.internet import asyncioreactor
 
+    choice = loop or os.environ.get(LOOP_ENV) or "auto"
+    _uvloop(choice)  # an impossible choice is an error even when a reactor exists
     existing = sys.modules.get("twisted.internet.reactor")
     if existing is not None:
         if isinstance(existing, asyncioreactor.AsyncioSelectorReactor):
-            loop = existing._asyncioEventloop
-            set_thread_pool_size(loop, _thread_count_from_env())
-            return loop
+            existing_loop: asyncio.AbstractEventLoop = existing._asyncioEventloop
+            set_thread_pool_size(existing_loop, _thread_count_from_env())
+            return existing_loop
         warnings.warn(
             "Something has already installed a non-asyncio Twisted reactor. Attempting "
             "to uninstall it; you can fix this warning by importing daphne.server early "
@@ -64,10 +136,10 @@ def install_asyncio_reactor() -> asyncio.AbstractEventLoop:
             stacklevel=2,
         )
         del sys.modules["twisted.internet.reactor"]
-    loop = asyncio.new_event_loop()
-    set_thread_pool_size(loop, _thread_count_from_env())
-    asyncioreactor.install(loop)
-    return loop
+    event_loop = new_event_loop(choice)
+    set_thread_pool_size(event_loop, _thread_count_from_env())
+    asyncioreactor.install(event_loop)
+    return event_loop
 
 
 def reactor_loop() -> asyncio.AbstractEventLoop:

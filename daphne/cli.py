@@ -24,9 +24,9 @@ from ._process.log_setup import DEFAULT_LOG_FORMAT, access_format_type, configur
 from ._process.log_stream import LoopBatchedStream
 from ._process.supervisor import SupervisorError, supervise, supervisor_requested
 from ._process.worker import WorkerSettings
+from ._reactor import LOOP_CHOICES, LoopUnavailable, install_asyncio_reactor, loop_name
 from .access import AccessLogGenerator
 from .endpoints import build_endpoint_description_strings
-from .server import Server
 from .utils import import_by_path
 
 logger = logging.getLogger(__name__)
@@ -132,6 +132,21 @@ def _where(error: BaseException) -> str:
     return f" ({frames[-1].filename}, line {frames[-1].lineno})"
 
 
+class _DefaultServerClass:
+    """The class attribute ``CommandLineInterface.server_class``: :class:`daphne.server.Server`.
+
+    Importing :mod:`daphne.server` installs the reactor on its event loop, so this
+    module does not import it at the top: the loop chosen with ``--loop`` must be
+    known first.  Reading the attribute imports the server then; assigning it (a
+    subclass, a test's ``monkeypatch``) replaces this descriptor as usual.
+    """
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        from .server import Server
+
+        return Server
+
+
 class _ArgumentParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line rather than the whole usage text."""
 
@@ -150,8 +165,9 @@ class CommandLineInterface:
         "HTTP/1.1, HTTP/2 and WebSocket server for ASGI applications (Django, Channels...)"
     )
 
-    #: The server class :meth:`run` instantiates (tests swap in a fake).
-    server_class: Any = Server
+    #: The server class :meth:`run` instantiates (tests swap in a fake); by
+    #: default :class:`daphne.server.Server`, imported when first read.
+    server_class: Any = _DefaultServerClass()
 
     def __init__(self) -> None:
         self.parser = _ArgumentParser(prog="daphne", description=self.description)
@@ -505,6 +521,14 @@ class CommandLineInterface:
             metavar="GLOB",
             help="File names or directories to ignore with --reload (repeatable)",
         )
+        add(
+            "--loop",
+            choices=LOOP_CHOICES,
+            default=None,
+            help="Event loop the server runs on: auto (uvloop when installed; the default, "
+            "unless the DAPHNE_LOOP environment variable names another), asyncio (the "
+            "standard library's) or uvloop",
+        )
         add("--version", action="version", version=f"daphne {__version__}")
         self.server: Any = None
         self._argv: list[str] = []
@@ -534,6 +558,7 @@ class CommandLineInterface:
         except ConfigFileError as error:
             raise CLIError(str(error), error.status) from None
         access_log_stream = self._access_log_stream(args)
+        self._install_reactor(args.loop)
         if args.threads is not None:
             from ._reactor import reactor_loop, set_thread_pool_size
 
@@ -616,6 +641,26 @@ class CommandLineInterface:
             sys.exit(1)
 
     # -- helpers -------------------------------------------------------------
+
+    @staticmethod
+    def _install_reactor(choice: str | None) -> None:
+        """Install the reactor on the ``--loop`` event loop, unless one is installed.
+
+        ``None`` (no ``--loop``): ``DAPHNE_LOOP``, else ``auto``.  Worker
+        processes are started with the same arguments and environment, so they
+        choose the same way.
+        """
+        try:
+            loop = install_asyncio_reactor(choice)
+        except LoopUnavailable as error:
+            raise CLIError(str(error)) from None
+        if choice in ("asyncio", "uvloop") and loop_name(loop) != choice:
+            logger.warning(
+                "--loop %s ignored: the reactor was already installed on the %s loop "
+                "(daphne.server was imported before the command line was read)",
+                choice,
+                loop_name(loop),
+            )
 
     def load_asgi_app(self, asgi_app_path: str) -> Any:
         """Import the application object named by ``asgi_app_path`` (``module:attr``).

@@ -7,7 +7,7 @@ Importing this module installs Twisted's asyncio reactor (see
 
 from __future__ import annotations
 
-from ._reactor import install_asyncio_reactor
+from ._reactor import install_asyncio_reactor, loop_name
 
 #: The asyncio loop the reactor runs on (Daphne's name for it).
 twisted_loop = install_asyncio_reactor()
@@ -153,6 +153,7 @@ class Server:
         self.http_factory = HTTPFactory(self, self.context)
         self.ws_factory = WebSocketFactory(self, server=self.config.server_name)
         self._begin_twisted_logging()
+        logger.info("Event loop: %s", loop_name(loop))
         if not self._start_lifespan(loop):
             return
         logger.info(

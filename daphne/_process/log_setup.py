@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import logging.config
 from typing import Any
 
 from ..access import JSONFormatter, _compile_format
@@ -72,7 +71,9 @@ def configure_logging(
     if config_path is not None:
         config = load_log_config(config_path)
         try:
-            logging.config.dictConfig(config)
+            from logging.config import dictConfig  # imported only for --log-config
+
+            dictConfig(config)
         except (ValueError, TypeError, AttributeError, ImportError) as error:
             raise ConfigFileError(f"log config {config_path}: {_one_line(error)}", 1) from None
     elif json_lines:

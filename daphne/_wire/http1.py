@@ -55,7 +55,6 @@ from .._errors import BadRequest
 from .http1_output import SocketOutput, plain_socket
 from .http1_parser import ChunkedDecoder, find_head_end, has_bare_lf, parse_request_head
 from .http1_wire import WebRequest, error_response
-from .http2 import H2Protocol
 from .switch import Choice, first_bytes, h2c_upgradable, start_h2c, start_http2, start_websocket
 from .tls import tls_extension
 
@@ -245,12 +244,12 @@ class HTTP1Connection(SocketOutput, Protocol):
     def resumeProducing(self) -> None:
         self._write_paused = False
         self._wake_drain_waiters()
-        if (
-            self.state is ConnState.UPGRADED
-            and self._reading_paused
-            and isinstance(self._upgraded, H2Protocol)
-        ):
-            self.resume_reading()
+        if self.state is ConnState.UPGRADED and self._reading_paused:
+            # Imported here: the HTTP/2 stack loads with the first HTTP/2 connection.
+            from .http2 import H2Protocol
+
+            if isinstance(self._upgraded, H2Protocol):
+                self.resume_reading()
 
     @property
     def write_paused(self) -> bool:

@@ -32,7 +32,6 @@ from typing import Any, Protocol
 from .._asgi.ws_stream import WebSocketStream, handshake_problem
 from .._context import ServerContext
 from .._errors import BadRequest
-from .http2 import PREFACE, H2Protocol
 
 logger = logging.getLogger("daphne.http_protocol")
 
@@ -50,6 +49,12 @@ __all__ = [
 #: (it is read whole first); bigger ones are served over HTTP/1.1.
 H2C_MAX_BODY = 64 * 1024
 _BASE64URL_RE = re.compile(rb"[A-Za-z0-9_-]*={0,2}")
+
+
+#: The HTTP/2 client connection preface (RFC 9113 §3.4).  Kept here, not
+#: imported from ``_wire.http2``: the HTTP/2 stack (h2, hpack, hyperframe) is
+#: imported when the first connection speaks HTTP/2, not at start-up.
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
 class Choice(enum.Enum):
@@ -82,6 +87,8 @@ def first_bytes(pending: bytes, negotiated: bytes | None, h2c: bool) -> Choice:
 
 def start_http2(conn: Connection, pending: bytes) -> None:
     """Speak HTTP/2 on ``conn`` from now on; ``pending``: the bytes read so far."""
+    from .http2 import H2Protocol
+
     protocol = H2Protocol(conn, conn.context, conn.facts)
     conn.hand_over(protocol)
     protocol.start(pending)
@@ -117,6 +124,8 @@ def start_h2c(conn: Connection, head: Any, body: bytes, rest: bytes) -> None:
 
     ``rest``: bytes the client sent after the request (its HTTP/2 preface...).
     """
+    from .http2 import H2Protocol
+
     settings = next(value for name, value in head.headers if name == b"http2-settings")
     conn.write(
         b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import subprocess
 import sys
@@ -152,15 +153,35 @@ def test_other_reactor_is_replaced_with_warning() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-def test_asgi_threads_sets_executor() -> None:
-    """ASGI_THREADS bounds the reactor loop's default executor."""
+@pytest.mark.parametrize(
+    "loop",
+    [
+        "asyncio",
+        pytest.param(
+            "uvloop",
+            marks=pytest.mark.skipif(
+                importlib.util.find_spec("uvloop") is None, reason="uvloop is not installed"
+            ),
+        ),
+    ],
+)
+def test_asgi_threads_sets_executor(loop: str) -> None:
+    """ASGI_THREADS bounds the reactor loop's default executor (on either event loop)."""
     code = (
+        "import asyncio, threading, time\n"
         "import daphne.server\n"
         "from daphne._reactor import reactor_loop\n"
-        "executor = reactor_loop()._default_executor\n"
-        "assert executor is not None and executor._max_workers == 3, executor\n"
+        "names = set()\n"
+        "def work():\n"
+        "    names.add(threading.current_thread().name)\n"
+        "    time.sleep(0.05)\n"
+        "async def main():\n"
+        "    loop = asyncio.get_running_loop()\n"
+        "    await asyncio.gather(*(loop.run_in_executor(None, work) for _ in range(8)))\n"
+        "reactor_loop().run_until_complete(main())\n"
+        "assert len(names) == 3, names\n"
     )
-    env = {"ASGI_THREADS": "3", "PATH": ""}
+    env = {"ASGI_THREADS": "3", "PATH": "", "DAPHNE_LOOP": loop}
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60, env=env)
 
 

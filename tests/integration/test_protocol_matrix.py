@@ -10,7 +10,9 @@ machine with validation off, so they can send what a polite client would
 refuse (control bytes in header values, a HEADERS frame without END_HEADERS).
 
 Servers (``python -m daphne`` on 127.0.0.1, port 0) are started lazily, one per
-(plain or TLS, option set), and shared by the whole module.  The app
+(plain or TLS, option set), and shared by the whole module; the whole module
+runs once per event loop (``--loop asyncio``, and ``--loop uvloop`` when uvloop
+is installed).  The app
 (``tests/apps/matrix_apps.py``) records what it received per ``?id=``; tests
 read it back with ``GET /__log?id=...``.  Every wait is bounded and polls a
 condition.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -77,10 +80,14 @@ def uid() -> str:
 
 
 class ServerPool:
-    """Daphne processes started on first use and kept until the module ends."""
+    """Daphne processes started on first use and kept until the module ends.
 
-    def __init__(self, folder: Any) -> None:
+    :ivar loop: the ``--loop`` every server of the pool runs on.
+    """
+
+    def __init__(self, folder: Any, loop: str) -> None:
         self.folder = folder
+        self.loop = loop
         self.tls = TLSFiles(folder)
         self.ssl_context = self.tls.client_context()
         self.stack = contextlib.ExitStack()
@@ -91,7 +98,8 @@ class ServerPool:
         if key not in self.servers:
             log = self.folder / f"access-{'tls' if secure else 'plain'}-{options}.log"
             listen = ["-e", self.tls.endpoint] if secure else ["-b", "127.0.0.1", "-p", "0"]
-            daphne = DaphneCommand([*listen, "--access-log", str(log), *OPTION_SETS[options], APP])
+            options_given = ["--loop", self.loop, *OPTION_SETS[options]]
+            daphne = DaphneCommand([*listen, "--access-log", str(log), *options_given, APP])
             self.stack.enter_context(daphne.start())
             assert daphne.port, daphne.output()
             daphne.access_log = log  # type: ignore[attr-defined]
@@ -99,9 +107,21 @@ class ServerPool:
         return self.servers[key]
 
 
-@pytest.fixture(scope="module")
-def pool(tmp_path_factory):
-    servers = ServerPool(tmp_path_factory.mktemp("matrix"))
+@pytest.fixture(
+    scope="module",
+    params=[
+        "asyncio",
+        pytest.param(
+            "uvloop",
+            marks=pytest.mark.skipif(
+                importlib.util.find_spec("uvloop") is None, reason="uvloop is not installed"
+            ),
+        ),
+    ],
+)
+def pool(tmp_path_factory, request):
+    """The servers, once per event loop (pytest runs all tests of one loop, then the next)."""
+    servers = ServerPool(tmp_path_factory.mktemp(f"matrix-{request.param}"), request.param)
     with servers.stack:
         yield servers
 
