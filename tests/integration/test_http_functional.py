@@ -12,6 +12,7 @@ import time
 
 import httpx
 import pytest
+from attack import rss_bytes as rss
 from processes import DaphneCommand
 
 pytestmark = pytest.mark.timeout(120)
@@ -32,14 +33,6 @@ def server():
     ).start(wait_for="Listening on") as daphne:
         daphne.base = f"http://127.0.0.1:{daphne.port}"
         yield daphne
-
-
-def rss(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
 
 
 def raw_exchange(port: int, data: bytes, timeout: float = 5) -> bytes:

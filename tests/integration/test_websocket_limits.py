@@ -24,6 +24,8 @@ import h2.config
 import h2.connection
 import h2.events
 import pytest
+from attack import cpu_seconds
+from attack import rss_bytes as rss
 from h2ws_client import parse_frame
 from processes import DaphneCommand
 
@@ -39,20 +41,6 @@ _SMALL_BUFFER = 64 * 1024
 
 
 # -- measuring the server --------------------------------------------------------------
-
-
-def rss(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_until(

@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import Any
 
 import pytest
+from cli_fakes import FakeServer, RecordingCLI, keep_logging, run_cli  # noqa: F401 - keep_logging is an autouse fixture
 
 from daphne import __version__
 from daphne._config import ServerConfig
 from daphne.cli import DEFAULT_HOST, DEFAULT_PORT, CommandLineInterface
 from daphne.server import Server
-
-
-class FakeServer:
-    """Records its keyword arguments instead of serving."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.__dict__.update(kwargs)
-        self.init_kwargs = kwargs
-        self.abort_start = False
-
-    def run(self) -> None:
-        pass
-
-
-class RecordingCLI(CommandLineInterface):
-    server_class = FakeServer
 
 
 async def asgi3_app(scope: Any, receive: Any, send: Any) -> None:
@@ -43,17 +27,6 @@ class Asgi2App:
 
     async def __call__(self, receive: Any, send: Any) -> None:
         pass
-
-
-@pytest.fixture(autouse=True)
-def _keep_logging(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)
-
-
-def run_cli(*args: str) -> FakeServer:
-    cli = RecordingCLI()
-    cli.run([*args, "apps.basic:scope_json"])
-    return cli.server
 
 
 def test_defaults_listen_on_localhost_8000() -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_fakes import RecordingCLI, keep_logging  # noqa: F401 - keep_logging is an autouse fixture
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,23 +19,6 @@ from daphne._process.config_file import (
     read_config_file,
 )
 from daphne.cli import CLIError, CommandLineInterface
-
-
-class FakeServer:
-    def __init__(self, **kwargs: Any) -> None:
-        self.init_kwargs = kwargs
-
-    def run(self) -> None:
-        pass
-
-
-class RecordingCLI(CommandLineInterface):
-    server_class = FakeServer
-
-
-@pytest.fixture(autouse=True)
-def _keep_logging(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)
 
 
 def write(tmp_path: Path, text: str, name: str = "daphne.toml") -> str:

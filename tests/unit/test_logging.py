@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_fakes import RecordingCLI
 
 from daphne._process.config_file import ConfigFileError
 from daphne._process.log_setup import (
@@ -20,18 +21,6 @@ from daphne._process.log_setup import (
 )
 from daphne.access import AccessLogGenerator
 from daphne.cli import CLIError, CommandLineInterface
-
-
-class FakeServer:
-    def __init__(self, **kwargs: Any) -> None:
-        self.init_kwargs = kwargs
-
-    def run(self) -> None:
-        pass
-
-
-class RecordingCLI(CommandLineInterface):
-    server_class = FakeServer
 
 
 @pytest.fixture

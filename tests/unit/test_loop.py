@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 import pytest
+from cli_fakes import FakeServer, RecordingCLI, keep_logging  # noqa: F401 - keep_logging is an autouse fixture
 
 from daphne import _reactor
 from daphne.cli import CommandLineInterface
@@ -21,23 +22,6 @@ except ImportError:  # pragma: no cover - depends on the environment
     uvloop = None
 
 needs_uvloop = pytest.mark.skipif(uvloop is None, reason="uvloop is not installed")
-
-
-class FakeServer:
-    def __init__(self, **kwargs: Any) -> None:
-        self.abort_start = False
-
-    def run(self) -> None:
-        pass
-
-
-class RecordingCLI(CommandLineInterface):
-    server_class = FakeServer
-
-
-@pytest.fixture(autouse=True)
-def _keep_logging(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)
 
 
 @pytest.fixture

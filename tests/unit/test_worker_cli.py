@@ -10,31 +10,12 @@ import socket
 from typing import Any
 
 import pytest
+from cli_fakes import FakeServer, RecordingCLI, keep_logging, run_cli  # noqa: F401 - keep_logging is an autouse fixture
 
 from daphne._process import worker as _worker
 from daphne._process.supervisor import Supervisor, Worker
 from daphne._process.worker import ENDPOINTS_ENV, MAX_REQUESTS_ENV, READY_FD_ENV, RequestBudget
-from daphne.cli import CLIError, CommandLineInterface
-
-
-class FakeServer:
-    """Records its keyword arguments instead of serving."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.init_kwargs = kwargs
-        self.abort_start = False
-
-    def run(self) -> None:
-        pass
-
-
-class RecordingCLI(CommandLineInterface):
-    server_class = FakeServer
-
-
-@pytest.fixture(autouse=True)
-def _keep_logging(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)
+from daphne.cli import CLIError
 
 
 @pytest.fixture(autouse=True)
@@ -45,12 +26,6 @@ def _no_supervisor(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("the supervisor was started")
 
     monkeypatch.setattr("daphne.cli.supervise", refuse)
-
-
-def run_cli(*args: str) -> FakeServer:
-    cli = RecordingCLI()
-    cli.run([*args, "apps.basic:scope_json"])
-    return cli.server
 
 
 @pytest.mark.parametrize(
