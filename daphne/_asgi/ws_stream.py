@@ -129,6 +129,8 @@ class WebSocketStream:
         self._queued = 0
         self._queued_messages = 0
         self._stalled = False
+        #: A protocol error found behind messages the app has not read yet: (code, reason).
+        self._failure: tuple[int, str] | None = None
         self._write_waiter: Awaitable[None] | None = None
         self._reading_paused = False
         self._last_inbound = self._opened_at = context.clock.seconds()
@@ -194,7 +196,12 @@ class WebSocketStream:
         """
         engine = self.engine
         high_water = self.config.read_high_water
-        while self._open and not self._finished and self._write_waiter is None:
+        while (
+            self._open
+            and not self._finished
+            and self._write_waiter is None
+            and self._failure is None
+        ):
             if self._queued > high_water or self._queued_messages > MAX_QUEUED_MESSAGES:
                 self._stalled = True
                 break
@@ -216,7 +223,14 @@ class WebSocketStream:
         elif isinstance(event, Closed):
             self._peer_closed(event)
         elif isinstance(event, Failed):
-            self._fail(event.code, event.reason)
+            if self._queued_messages:
+                # Messages that came before the error still reach the app (and it may
+                # answer them, as RFC 6455 clients such as Autobahn expect); the
+                # connection fails once it has read them, or after the close timeout.
+                self._failure = (event.code, event.reason)
+                self._set_timer("failure", self.config.websocket_close_timeout, self._fail_now)
+            else:
+                self._fail(event.code, event.reason)
 
     def _watch_write_side(self) -> None:
         """Read no further while what we owe the client is backed up (pongs)."""
@@ -255,6 +269,11 @@ class WebSocketStream:
             return
         self._queued -= len(message.get("text") or message.get("bytes") or "")
         self._queued_messages -= 1
+        if self._failure is not None:
+            if not self._queued_messages:
+                # After the app's handling of this last message, up to its next receive().
+                self.context.loop.call_soon(self._fail_now)
+            return
         if (
             self._stalled
             and self._queued <= self.config.read_high_water // 2
@@ -272,6 +291,12 @@ class WebSocketStream:
             self.channel.write(engine.send_close(None if event.code == 1005 else event.code))
         self._finish(event.code, event.reason)
         self.channel.close()
+
+    def _fail_now(self) -> None:
+        failure, self._failure = self._failure, None
+        if failure is not None and not self._finished:
+            self._cancel_timer("failure")
+            self._fail(*failure)
 
     def _fail(self, code: int, reason: str) -> None:
         engine = self.engine

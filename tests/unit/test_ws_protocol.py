@@ -399,3 +399,37 @@ def test_deflate_negotiated_unless_disabled(make) -> None:
     h = make(WSApp(), websocket_per_message_deflate=False)
     h.feed(offer)
     assert h.written.startswith(b"HTTP/1.1 101") and b"Sec-WebSocket-Extensions" not in h.written
+
+
+def test_messages_before_a_protocol_error_are_answered_first(make) -> None:
+    """Autobahn 4.1.x/4.2.x: a message, then a frame with a reserved opcode, in one read.
+    The app reads (and answers) the message; then the connection fails with 1002."""
+    app = WSApp()
+    h = make(app)
+    h.feed(HANDSHAKE)
+    h.feed(client_frame(1, b"first") + client_frame(7, b"") + client_frame(9, b"ping"))
+    frames = server_frames(after_head(h.written))
+    assert frames[0] == (0x81, 1, b"first"), frames
+    assert frames[-1][0] == 0x88 and frames[-1][2][:2] == struct.pack("!H", 1002), frames
+    assert (0x8A, 10, b"ping") not in frames  # nothing after the bad frame is processed
+    assert h.closed
+    assert app.received[-1]["type"] == "websocket.disconnect"
+    assert app.received[-1]["code"] == 1002
+
+
+def test_a_protocol_error_behind_unread_messages_fails_after_the_close_timeout(make) -> None:
+    """An app that never reads what came before the error does not keep the socket."""
+
+    async def silent(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await asyncio.get_running_loop().create_future()
+
+    h = make(silent, websocket_close_timeout=2)
+    h.feed(HANDSHAKE)
+    h.feed(client_frame(1, b"unread") + client_frame(7, b""))
+    assert not h.closed
+    h.advance(2.1)
+    assert h.closed
+    frames = server_frames(after_head(h.written))
+    assert frames[-1][0] == 0x88 and frames[-1][2][:2] == struct.pack("!H", 1002), frames
