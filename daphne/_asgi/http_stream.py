@@ -64,12 +64,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("daphne.http_protocol")
 
-__all__ = ["MAX_QUEUED_MESSAGES", "HTTPStream", "HTTPWire", "StreamState"]
+__all__ = ["INPUT_TURN", "MAX_QUEUED_MESSAGES", "HTTPStream", "HTTPWire", "StreamState"]
 
 #: Unread body pieces (wire deliveries: DATA frames, chunks, reads) at which reading
 #: pauses, besides ``read_high_water`` bytes: a client cutting its body into tiny pieces
 #: is paused after as many pieces as one sending big ones.
 MAX_QUEUED_MESSAGES = 64
+#: Seconds of loop time one connection's input may take before it yields to the
+#: others (a read's slices in ``_wire.http1``; WebSocket refills in ``ws_stream``).
+INPUT_TURN = 0.005
 _DISCONNECT = {"type": "http.disconnect"}
 _NO_BODY_STATUSES = frozenset((204, 304))
 Headers = list[tuple[bytes, bytes]]

@@ -44,7 +44,7 @@ from typing import Any
 from .._errors import BadRequest
 from .application import ApplicationInstance
 from .headers import with_defaults
-from .http_stream import MAX_QUEUED_MESSAGES
+from .http_stream import INPUT_TURN, MAX_QUEUED_MESSAGES
 from .responses import error_headers, error_page, status_line
 from .scope import RequestFacts, build_websocket_scope
 from .traffic_log import debug_event
@@ -131,6 +131,9 @@ class WebSocketStream:
         self._stalled = False
         #: A protocol error found behind messages the app has not read yet: (code, reason).
         self._failure: tuple[int, str] | None = None
+        #: When this connection's current share of the loop began (see _message_received).
+        self._turn_started = 0.0
+        self._refill_scheduled = False
         self._write_waiter: Awaitable[None] | None = None
         self._reading_paused = False
         self._last_inbound = self._opened_at = context.clock.seconds()
@@ -179,7 +182,7 @@ class WebSocketStream:
             return
         if self._open:
             self.engine.feed(data)
-            self._last_inbound = self.context.clock.seconds()
+            self._last_inbound = self._turn_started = self.context.clock.seconds()
             self._pump()
         elif self.cycle.state is WSState.CONNECTING:
             # Frames sent before our answer (allowed to be pipelined) wait for it.
@@ -211,6 +214,12 @@ class WebSocketStream:
                 break
             self._handle_event(event)
         self._update_reading()
+
+    def _refill(self) -> None:
+        """A new loop turn: go on turning input into messages for the app."""
+        self._refill_scheduled = False
+        self._turn_started = self.context.clock.seconds()
+        self._pump()
 
     def _handle_event(self, event: Event) -> None:
         if isinstance(event, Message):
@@ -280,9 +289,15 @@ class WebSocketStream:
             and self._queued_messages <= MAX_QUEUED_MESSAGES // 2
         ):
             # Called from the app's receive(): refill its queue at once (a loop
-            # turn per refill would cost a fifth of the small-message rate).
+            # turn per refill would cost a fifth of the small-message rate), but
+            # only within this turn's share of the loop: an app that never has to
+            # wait would otherwise eat a whole flood without letting others run.
             self._stalled = False
-            self._pump()
+            if self.context.clock.seconds() - self._turn_started < INPUT_TURN:
+                self._pump()
+            elif not self._refill_scheduled:
+                self._refill_scheduled = True
+                self.context.loop.call_soon(self._refill)
 
     def _peer_closed(self, event: Closed) -> None:
         engine = self.engine

@@ -50,6 +50,7 @@ from twisted.internet.interfaces import IPushProducer, ISSLTransport
 from twisted.internet.protocol import Protocol
 from zope.interface import implementer
 
+from .._asgi.http_stream import INPUT_TURN
 from .._context import ServerContext
 from .._errors import BadRequest
 from .http1_output import SocketOutput, plain_socket
@@ -64,10 +65,11 @@ __all__ = ["INPUT_SLICE", "INPUT_TURN", "ConnState", "HTTP1Connection"]
 
 #: Largest unread body remainder drained (rather than closing) after an early response.
 _MAX_DISCARD = 256 * 1024
-#: Bytes of a read handed to the protocol at a time (see the module: fairness).
+#: Bytes of a read handed to the protocol at a time (see the module: fairness); the
+#: most, for input that is cheap per byte.
 INPUT_SLICE = 16 * 1024
-#: Seconds of loop time one read may take before the rest waits for the next iteration.
-INPUT_TURN = 0.005
+#: The least, for input that is costly per byte (tiny HTTP/2 or WebSocket frames).
+_MIN_SLICE = 2 * 1024
 _UNKNOWN = object()
 
 
@@ -115,6 +117,8 @@ class HTTP1Connection(SocketOutput, Protocol):
         self._reading_paused = False
         #: Bytes read but not yet handled (waiting for the next loop iteration), and its call.
         self._backlog = b""
+        #: This connection's current slice size (adapts between _MIN_SLICE and INPUT_SLICE).
+        self._slice = INPUT_SLICE
         self._backlog_call: Any = None
         self._init_output()
         self._facts: dict[str, Any] = {}
@@ -153,14 +157,15 @@ class HTTP1Connection(SocketOutput, Protocol):
 
     def _consume(self, data: bytes) -> None:
         """Handle ``data`` slice by slice; defer the rest once this read used its turn."""
-        if len(data) <= INPUT_SLICE:
+        size = self._slice
+        if len(data) <= size:
             self._handle(data)
             return
         clock = self.context.clock
-        started = clock.seconds()
+        started = last = clock.seconds()
         offset = 0
         while offset < len(data):
-            step = INPUT_SLICE
+            step = size
             if self.state is ConnState.BODY and self._chunked is None and self._body_left > step:
                 # Plain body bytes cost little per byte and go to the app as they are:
                 # hand them over whole; slices are for what has to be parsed.
@@ -169,7 +174,16 @@ class HTTP1Connection(SocketOutput, Protocol):
             offset += step
             if self.disconnected or self.state is ConnState.CLOSED:
                 return
-            if offset < len(data) and clock.seconds() - started >= INPUT_TURN:
+            now = clock.seconds()
+            # Input that is costly per byte (tiny frames) gets smaller slices, so that
+            # one slice stays well within a turn; cheap input grows them back.
+            if now - last > INPUT_TURN / 4 and size > _MIN_SLICE:
+                size //= 2
+            elif now - last < INPUT_TURN / 16 and size < INPUT_SLICE:
+                size *= 2
+            last = now
+            self._slice = size
+            if offset < len(data) and now - started >= INPUT_TURN:
                 self._backlog = data[offset:]
                 if not self._reading_paused:
                     self.transport.pauseProducing()
