@@ -399,6 +399,12 @@ def _listen_failure_text(failure: Any, description: str) -> str:
             return f"cannot listen on UNIX socket {args[0]}: directory {directory} does not exist"
         if not os.access(directory, os.W_OK | os.X_OK):
             return f"cannot listen on UNIX socket {args[0]}: directory {directory} is not writable"
+        # Twisted names the path as bytes (b'/run/x.sock'): say it as text, with the reason.
+        error = getattr(failure.value, "socketError", None)
+        reason = getattr(error, "strerror", None) or text
+        if os.path.isdir(args[0]):
+            reason = f"{args[0]} is a directory"
+        return f"cannot listen on UNIX socket {args[0]}: {reason}"
     return text
 
 

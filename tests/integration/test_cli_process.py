@@ -115,6 +115,16 @@ def test_unix_socket_in_a_missing_directory(tmp_path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_unix_socket_path_that_is_taken_is_named_as_text(tmp_path) -> None:
+    """-u onto a directory: the path as text (Twisted's message showed b'/path') and why."""
+    path = tmp_path / "taken.sock"
+    path.mkdir()
+    result = run_daphne(["-u", str(path), "apps.basic:scope_json"])
+    assert result.returncode == 1
+    assert f"cannot listen on UNIX socket {path}: {path} is a directory" in result.stderr
+    assert "b'" not in result.stderr and "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_serves_then_stops_cleanly_on_signal(sig: int) -> None:
     """`daphne -p 0` logs its real port, serves, and exits 0 on SIGTERM/SIGINT."""
