@@ -67,9 +67,14 @@ class DaphneCommand:
     def _read_lines(self, wait: float) -> list[str]:
         """Read the output written since last time (after waiting ``wait`` s); return new lines."""
         time.sleep(wait)
-        self._output.seek(self._read_offset)
-        chunk = self._output.read()
-        self._read_offset += len(chunk)
+        # pread, not seek + read: the server writes through a descriptor that shares
+        # this file's offset, so moving it would make the server overwrite its own lines.
+        fd = self._output.fileno()
+        pieces = []
+        while piece := os.pread(fd, 1 << 20, self._read_offset):
+            pieces.append(piece)
+            self._read_offset += len(piece)
+        chunk = b"".join(pieces)
         self._partial += chunk.decode("utf-8", "replace")
         *new, self._partial = self._partial.split("\n")
         self.log.extend(new)
