@@ -91,7 +91,8 @@ def _port(text: str) -> int:
 
 
 def _any_int(text: str) -> int:
-    return _number(text, int)  # type: ignore[no-any-return]
+    value: int = _number(text, int)
+    return value
 
 
 def _frame_size(text: str) -> int:

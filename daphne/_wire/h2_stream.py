@@ -77,11 +77,6 @@ class H2Sender:
         self._backlogged = False
         self._unacked = 0
 
-    @property
-    def _pending(self) -> int:
-        """How many bytes wait to be sent (0 when none)."""
-        return self._pending_size
-
     def _credit(self, flow_length: int) -> None:
         """Acknowledge ``flow_length`` received bytes now, or when reading resumes."""
         if flow_length:

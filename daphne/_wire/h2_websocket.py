@@ -98,7 +98,7 @@ class H2WebSocketStream(H2Sender):
             self._queue(data, False)
 
     def drained(self) -> Awaitable[None] | None:
-        if self._pending and not self.response_done:
+        if self._pending_size and not self.response_done:
             if self._drain is None or self._drain.done():
                 self._drain = self.protocol.context.loop.create_future()
             return self._drain

@@ -15,7 +15,8 @@ into its own virtualenv under ``$XDG_CACHE_HOME/daphne-autobahn`` (``~/.cache``
 by default), made from a Python 2.7 found on the PATH, under pyenv, or named by
 ``WSTEST_PYTHON``; ``WSTEST`` names a ready ``wstest`` instead.  The server is
 ``python -m daphne`` from the interpreter running this script (or
-``DAPHNE_PYTHON``), serving :mod:`echo_app` with 32 MiB message and frame
+``DAPHNE_PYTHON``), serving the benchmark's WebSocket echo (``bench/apps.py``,
+``ws_echo``) with 32 MiB message and frame
 limits, as the big-message cases need.
 """
 
@@ -35,6 +36,8 @@ from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+#: Where ``apps.ws_echo`` lives (the benchmark's echo app, standard library only).
+APPS = HERE.parent.parent / "bench"
 SUITE_VERSION = "25.10.1"
 ALL_CASES = "1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*,12.*,13.*"
 FAST_CASES = "1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*"
@@ -131,14 +134,14 @@ def run(
     limit = str(32 * 1024 * 1024)
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(APPS), os.environ.get("PYTHONPATH", "")]),
     }
     with tempfile.TemporaryDirectory(prefix="autobahn-") as folder:
         log = open(os.path.join(folder, "server.log"), "wb")  # noqa: SIM115 - closed below
         server = subprocess.Popen(
             [python, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port),
              "--websocket-max-message-size", limit, "--websocket-max-frame-size", limit,
-             "echo_app:app"],
+             "--lifespan", "off", "apps:ws_echo"],
             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=folder,
         )  # fmt: skip
         try:
