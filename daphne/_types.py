@@ -7,7 +7,7 @@ narrows a value where it reads it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 __all__ = [
@@ -20,10 +20,10 @@ __all__ = [
 ]
 
 #: An ASGI connection scope.  Any: the spec allows any value under any key.
-Scope = MutableMapping[str, Any]
+Scope = dict[str, Any]
 #: An ASGI event, in either direction.  Any: applications may send any value, which the
 #: cycles validate before use.
-Message = MutableMapping[str, Any]
+Message = dict[str, Any]
 ASGIReceive = Callable[[], Awaitable[Message]]
 ASGISend = Callable[[Message], Awaitable[None]]
 #: An ASGI 3 application (ASGI 2 double-callables are wrapped before they reach the core).
