@@ -1,6 +1,9 @@
 """``ServerConfig``: every limit, timeout and switch of the server, in one place.
 
-Covered by ``tests/unit/test_config.py``.
+Its field defaults are the only place a default is written: the command line
+(``daphne._cli_options``) reads them with :func:`config_default`, and the
+literals of ``Server.__init__`` (Daphne 4.2's signature) are checked against
+them.  Covered by ``tests/unit/test_config.py``.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import dataclasses
 from ._asgi.proxy import SOURCES as _PROXY_SOURCES
 from ._asgi.proxy import TrustedProxies as _TrustedProxies
 
-__all__ = ["SECONDS", "ServerConfig"]
+__all__ = ["SECONDS", "ServerConfig", "config_default"]
 
 #: Unit marker: the field is in seconds.
 SECONDS = 1.0
@@ -91,15 +94,15 @@ class ServerConfig:
     #: Seconds in-flight requests and WebSockets get to finish when the server stops.
     graceful_timeout: float = 10 * SECONDS
     #: Longest request line (method, target, version), in bytes; longer gets 414.
-    max_request_line: int = 16 * KIB
+    limit_request_line: int = 16 * KIB
     #: Largest request header section, in bytes; larger gets 431.
     max_header_bytes: int = 64 * KIB
     #: Most header field lines in one request; more gets 431.
-    max_header_count: int = 500
+    limit_request_fields: int = 500
     #: Most open connections or running app instances before new requests get 503 (None: no cap).
     limit_concurrency: int | None = None
     #: Largest single header field line, in bytes; larger gets 431.
-    max_field_size: int = 16 * KIB
+    limit_request_field_size: int = 16 * KIB
     #: Largest request body in bytes (None: unlimited); larger gets 413.
     limit_request_body: int | None = None
     #: Seconds a client has to send a complete request head once it started one (slowloris).
@@ -179,3 +182,20 @@ class ServerConfig:
                 raise ValueError(f"{name} must be positive, got {value}")
         if self.body_read_timeout is not None and self.body_read_timeout <= 0:
             raise ValueError(f"body_read_timeout must be positive, got {self.body_read_timeout}")
+
+
+#: Field name -> default (every field has a plain default).
+_DEFAULTS: dict[str, object] = {
+    field.name: field.default for field in dataclasses.fields(ServerConfig)
+}
+
+
+def config_default(name: str) -> object:
+    """The default of the :class:`ServerConfig` field ``name``.
+
+    :raises KeyError: there is no such field.
+    """
+    try:
+        return _DEFAULTS[name]
+    except KeyError:
+        raise KeyError(f"ServerConfig has no field {name!r}") from None

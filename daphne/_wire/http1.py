@@ -360,15 +360,15 @@ class HTTP1Connection(SocketOutput, Protocol):
                 return
             self._start_head_timer()
             line_end = buffer.find(b"\n")
-            if line_end == -1 and len(buffer) > config.max_request_line:
+            if line_end == -1 and len(buffer) > config.limit_request_line:
                 self._reject(BadRequest("Request line too long", 414), buffer)
-            elif len(buffer) > config.max_request_line + config.max_header_bytes:
+            elif len(buffer) > config.limit_request_line + config.max_header_bytes:
                 self._reject(BadRequest("Request header fields too large", 431), buffer)
             return
         line_end = buffer.find(b"\n", 0, head_end + 1)
         if line_end == -1:
             line_end = head_end
-        if line_end > config.max_request_line:
+        if line_end > config.limit_request_line:
             self._reject(BadRequest("Request line too long", 414), buffer)
             return
         if head_end - line_end > config.max_header_bytes:
@@ -376,7 +376,7 @@ class HTTP1Connection(SocketOutput, Protocol):
             return
         try:
             head = parse_request_head(
-                buffer[:head_end], config.max_header_count, config.max_field_size
+                buffer[:head_end], config.limit_request_fields, config.limit_request_field_size
             )
         except BadRequest as error:
             self._reject(error, buffer)

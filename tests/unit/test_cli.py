@@ -295,9 +295,9 @@ def test_limit_options() -> None:
     assert kwargs["header_read_timeout"] == 9
     assert kwargs["body_read_timeout"] == 11
     assert kwargs["limit_request_body"] == 100
-    assert kwargs["max_request_line"] == 200
-    assert kwargs["max_header_count"] == 20
-    assert kwargs["max_field_size"] == 300
+    assert kwargs["limit_request_line"] == 200
+    assert kwargs["limit_request_fields"] == 20
+    assert kwargs["limit_request_field_size"] == 300
     assert kwargs["graceful_timeout"] == 3
 
 

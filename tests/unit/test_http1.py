@@ -423,13 +423,13 @@ def test_http10_error_status_line(make) -> None:
 
 def test_limits_414_and_431(make) -> None:
     """Over-long request lines get 414; too many or too large headers get 431."""
-    h = make(Recorder(), max_request_line=100)
+    h = make(Recorder(), limit_request_line=100)
     h.feed(b"GET /" + b"a" * 200 + b" HTTP/1.1\r\n\r\n")
     assert h.responses()[0].status == 414
-    h = make(Recorder(), max_request_line=100)
+    h = make(Recorder(), limit_request_line=100)
     h.feed(b"GET /" + b"a" * 200)  # no line end yet: refused as soon as it is too long
     assert h.responses()[0].status == 414
-    h = make(Recorder(), max_header_count=3)
+    h = make(Recorder(), limit_request_fields=3)
     h.feed(b"GET / HTTP/1.1\r\n" + b"X: 1\r\n" * 4 + b"\r\n")
     assert h.responses()[0].status == 431
     h = make(Recorder(), max_header_bytes=100)
@@ -647,8 +647,8 @@ def test_request_body_limit(make) -> None:
 
 
 def test_header_field_size_limit(make) -> None:
-    """A single header line over max_field_size gets 431."""
-    h = make(Recorder(), max_field_size=50)
+    """A single header line over limit_request_field_size gets 431."""
+    h = make(Recorder(), limit_request_field_size=50)
     h.feed(b"GET / HTTP/1.1\r\nX: " + b"a" * 60 + b"\r\n\r\n")
     assert h.responses()[0].status == 431
 
