@@ -20,13 +20,22 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from asgiref.compatibility import guarantee_single_callable
+
 from ._asgi.application import ApplicationInstance
 from ._asgi.http_cycle import check_header_types
 from ._context import ServerContext
+from ._types import ASGIApp
 
-__all__ = ["LegacyProtocols", "check_headers_type"]
+__all__ = ["LegacyProtocols", "check_headers_type", "single_callable"]
 
 Message = dict[str, Any]
+
+
+def single_callable(application: object) -> ASGIApp:
+    """``application`` as an ASGI 3 callable: an ASGI 2 "double callable" is wrapped."""
+    wrapped: ASGIApp = guarantee_single_callable(application)  # type: ignore[no-untyped-call]  # asgiref is untyped
+    return wrapped
 
 
 def check_headers_type(message: Message) -> None:

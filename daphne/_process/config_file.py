@@ -1,7 +1,8 @@
 """``--config FILE``: command-line options from a TOML (or JSON) file.
 
-Works from any ``argparse`` parser's own actions, so every option is covered,
-including ones added later:
+Works from the command line's table of options (``daphne._cli_options.OPTIONS``,
+records of :class:`FileOption`'s shape), so every option is covered, including
+ones added to the table later:
 
 * a key is a long option name without ``--`` (``port``, ``proxy-headers``;
   ``_`` and ``-`` are interchangeable) or a positional's name (``application``);
@@ -21,14 +22,38 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["ConfigFileError", "parse_with_config_file", "read_config_file"]
+__all__ = [
+    "ConfigFileError",
+    "FileOption",
+    "config_values",
+    "parse_with_config_file",
+    "read_config_file",
+]
 
-#: Options that make no sense inside a config file.
-_NOT_IN_FILE = (argparse._HelpAction, argparse._VersionAction)
+
+class FileOption(Protocol):
+    """What this module reads of one command-line option (``daphne._cli_parser.Option``)."""
+
+    @property
+    def flags(self) -> tuple[str, ...]: ...  # empty for a positional
+    @property
+    def dest(self) -> str: ...
+    @property
+    def action(self) -> str: ...  # "store", "store_true", "store_false", "store_const", "append"...
+    @property
+    def type(self) -> Callable[[str], object] | None: ...
+    @property
+    def const(self) -> object: ...
+    @property
+    def choices(self) -> Sequence[object] | None: ...
+
+
+#: An option with the ``argparse.Action`` the parser made of it.
+OptionAction = tuple[FileOption, argparse.Action]
 
 
 class ConfigFileError(ValueError):
@@ -89,65 +114,68 @@ def read_config_file(path: str, status: int = 2, label: str = "config file") -> 
     return data
 
 
-def _option_table(parser: argparse.ArgumentParser, config_dest: str) -> dict[str, Any]:
-    """Config-file key (dashed) → the argparse action it sets."""
-    table: dict[str, Any] = {}
-    for action in parser._actions:
-        if isinstance(action, _NOT_IN_FILE) or action.dest in (config_dest, argparse.SUPPRESS):
-            continue
-        if not action.option_strings:
-            table[action.dest.replace("_", "-")] = action
-        for option in action.option_strings:
-            if option.startswith("--"):
-                table[option[2:].replace("_", "-")] = action
+def _option_table(options: Iterable[FileOption], config_dest: str) -> dict[str, FileOption]:
+    """Config-file key (dashed) → the option it sets."""
+    table: dict[str, FileOption] = {}
+    for option in options:
+        if option.action == "version" or option.dest == config_dest:
+            continue  # makes no sense inside a config file
+        if not option.flags:
+            table[option.dest.replace("_", "-")] = option
+        for flag in option.flags:
+            if flag.startswith("--"):
+                table[flag[2:].replace("_", "-")] = option
     return table
 
 
-def _scalar(parser: argparse.ArgumentParser, key: str, action: Any, value: Any) -> Any:
-    """One value through the action's ``type`` and ``choices``."""
-    # argparse's registry maps type=None to an identity function: strings only.
-    convert = (
-        None if action.type is None else parser._registry_get("type", action.type, action.type)
-    )
+def _scalar(option: FileOption, value: object) -> object:
+    """One value through the option's ``type`` and ``choices``."""
+    convert = option.type  # None: strings only
     if isinstance(value, bool) and convert is not bool:
-        raise ValueError(f"expected {_kind(action)}, got a boolean")
+        raise ValueError(f"expected {_kind(option)}, got a boolean")
+    result: object
     if convert is None:
         if not isinstance(value, str):
             raise ValueError(f"expected a string, got {_toml_type(value)}")
         result = value
     else:
         if not isinstance(value, (str, int, float)):
-            raise ValueError(f"expected {_kind(action)}, got {_toml_type(value)}")
-        numeric = _kind(action) in ("an integer", "a number")
+            raise ValueError(f"expected {_kind(option)}, got {_toml_type(value)}")
+        numeric = _kind(option) in ("an integer", "a number")
         if (numeric and isinstance(value, str)) or (
-            _kind(action) == "an integer" and isinstance(value, float)
+            _kind(option) == "an integer" and isinstance(value, float)
         ):
             # TOML has types: port = "8000" is a mistake worth naming, not a number.
-            raise ValueError(f"expected {_kind(action)}, got {value!r}")
+            raise ValueError(f"expected {_kind(option)}, got {value!r}")
         try:
             result = convert(value if isinstance(value, str) else str(value))
         except argparse.ArgumentTypeError as error:
             raise ValueError(str(error)) from None
         except (TypeError, ValueError):
-            raise ValueError(f"expected {_kind(action)}, got {value!r}") from None
-    if action.choices is not None and result not in action.choices:
-        choices = ", ".join(repr(choice) for choice in action.choices)
+            raise ValueError(f"expected {_kind(option)}, got {value!r}") from None
+    if option.choices is not None and result not in option.choices:
+        choices = ", ".join(repr(choice) for choice in option.choices)
         raise ValueError(f"{result!r} is not one of {choices}")
     return result
 
 
-def _kind(action: Any) -> str:
-    names = {None: "a string", str: "a string", int: "an integer", float: "a number"}
-    if action.type in names:
-        return names[action.type]
-    # The command line's own converters (daphne.cli._port...) say what they return.
-    returns = getattr(action.type, "__annotations__", {}).get("return")
+def _kind(option: FileOption) -> str:
+    names: dict[object, str] = {
+        None: "a string",
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+    }
+    if option.type in names:
+        return names[option.type]
+    # The command line's own converters (daphne._cli_parser.port_number...) say what they return.
+    returns = getattr(option.type, "__annotations__", {}).get("return")
     return {"int": "an integer", "float": "a number", "str": "a string"}.get(
         returns if isinstance(returns, str) else getattr(returns, "__name__", ""), "a valid value"
     )
 
 
-def _toml_type(value: Any) -> str:
+def _toml_type(value: object) -> str:
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, list):
@@ -164,71 +192,59 @@ def _toml_type(value: Any) -> str:
 _UNSET = object()
 
 
-def _convert(parser: argparse.ArgumentParser, key: str, action: Any, value: Any) -> Any:
+def _convert(option: FileOption, value: object) -> object:
     """The namespace value ``key = value`` stands for, or ``_UNSET`` (leave the default)."""
-    if isinstance(action, argparse.BooleanOptionalAction):
+    if option.action in ("store_true", "store_false", "store_const"):
+        # The flag is given, or it is not.
         if not isinstance(value, bool):
             raise ValueError(f"expected true or false, got {_toml_type(value)}")
-        return value
-    if isinstance(action, (argparse._StoreConstAction, argparse._AppendConstAction)):
-        # store_true / store_false / store_const: the flag is given, or it is not.
-        if not isinstance(value, bool):
-            raise ValueError(f"expected true or false, got {_toml_type(value)}")
-        if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
-            return value if isinstance(action, argparse._StoreTrueAction) else not value
-        if not value:
-            return _UNSET
-        return [action.const] if isinstance(action, argparse._AppendConstAction) else action.const
-    if isinstance(action, argparse._CountAction):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"expected a count (0 or more), got {value!r}")
-        return value
-    repeated = (
-        isinstance(action, argparse._AppendAction)
-        or action.nargs in ("*", "+")
-        or (isinstance(action.nargs, int) and action.nargs > 1)
-    )
-    if repeated:
+        if option.action == "store_true":
+            return value
+        if option.action == "store_false":
+            return not value
+        return option.const if value else _UNSET
+    if option.action == "append":
         if not isinstance(value, list):
             # A repeatable option is a TOML array, even with one element.
             raise ValueError(f"expected a list (e.g. [{value!r}]), got {_toml_type(value)}")
-        items = value
-        converted = [_scalar(parser, key, action, item) for item in items]
-        if isinstance(action, argparse._AppendAction) and action.nargs not in (None, "?"):
-            return [converted]  # append with nargs: a list of lists
-        return converted
+        return [_scalar(option, item) for item in value]
+    if option.action != "store":
+        raise ValueError(f"cannot be set in a config file (argparse action {option.action!r})")
     if isinstance(value, list):
         raise ValueError("expected one value, got a list")
-    return _scalar(parser, key, action, value)
+    return _scalar(option, value)
 
 
 def config_values(
-    parser: argparse.ArgumentParser, data: dict[str, Any], path: str, config_dest: str = "config"
-) -> dict[str, Any]:
+    options: Iterable[FileOption], data: dict[str, Any], path: str, config_dest: str = "config"
+) -> dict[str, object]:
     """``dest → value`` for every key of ``data``; ConfigFileError naming a bad key."""
-    table = _option_table(parser, config_dest)
-    values: dict[str, Any] = {}
+    table = _option_table(options, config_dest)
+    values: dict[str, object] = {}
     for key, value in data.items():
-        action = table.get(str(key).replace("_", "-"))
-        if action is None:
+        option = table.get(str(key).replace("_", "-"))
+        if option is None:
             raise ConfigFileError(f"config file {path}: unknown option {key!r}")
         try:
-            converted = _convert(parser, key, action, value)
+            converted = _convert(option, value)
         except ValueError as error:
             raise ConfigFileError(f"config file {path}: option {key!r}: {error}") from None
         if converted is not _UNSET:
-            values[action.dest] = converted
+            values[option.dest] = converted
     return values
 
 
 @contextmanager
-def _not_required(parser: argparse.ArgumentParser, dests: Any) -> Iterator[None]:
-    """Make the actions for ``dests`` (``None``: every positional) optional for a while."""
+def _not_required(options: Iterable[OptionAction], dests: Collection[str] | None) -> Iterator[None]:
+    """Make the options for ``dests`` (``None``: every positional) optional for a while.
+
+    ``Action.required`` is the attribute argparse documents for ``add_argument(required=)``;
+    positionals cannot be declared optional any other way without changing ``--help``.
+    """
     changed = [
         action
-        for action in parser._actions
-        if action.required
-        and (action.dest in dests if dests is not None else not action.option_strings)
+        for option, action in options
+        if action.required and (option.dest in dests if dests is not None else not option.flags)
     ]
     for action in changed:
         action.required = False
@@ -240,31 +256,35 @@ def _not_required(parser: argparse.ArgumentParser, dests: Any) -> Iterator[None]
 
 
 def parse_with_config_file(
-    parser: argparse.ArgumentParser, argv: Sequence[str], config_dest: str = "config"
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str],
+    options: Sequence[OptionAction],
+    config_dest: str = "config",
 ) -> argparse.Namespace:
     """``parser.parse_args(argv)``, with defaults from the file named by ``--config``.
+
+    ``options`` are the parser's options, each with the ``argparse.Action`` made of it
+    (``OptionParser.option_actions``).
 
     :raises ConfigFileError: the file cannot be read, or names an unknown option,
         or gives a value of the wrong type.
     """
     argv = list(argv)
-    with _not_required(parser, None):
+    with _not_required(options, None):
         known, _ = parser.parse_known_args(argv)
     path = getattr(known, config_dest, None)
     if not path:
         return parser.parse_args(argv)
-    values = config_values(parser, read_config_file(path), path, config_dest)
-    appended = {
-        action.dest
-        for action in parser._actions
-        if isinstance(action, (argparse._AppendAction, argparse._AppendConstAction))
-    }
+    values = config_values(
+        (option for option, _ in options), read_config_file(path), path, config_dest
+    )
+    appended = {option.dest for option, _ in options if option.action == "append"}
     lists = {dest: value for dest, value in values.items() if dest in appended}
-    with _not_required(parser, set(values)):
+    with _not_required(options, set(values)):
         args = parser.parse_args(argv, namespace=argparse.Namespace(**values))
     for dest, from_file in lists.items():
         given = getattr(args, dest)
-        if given is not from_file and isinstance(given, list):
+        if given is not from_file and isinstance(given, list) and isinstance(from_file, list):
             # argparse appended the command line's values to a copy of the file's.
             setattr(args, dest, given[len(from_file) :])
     return args

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import inspect
 import sys
 from typing import Any
 
@@ -10,7 +12,8 @@ import pytest
 from cli_fakes import FakeServer, RecordingCLI, keep_logging, run_cli  # noqa: F401 - keep_logging is an autouse fixture
 
 from daphne import __version__
-from daphne._config import ServerConfig
+from daphne._cli_options import OPTIONS
+from daphne._config import ServerConfig, config_default
 from daphne.cli import DEFAULT_HOST, DEFAULT_PORT, CommandLineInterface
 from daphne.server import Server
 
@@ -283,7 +286,8 @@ def test_no_h2c() -> None:
 
 
 def test_limit_options() -> None:
-    """The limit and timeout options map onto Server keywords only when given."""
+    """The limit and timeout options map onto Server keywords of the same name, only when
+    they differ from ServerConfig's defaults."""
     kwargs = run_cli().init_kwargs
     assert not {"keep_alive_timeout", "limit_request_body", "graceful_timeout"} & set(kwargs)
     kwargs = run_cli(
@@ -397,3 +401,109 @@ def test_tls_file_problems_name_the_option_and_file(tmp_path: Any) -> None:
         f"privateKey={garbage}: not a PEM private key (or one OpenSSL cannot load)"
     )
     assert _tls_files_problem("tcp:8000") is None
+
+
+# -- the option table: names and defaults line up with ServerConfig and Server -------------
+
+#: Options the command line uses itself: they set no ServerConfig field or Server keyword.
+CLI_ONLY = {
+    # Where to listen: built into endpoint descriptions (Daphne's dests).
+    "port", "host", "unix_socket", "file_descriptor", "socket_strings", "backlog",
+    # Logging and the config file, set up before the server exists.
+    "access_log", "access_log_format", "log_json", "log_config", "config", "log_fmt",
+    # Daphne's proxy switches, turned into the proxy_forwarded_*_header keywords.
+    "proxy_headers", "proxy_headers_host", "proxy_headers_port",
+    # Process level: the thread pool, the event loop, workers and reload.
+    "threads", "loop", "workers", "max_requests", "max_requests_jitter",
+    "reload", "reload_dir", "reload_include", "reload_exclude",
+    # argparse's own.
+    "help", "version",
+}  # fmt: skip
+
+#: Options whose default is deliberately not ServerConfig's default for their dest.
+OWN_DEFAULTS = {
+    # Daphne's CLI: one option for the connect and the handshake timeout, defaulting to the
+    # handshake timeout's (5), not Server's websocket_connect_timeout (20).
+    "websocket_connect_timeout": config_default("websocket_handshake_timeout"),
+    # None = not given, so that --proxy-headers-source without --proxy-headers is refused.
+    "proxy_headers_source": None,
+}
+
+SERVER_KEYWORDS = set(inspect.signature(Server.__init__).parameters) - {"self", "options"}
+CONFIG_FIELDS = {field.name for field in dataclasses.fields(ServerConfig)}
+
+
+def test_every_dest_is_a_config_field_a_server_keyword_or_cli_only() -> None:
+    """Each option's argparse dest is the name of what it sets (no --limit-request-line ->
+    max_request_line drift)."""
+    parser = CommandLineInterface().parser
+    for option, action in parser.option_actions:
+        dest = "version" if option.action == "version" else action.dest
+        assert dest == option.dest or option.action == "version"
+        if option.to_server == "no":
+            assert dest in CLI_ONLY | SERVER_KEYWORDS, option.flags
+        else:
+            assert dest in CONFIG_FIELDS | SERVER_KEYWORDS, option.flags
+        assert not (dest in CLI_ONLY and dest in CONFIG_FIELDS | SERVER_KEYWORDS), dest
+    assert {option.dest for option in OPTIONS} >= CLI_ONLY - {"help"}
+
+
+def test_limit_option_names_are_config_field_names() -> None:
+    for flag, field in [
+        ("--limit-request-line", "limit_request_line"),
+        ("--limit-request-fields", "limit_request_fields"),
+        ("--limit-request-field-size", "limit_request_field_size"),
+        ("--limit-request-body", "limit_request_body"),
+        ("--no-ws-per-message-deflate", "websocket_per_message_deflate"),
+    ]:
+        assert CommandLineInterface().parser.action_for(flag).dest == field
+        assert field in CONFIG_FIELDS
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        option
+        for option in OPTIONS
+        if option.dest in CONFIG_FIELDS and option.action != "store_const"
+    ],
+    ids=lambda option: option.flags[0],
+)
+def test_defaults_come_from_server_config(option: Any) -> None:
+    """The command line's default for a config field is ServerConfig's (or a listed exception)."""
+    expected = OWN_DEFAULTS.get(option.dest, config_default(option.dest))
+    assert option.default == expected
+    assert CommandLineInterface().parser.parse_args(["a:b"]).__dict__[option.dest] == expected
+
+
+def test_help_shows_the_config_defaults() -> None:
+    """A default in --help is ServerConfig's, shown without a needless .0."""
+    parser = CommandLineInterface().parser
+    line = parser.action_for("--limit-request-line").help or ""
+    assert line.endswith(f"(default {ServerConfig().limit_request_line})")
+    keep_alive = parser.action_for("--keep-alive-timeout").help or ""
+    assert keep_alive.endswith(f"(default {int(ServerConfig().keep_alive_timeout)})")
+    assert "(default: daphne)" in (parser.action_for("--server-name").help or "")
+
+
+def test_only_changed_extras_reach_the_server() -> None:
+    """Options beyond Daphne 4.2's are passed only when they differ from the default, so a
+    server class written for Daphne 4.2 gets Daphne's keywords (plus lifespan) by default."""
+    daphne_keywords = {
+        "application", "endpoints", "http_timeout", "ping_interval", "ping_timeout",
+        "websocket_timeout", "websocket_connect_timeout", "websocket_handshake_timeout",
+        "websocket_max_message_size", "websocket_max_frame_size", "application_close_timeout",
+        "action_logger", "ready_callable", "root_path", "verbosity",
+        "proxy_forwarded_address_header", "proxy_forwarded_port_header",
+        "proxy_forwarded_proto_header", "server_name",
+    }  # fmt: skip
+    assert set(run_cli().init_kwargs) == daphne_keywords | {"lifespan"}
+    assert set(run_cli("--lifespan", "off").init_kwargs) == daphne_keywords
+    kwargs = run_cli("--h2-max-frame-size", "16384", "--graceful-timeout", "2").init_kwargs
+    assert "h2_max_frame_size" not in kwargs  # the default, given explicitly
+    assert kwargs["graceful_timeout"] == 2
+
+
+def test_proxy_headers_source_xff_still_needs_proxy_headers() -> None:
+    with pytest.raises(argparse.ArgumentError, match="--proxy-headers has to be passed"):
+        run_cli("--proxy-headers-source", "xff")

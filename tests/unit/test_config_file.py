@@ -12,9 +12,12 @@ from cli_fakes import RecordingCLI, keep_logging  # noqa: F401 - keep_logging is
 from hypothesis import given
 from hypothesis import strategies as st
 
+from daphne._cli_options import OPTIONS
+from daphne._cli_parser import Option
 from daphne._process.config_file import (
     ConfigFileError,
     _option_table,
+    config_values,
     parse_with_config_file,
     read_config_file,
 )
@@ -27,14 +30,18 @@ def write(tmp_path: Path, text: str, name: str = "daphne.toml") -> str:
     return str(path)
 
 
+def parse_with(cli: CommandLineInterface, *argv: str) -> argparse.Namespace:
+    return parse_with_config_file(cli.parser, list(argv), cli.parser.option_actions)
+
+
 def parse(*argv: str) -> argparse.Namespace:
-    return parse_with_config_file(CommandLineInterface().parser, list(argv))
+    return parse_with(CommandLineInterface(), *argv)
 
 
 def test_without_config_it_is_parse_args() -> None:
-    parser = CommandLineInterface().parser
+    cli = CommandLineInterface()
     argv = ["-p", "9000", "-e", "tcp:1", "--proxy-headers", "a:b"]
-    assert parse_with_config_file(parser, argv) == parser.parse_args(argv)
+    assert parse_with(cli, *argv) == cli.parser.parse_args(argv)
 
 
 def test_values_of_every_kind(tmp_path: Path) -> None:
@@ -67,7 +74,7 @@ log-json = false
     assert args.socket_strings == ["tcp:9001", "unix:/tmp/x.sock"]
     assert args.lifespan == "off"
     assert args.h2c is False
-    assert args.ws_per_message_deflate is True
+    assert args.websocket_per_message_deflate is True
     assert args.server_name == ""
     assert args.graceful_timeout == 3.0 and isinstance(args.graceful_timeout, float)
     assert args.verbosity == 2
@@ -96,7 +103,7 @@ def test_parser_is_left_as_it_was(tmp_path: Path) -> None:
     """Loading a file does not make the positional optional or change defaults for later."""
     cli = CommandLineInterface()
     path = write(tmp_path, 'application = "mod:app"\nport = 8001\n')
-    parse_with_config_file(cli.parser, ["--config", path])
+    parse_with(cli, "--config", path)
     with pytest.raises(SystemExit):
         cli.parser.parse_args([])
     assert cli.parser.parse_args(["a:b"]).port is None
@@ -171,27 +178,32 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_every_option_can_be_set() -> None:
-    """Keys come from the parser itself: all options but --help/--version/--config."""
-    parser = CommandLineInterface().parser
-    table = _option_table(parser, "config")
-    for action in parser._actions:
-        if action.dest in ("help", "version", "config"):
-            assert action not in table.values()
+    """Keys come from the option table: all options but --version/--config."""
+    table = _option_table(OPTIONS, "config")
+    for option in OPTIONS:
+        if option.dest in ("version", "config"):
+            assert option not in table.values()
         else:
-            assert action in table.values(), action.option_strings
+            assert option in table.values(), option.flags
 
 
 def test_options_added_later_are_covered(tmp_path: Path) -> None:
-    """A parser option defined after the fact is settable with no extra code."""
-    cli = CommandLineInterface()
-    cli.parser.add_argument("--brand-new", type=int, default=1)
-    cli.parser.add_argument("--new-flag", action="store_true")
-    cli.parser.add_argument("--new-list", action="append", default=[])
+    """An option added to the table (by a subclass) is settable with no extra code."""
+
+    class MoreOptions(CommandLineInterface):
+        options = (
+            *OPTIONS,
+            Option(("--brand-new",), "brand_new", "", int, 1),
+            Option(("--new-flag",), "new_flag", "", default=False, action="store_true"),
+            Option(("--new-list",), "new_list", "", default=(), action="append"),
+        )
+
     path = write(
         tmp_path, 'brand-new = 4\nnew-flag = true\nnew-list = ["a", "b"]\napplication = "a:b"\n'
     )
-    args = parse_with_config_file(cli.parser, ["--config", path])
+    args = parse_with(MoreOptions(), "--config", path)
     assert (args.brand_new, args.new_flag, args.new_list) == (4, True, ["a", "b"])
+    assert parse_with(MoreOptions(), "a:b").new_list == []
 
 
 def test_worker_options_in_the_file(tmp_path: Path) -> None:
@@ -199,9 +211,7 @@ def test_worker_options_in_the_file(tmp_path: Path) -> None:
         tmp_path,
         'workers = 4\nmax-requests = 100\nreload-dir = ["a", "b"]\napplication = "a:b"\n',
     )
-    args = parse_with_config_file(
-        CommandLineInterface().parser, ["--config", path, "--workers", "2"]
-    )
+    args = parse("--config", path, "--workers", "2")
     assert (args.workers, args.max_requests, args.reload_dir) == (2, 100, ["a", "b"])
 
 
@@ -251,11 +261,8 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
 )
 def test_values_are_accepted_or_rejected_cleanly(value: Any, key: str) -> None:
     """Any JSON-ish value either parses or gives a ConfigFileError, nothing else."""
-    from daphne._process.config_file import config_values
-
-    parser = CommandLineInterface().parser
     try:
-        config_values(parser, {key: value}, "x.toml")
+        config_values(OPTIONS, {key: value}, "x.toml")
     except ConfigFileError as error:
         assert key in str(error)
 
