@@ -20,18 +20,21 @@ import os  # noqa: E402
 import signal  # noqa: E402
 import threading  # noqa: E402
 from collections.abc import Callable  # noqa: E402
-from typing import Any  # noqa: E402
+from types import FrameType  # noqa: E402
+from typing import Any, Protocol, cast  # noqa: E402
 
-from asgiref.compatibility import guarantee_single_callable  # noqa: E402
-from OpenSSL import crypto  # noqa: E402
 from twisted.internet import defer, reactor  # noqa: E402
 from twisted.logger import STDLibLogObserver, globalLogBeginner  # noqa: E402
+from twisted.python.failure import Failure  # noqa: E402
 
 from ._asgi.lifespan import MODES, Lifespan, LifespanFailure  # noqa: E402
-from ._compat import LegacyProtocols, check_headers_type  # noqa: E402
+from ._compat import DaphneServerMethods, LegacyProtocols, single_callable  # noqa: E402
 from ._config import ServerConfig  # noqa: E402
 from ._context import ServerContext  # noqa: E402
-from ._process.listen import server_endpoint, split_description  # noqa: E402
+from ._listen_errors import listen_failure_text, tls_files_problem  # noqa: E402
+from ._process.listen import server_endpoint  # noqa: E402
+from ._reactor import reactor_loop  # noqa: E402
+from ._types import ActionLogger  # noqa: E402
 from .http_protocol import HTTPFactory  # noqa: E402
 from .ws_protocol import WebSocketFactory  # noqa: E402
 
@@ -42,7 +45,29 @@ __all__ = ["Server"]
 _CONFIG_FIELDS = tuple(field.name for field in dataclasses.fields(ServerConfig))
 
 
-class Server:
+class _Reactor(Protocol):
+    """What ``Server`` calls on the reactor.
+
+    ``twisted.internet.reactor`` is typed as zope interfaces, whose methods mypy
+    cannot check without the mypy-zope plugin, and the asyncio reactor's own
+    ``run``/``stop`` carry no annotations.
+    """
+
+    running: bool
+
+    def run(self, installSignalHandlers: bool = True) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def addSystemEventTrigger(
+        self, phase: str, eventType: str, callable: Callable[[], object]
+    ) -> object: ...
+
+
+_asyncio_reactor = cast(_Reactor, reactor)
+
+
+class Server(DaphneServerMethods):
     """Serve an ASGI application on Twisted endpoint descriptions.
 
     Takes Daphne 4.2's keyword arguments (each maps onto :class:`ServerConfig`,
@@ -54,10 +79,10 @@ class Server:
 
     def __init__(
         self,
-        application: Any,
+        application: object,
         endpoints: list[str] | None = None,
         signal_handlers: bool = True,
-        action_logger: Callable[[str, str, dict[str, Any]], None] | None = None,
+        action_logger: ActionLogger | None = None,
         http_timeout: float | None = None,
         request_buffer_size: int = 8192,
         websocket_timeout: float = 86400,
@@ -76,7 +101,7 @@ class Server:
         ready_callable: Callable[[], None] | None = None,
         server_name: str = "daphne",
         lifespan: str = "off",
-        **options: Any,
+        **options: Any,  # Any: more ServerConfig fields, of their several types
     ) -> None:
         self.application = application
         self.endpoints = sorted(endpoints or [])
@@ -91,24 +116,19 @@ class Server:
         self.lifespan_mode = lifespan
         self.lifespan: Lifespan | None = None
         self.config = ServerConfig(
-            http_timeout=http_timeout,
-            request_buffer_size=request_buffer_size,
-            websocket_timeout=websocket_timeout,
-            websocket_connect_timeout=websocket_connect_timeout,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-            root_path=root_path,
+            http_timeout=http_timeout, request_buffer_size=request_buffer_size,
+            websocket_timeout=websocket_timeout, websocket_connect_timeout=websocket_connect_timeout,
+            ping_interval=ping_interval, ping_timeout=ping_timeout, root_path=root_path,
             proxy_forwarded_address_header=proxy_forwarded_address_header,
             proxy_forwarded_port_header=proxy_forwarded_port_header,
-            proxy_forwarded_proto_header=proxy_forwarded_proto_header,
-            verbosity=verbosity,
+            proxy_forwarded_proto_header=proxy_forwarded_proto_header, verbosity=verbosity,
             websocket_handshake_timeout=websocket_handshake_timeout,
             websocket_max_message_size=websocket_max_message_size,
             websocket_max_frame_size=websocket_max_frame_size,
-            application_close_timeout=application_close_timeout,
-            server_name=server_name,
+            application_close_timeout=application_close_timeout, server_name=server_name,
             **options,
-        )
+        )  # fmt: skip
+        # Any (listeners, ports): Twisted's IListeningPort is a zope interface (see above).
         self.listeners: list[defer.Deferred[Any]] = []
         self.listening_addresses: list[tuple[str, int]] = []
         self.ports: list[Any] = []
@@ -118,33 +138,23 @@ class Server:
         self.ws_factory: WebSocketFactory | None = None
         self._legacy = LegacyProtocols(self.handle_reply, self.stop)
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> Any:  # Any: the type of the field ``name``
         # Daphne exposed every constructor keyword as an attribute.
         if name in _CONFIG_FIELDS and "config" in self.__dict__:
             return getattr(self.__dict__["config"], name)
         raise AttributeError(name)
 
-    @property
-    def connections(self) -> dict[Any, dict[str, Any]]:
-        """Daphne compatibility: the running application instances."""
-        if self.context is None:
-            return {}
-        return {
-            instance: {"application_instance": instance.task}
-            for instance in self.context.registry.instances
-        }
-
     # -- running -------------------------------------------------------------
 
     def run(self) -> None:
         """Listen on every endpoint and run the reactor until stopped."""
-        loop = reactor._asyncioEventloop  # type: ignore[attr-defined]
+        loop = reactor_loop()
         asyncio.set_event_loop(loop)
         if self.config.verbosity >= 3:
             loop.set_debug(True)
         self.context = ServerContext(
             # ASGI 2 "double callables" are accepted from Python too.
-            application=guarantee_single_callable(self.application),
+            application=single_callable(self.application),
             config=self.config,
             clock=reactor,
             loop=loop,
@@ -171,7 +181,7 @@ class Server:
         )
         for description in self.endpoints:
             self._listen(description)
-        reactor.addSystemEventTrigger("before", "shutdown", self.graceful_shutdown)
+        _asyncio_reactor.addSystemEventTrigger("before", "shutdown", self.graceful_shutdown)
         if self.abort_start:
             self._close_listeners()
             if self.lifespan is not None and self.lifespan.active:
@@ -184,7 +194,7 @@ class Server:
         # whole run: keep it out of cyclic GC passes, which otherwise scan it
         # all and show up as multi-millisecond latency spikes.
         gc.freeze()
-        reactor.run(installSignalHandlers=self.signal_handlers)
+        _asyncio_reactor.run(installSignalHandlers=self.signal_handlers)
 
     def _start_lifespan(self, loop: asyncio.AbstractEventLoop) -> bool:
         """Run lifespan startup before listening; False if the app failed it."""
@@ -208,7 +218,7 @@ class Server:
             logger.critical(
                 "Listen failure: invalid endpoint %r: %s",
                 description,
-                _tls_files_problem(description) or error,
+                tls_files_problem(description) or error,
             )
             self.abort_start = True
             return
@@ -216,7 +226,7 @@ class Server:
         listener.addCallbacks(self.listen_success, self.listen_error, errbackArgs=(description,))
         self.listeners.append(listener)
 
-    def listen_success(self, port: Any) -> Any:
+    def listen_success(self, port: Any) -> Any:  # Any: an IListeningPort (see ``ports``)
         """Record a listening port (and its real address for ``-p 0``)."""
         self.ports.append(port)
         address = port.getHost()
@@ -230,8 +240,8 @@ class Server:
             logger.info("Listening on UNIX socket %s", name)
         return port
 
-    def listen_error(self, failure: Any, description: str = "") -> None:
-        logger.critical("Listen failure: %s", _listen_failure_text(failure, description))
+    def listen_error(self, failure: Failure, description: str = "") -> None:
+        logger.critical("Listen failure: %s", listen_failure_text(failure, description))
         self.abort_start = True
         if reactor.running:
             self.stop()
@@ -239,7 +249,7 @@ class Server:
     def stop(self) -> None:
         """Stop the reactor if it runs; otherwise make ``run()`` return at once."""
         if reactor.running:
-            reactor.stop()
+            _asyncio_reactor.stop()
         else:
             self.abort_start = True
 
@@ -247,7 +257,7 @@ class Server:
         for port in self.ports:
             port.stopListening()
 
-    def graceful_shutdown(self) -> defer.Deferred[Any] | None:
+    def graceful_shutdown(self) -> defer.Deferred[None] | None:
         """Stop accepting, let in-flight work finish (``graceful_timeout``), then lifespan shutdown.
 
         HTTP/1.1 connections close after their current response, WebSockets
@@ -288,155 +298,18 @@ class Server:
         if not self.signal_handlers or threading.current_thread() is not threading.main_thread():
             return
 
-        def exit_now(signum: int, frame: Any) -> None:
+        def exit_now(signum: int, frame: FrameType | None) -> None:
             logger.warning("Second interrupt: exiting without waiting")
             os._exit(1)
 
         signal.signal(signal.SIGINT, exit_now)
 
-    def kill_all_applications(self) -> defer.Deferred[Any] | None:
-        """Cancel every running application instance at once (Daphne's shutdown)."""
-        if self.context is None:
-            return None
-        tasks = self.context.registry.cancel_all()
-        if not tasks:
-            return None
-        logger.info("Killed %i pending application instances", len(tasks))
-        return defer.Deferred.fromFuture(
-            asyncio.ensure_future(
-                asyncio.gather(*tasks, return_exceptions=True), loop=self.context.loop
-            )
-        )
-
     # -- Twisted logging -----------------------------------------------------
 
     def _begin_twisted_logging(self) -> None:
-        observers: list[Any]
+        observers: list[Any]  # Any: ILogObserver is a zope interface (see ``_asyncio_reactor``)
         if self.config.verbosity >= 2:
             observers = [STDLibLogObserver(name="daphne.server")]
         else:
             observers = [lambda event: None]
         globalLogBeginner.beginLoggingTo(observers, discardBuffer=True, redirectStandardIO=False)
-
-    # -- Daphne compatibility shims ----------------------------------------------
-
-    def log_action(self, protocol: str, action: str, details: dict[str, Any]) -> None:
-        """Forward an access-log event to ``action_logger``."""
-        if self.action_logger is not None:
-            self.action_logger(protocol, action, details)
-
-    # Daphne 4.2's protocol API.  The server's own protocols do not use it
-    # (they share a ServerContext); protocols written against Daphne still can.
-
-    def protocol_connected(self, protocol: Any) -> None:
-        """Register a protocol of your own before :meth:`create_application` (twice: RuntimeError)."""
-        self._legacy.connected(protocol)
-
-    def protocol_disconnected(self, protocol: Any) -> None:
-        """The protocol's client went away: the app's sends are dropped from now on.
-
-        The app then has ``application_close_timeout`` seconds to return before
-        it is cancelled.  The protocol queues its own disconnect message.
-        """
-        self._legacy.disconnected(protocol)
-
-    def create_application(self, protocol: Any, scope: dict[str, Any]) -> asyncio.Queue[Any]:
-        """Start the app for a registered protocol; return the queue its ``receive`` reads.
-
-        The app's ``send`` goes through :meth:`handle_reply` to
-        ``protocol.handle_reply(message)``; an exception the app raises reaches
-        ``protocol.handle_exception(exception)`` while connected.  Only while
-        the server runs (RuntimeError otherwise).
-        """
-        if self.context is None:
-            raise RuntimeError("create_application() needs a running server: call run() first")
-        queue: asyncio.Queue[Any] = self._legacy.create(self.context, protocol, scope)
-        return queue
-
-    async def handle_reply(self, protocol: Any, message: dict[str, Any]) -> None:
-        """Pass an app's message to ``protocol.handle_reply`` unless the protocol is gone.
-
-        Bad header types get the client a 500 (``protocol.basic_error``) and raise ``ValueError``.
-        """
-        if not self._legacy.is_open(protocol):
-            return
-        try:
-            self.check_headers_type(message)
-        except ValueError:
-            protocol.basic_error(500, b"Server Error", "Server Error")
-            raise
-        protocol.handle_reply(message)
-
-    @staticmethod
-    def check_headers_type(message: dict[str, Any]) -> None:
-        """Raise ``ValueError`` if an ``http.response.start`` has a header name or value that is not bytes."""
-        check_headers_type(message)
-
-    def application_checker(self) -> None:
-        """Does nothing, safely: there is no periodic application sweep to run.
-
-        Daphne polled every app once a second; here each application instance
-        reports its own exit and runs its own ``application_close_timeout``
-        timer.  The server never calls this hook, so an override is not called either.
-        """
-
-    def timeout_checker(self) -> None:
-        """Does nothing, safely: there is no periodic timeout sweep to run.
-
-        Daphne polled every connection every 2 s; here every request, stream
-        and WebSocket arms its own timers (``http_timeout``, WebSocket connect,
-        lifetime and ping).  The server never calls this hook, so an override is not called either.
-        """
-
-
-def _listen_failure_text(failure: Any, description: str) -> str:
-    """Why listening failed, in words that name what the user can fix."""
-    text = failure.getErrorMessage()
-    kind, args, _kwargs = split_description(description) if description else ("", [], {})
-    if kind == "unix" and args:
-        directory = os.path.dirname(os.path.abspath(args[0])) or "/"
-        if not os.path.isdir(directory):
-            return f"cannot listen on UNIX socket {args[0]}: directory {directory} does not exist"
-        if not os.access(directory, os.W_OK | os.X_OK):
-            return f"cannot listen on UNIX socket {args[0]}: directory {directory} is not writable"
-        # Twisted names the path as bytes (b'/run/x.sock'): say it as text, with the reason.
-        error = getattr(failure.value, "socketError", None)
-        reason = getattr(error, "strerror", None) or text
-        if os.path.isdir(args[0]):
-            reason = f"{args[0]} is a directory"
-        return f"cannot listen on UNIX socket {args[0]}: {reason}"
-    return text
-
-
-def _tls_files_problem(description: str) -> str | None:
-    """Which TLS file of an ``ssl:`` endpoint cannot be loaded, and why (None: not that).
-
-    OpenSSL's own words (``[('DECODER routines', '', 'unsupported')]``) name
-    neither the file nor the option.
-    """
-    try:
-        kind, _args, kwargs = split_description(description)
-    except ValueError:
-        return None
-    if kind != "ssl" or "privateKey" not in kwargs:
-        return None
-    files = [("privateKey", kwargs["privateKey"], crypto.load_privatekey, "private key")]
-    files.append(
-        (
-            "certKey",
-            kwargs.get("certKey", kwargs["privateKey"]),
-            crypto.load_certificate,
-            "certificate",
-        )
-    )
-    for option, path, load, what in files:
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except OSError as error:
-            return f"{option}={path}: cannot read the file: {error.strerror or error}"
-        try:
-            load(crypto.FILETYPE_PEM, data)
-        except crypto.Error:
-            return f"{option}={path}: not a PEM {what} (or one OpenSSL cannot load)"
-    return None

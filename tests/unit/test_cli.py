@@ -389,7 +389,7 @@ def test_http_timeout_zero_means_no_limit() -> None:
 
 def test_tls_file_problems_name_the_option_and_file(tmp_path: Any) -> None:
     """OpenSSL's "DECODER routines" becomes which file, for which option, and why."""
-    from daphne.server import _tls_files_problem
+    from daphne._listen_errors import tls_files_problem as _tls_files_problem
 
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("not a key\n")
