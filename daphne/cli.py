@@ -230,11 +230,8 @@ class CommandLineInterface:
         return endpoints, action_logger, None
 
     def _server_keywords(self, options: argparse.Namespace) -> dict[str, Any]:
-        """``Server`` keywords for the options (beyond the app, endpoints and callables).
-
-        Any: each value is of its option's converter type; ``Server`` checks them.
-        """
-        keywords: dict[str, Any] = {}
+        """``Server`` keywords for the options (beyond the app, endpoints and callables)."""
+        keywords: dict[str, Any] = {}  # Any: each option's converter type; Server checks them
         for option in self.options:
             if option.to_server == "no":
                 continue

@@ -67,7 +67,7 @@ class ConfigFileError(ValueError):
         self.status = status
 
 
-def _load_toml(path: str, status: int, label: str) -> Any:
+def _load_toml(path: str, status: int, label: str) -> Any:  # Any: whatever the file holds
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10 only
@@ -87,7 +87,7 @@ def _load_toml(path: str, status: int, label: str) -> Any:
 
 
 def read_config_file(path: str, status: int = 2, label: str = "config file") -> dict[str, Any]:
-    """The top-level table of a ``.toml`` or ``.json`` file.
+    """The top-level table of a ``.toml`` or ``.json`` file (Any: its values are of any type).
 
     :raises ConfigFileError: unreadable, malformed, another extension, or not a table.
     """
