@@ -276,3 +276,18 @@ def test_toml_on_python_310_without_tomli(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(ConfigFileError, match=r"needs Python 3\.11\+ or the 'tomli' package"):
         read_config_file(write(tmp_path, "port = 1\n"))
     assert read_config_file(write(tmp_path, '{"port": 1}', "d.json")) == {"port": 1}
+
+
+def test_no_argparse_privates() -> None:
+    """The config file works from the option table and public argparse API only: a private
+    name (``parser._actions``, ``argparse._StoreTrueAction``, ``_registry_get``) would break
+    silently when argparse changes."""
+    import inspect
+    import re
+
+    from daphne import _cli_parser
+    from daphne._process import config_file
+
+    for module in (config_file, _cli_parser):
+        source = inspect.getsource(module)
+        assert not re.search(r"argparse\._|\._actions\b|_registry_get", source), module
