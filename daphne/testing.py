@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from multiprocessing.queues import Queue
     from multiprocessing.sharedctypes import Synchronized
     from multiprocessing.synchronize import Event
-    from types import TracebackType
 
     from typing_extensions import Self
 
@@ -110,12 +109,7 @@ class BaseDaphneTestingInstance:
         _, child_traceback = self.process.errors.get(False)
         raise RuntimeError(f"Daphne did not start up:\n{child_traceback}")
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: object, exc_value: object, traceback: object) -> None:
         self._stop_process()
 
     def _stop_process(self) -> None:
@@ -136,14 +130,6 @@ class BaseDaphneTestingInstance:
     def get_received(self) -> tuple[Scope, list[Message]] | None:
         """What the application received (see :class:`DaphneTestingInstance`)."""
         return None
-
-
-class _Storage:
-    """Where one TestApplication keeps its pickled setup and result."""
-
-    def __init__(self, directory: str) -> None:
-        self.setup_storage = os.path.join(directory, "setup.testio")
-        self.result_storage = os.path.join(directory, "result.testio")
 
 
 class _Files(Protocol):
@@ -204,9 +190,8 @@ class TestApplication:
         self.lock = lock
         self.messages: list[Message] = []
         if storage_dir is not None:
-            storage = _Storage(storage_dir)
-            self.setup_storage = storage.setup_storage
-            self.result_storage = storage.result_storage
+            self.setup_storage = os.path.join(storage_dir, "setup.testio")
+            self.result_storage = os.path.join(storage_dir, "result.testio")
 
     async def __call__(self, scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
         self.scope = scope
@@ -299,12 +284,7 @@ class DaphneTestingInstance(BaseDaphneTestingInstance):
         self.application.delete_result()
         return super().__enter__()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: object, exc_value: object, traceback: object) -> None:
         super().__exit__(exc_type, exc_value, traceback)
         self.application.delete_setup()
         self.application.delete_result()
