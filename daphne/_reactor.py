@@ -2,7 +2,13 @@
 
 Imported (for its side effect) by :mod:`daphne.server`, which :mod:`daphne.apps`
 imports, so that the asyncio reactor is in place before anything else imports
-``twisted.internet.reactor``.  Covered by ``tests/compat/test_reactor.py``.
+``twisted.internet.reactor``.
+
+Twisted private used here: ``AsyncioSelectorReactor._asyncioEventloop`` (:func:`_loop_of`),
+checked by ``tests/unit/test_twisted_privates.py``.
+
+Covered by ``tests/unit/test_loop.py``, ``tests/unit/test_cli.py`` (``--threads``) and
+``tests/unit/test_twisted_privates.py``.
 """
 
 from __future__ import annotations
@@ -11,8 +17,12 @@ import asyncio
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from twisted.internet.asyncioreactor import AsyncioSelectorReactor
 
 __all__ = [
     "LOOP_CHOICES",
@@ -40,8 +50,8 @@ class LoopUnavailable(Exception):
     """The event loop asked for cannot be used (uvloop not installed, unknown name)."""
 
 
-def _uvloop(choice: str) -> Any:
-    """The uvloop module if ``choice`` wants it and it can be imported, else ``None``.
+def _uvloop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's ``new_event_loop`` if ``choice`` wants uvloop and it can be imported, else ``None``.
 
     :raises LoopUnavailable: ``choice`` is unknown, or is ``uvloop`` and uvloop
         cannot be imported.
@@ -61,7 +71,7 @@ def _uvloop(choice: str) -> Any:
                 "install it with 'pip install daphne[uvloop]'"
             ) from None
         return None
-    return uvloop
+    return uvloop.new_event_loop
 
 
 def new_event_loop(choice: str = "auto") -> asyncio.AbstractEventLoop:
@@ -70,9 +80,9 @@ def new_event_loop(choice: str = "auto") -> asyncio.AbstractEventLoop:
     :raises LoopUnavailable: ``choice`` is unknown, or is ``uvloop`` and uvloop
         cannot be imported.
     """
-    uvloop = _uvloop(choice)
-    if uvloop is not None:
-        return uvloop.new_event_loop()  # type: ignore[no-any-return]
+    uvloop_new_event_loop = _uvloop_factory(choice)
+    if uvloop_new_event_loop is not None:
+        return uvloop_new_event_loop()
     return asyncio.new_event_loop()
 
 
@@ -120,11 +130,11 @@ def install_asyncio_reactor(loop: str | None = None) -> asyncio.AbstractEventLoo
     from twisted.internet import asyncioreactor
 
     choice = loop or os.environ.get(LOOP_ENV) or "auto"
-    _uvloop(choice)  # an impossible choice is an error even when a reactor exists
+    _uvloop_factory(choice)  # an impossible choice is an error even when a reactor exists
     existing = sys.modules.get("twisted.internet.reactor")
     if existing is not None:
         if isinstance(existing, asyncioreactor.AsyncioSelectorReactor):
-            existing_loop: asyncio.AbstractEventLoop = existing._asyncioEventloop
+            existing_loop = _loop_of(existing)
             set_thread_pool_size(existing_loop, _thread_count_from_env())
             return existing_loop
         warnings.warn(
@@ -142,8 +152,22 @@ def install_asyncio_reactor(loop: str | None = None) -> asyncio.AbstractEventLoo
     return event_loop
 
 
-def reactor_loop() -> asyncio.AbstractEventLoop:
-    """The asyncio loop the installed Twisted reactor runs on."""
-    from twisted.internet import reactor
+def _loop_of(reactor: AsyncioSelectorReactor) -> asyncio.AbstractEventLoop:
+    # Twisted private: AsyncioSelectorReactor keeps the loop it runs on in
+    # ``_asyncioEventloop`` and has no public accessor; ``asyncio.get_event_loop()`` is not a
+    # substitute (``install(loop)`` does not make ``loop`` the current one).  Checked by
+    # tests/unit/test_twisted_privates.py.
+    return reactor._asyncioEventloop
 
-    return reactor._asyncioEventloop  # type: ignore[attr-defined]
+
+def reactor_loop() -> asyncio.AbstractEventLoop:
+    """The asyncio loop the installed Twisted reactor runs on.
+
+    :raises RuntimeError: the installed reactor is not Twisted's asyncio reactor.
+    """
+    from twisted.internet import reactor
+    from twisted.internet.asyncioreactor import AsyncioSelectorReactor
+
+    if not isinstance(reactor, AsyncioSelectorReactor):
+        raise RuntimeError(f"the installed Twisted reactor is not an asyncio reactor: {reactor!r}")
+    return _loop_of(reactor)

@@ -35,6 +35,7 @@ class _Entry:
 
     __slots__ = ("date", "details", "verb")
 
+    # Any: the free-form action details (daphne._types.ActionLogger).
     def __init__(self, verb: str, details: dict[str, Any], date: datetime.datetime) -> None:
         #: ``GET``, ``POST``... or ``WSCONNECT``... for WebSocket actions.
         self.verb = verb
@@ -90,22 +91,24 @@ def log_safe(text: str) -> str:
     return _UNSAFE_RE.sub(_escape_one, text)
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     """Bytes or text as one log-safe line (control characters become ``\\xNN``).
 
     Bytes are read as UTF-8 when they are UTF-8 (so "Å" stays "Å"), else as latin-1.
     """
     if isinstance(value, (bytes, bytearray)):
         try:
-            value = value.decode("utf-8")
+            text = value.decode("utf-8")
         except UnicodeDecodeError:
-            value = value.decode("latin-1")
-    elif not isinstance(value, str):
-        value = str(value)
-    return log_safe(value)
+            text = value.decode("latin-1")
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = str(value)
+    return log_safe(text)
 
 
-def _header(headers: Iterable[tuple[Any, Any]] | None, name: bytes) -> str | None:
+def _header(headers: Iterable[tuple[bytes | str, object]] | None, name: bytes) -> str | None:
     """Every value of header ``name`` (lower-case bytes), joined by ``, ``; None if absent."""
     if not headers:
         return None
@@ -247,6 +250,7 @@ class AccessLogGenerator:
         #: The last (second, formatted date) written: one strftime per second, not per line.
         self._stamp: tuple[datetime.datetime, str] | None = None
 
+    # Any: the free-form action details (daphne._types.ActionLogger).
     def __call__(self, protocol: str, action: str, details: dict[str, Any]) -> None:
         """Log one action (``"http"``/``"complete"``, ``"websocket"``/``"connected"``...)."""
         if protocol == "http" and action == "complete":
@@ -281,7 +285,7 @@ class AccessLogGenerator:
             )
 
     @staticmethod
-    def _json_fields(entry: _Entry) -> dict[str, Any]:
+    def _json_fields(entry: _Entry) -> dict[str, object]:
         """The JSON object logged for ``entry`` (``--log-json``)."""
         details = entry.details
         path, query = entry.target()
@@ -351,7 +355,7 @@ class JSONFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Render ``record`` as a single line of JSON."""
-        entry: dict[str, Any] = {
+        entry: dict[str, str] = {
             "time": datetime.datetime.fromtimestamp(record.created)
             .astimezone()
             .isoformat(timespec="milliseconds"),

@@ -6,15 +6,22 @@ Covered by ``tests/django/test_django_integration.py``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.core.checks import Error, register
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from django.apps import AppConfig
 
 __all__ = ["check_daphne_installed"]
 
 
 @register()
-def check_daphne_installed(app_configs: Any, **kwargs: Any) -> list[Error]:
+def check_daphne_installed(
+    app_configs: Sequence[AppConfig] | None, **kwargs: object
+) -> list[Error]:
     """Error ``daphne.E001`` when staticfiles is listed before daphne."""
     from django.apps import apps
     from django.contrib.staticfiles.apps import StaticFilesConfig

@@ -18,8 +18,20 @@ import pickle
 import shutil
 import tempfile
 import traceback
+from collections.abc import Callable
 from concurrent.futures import CancelledError
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypedDict, TypeVar
+
+if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
+    from multiprocessing.sharedctypes import Synchronized
+    from multiprocessing.synchronize import Event
+
+    from typing_extensions import Self
+
+    from ._types import ASGIApp, ASGIReceive, ASGISend, Message, Scope
+    from .server import Server
 
 __all__ = [
     "BaseDaphneTestingInstance",
@@ -27,6 +39,9 @@ __all__ = [
     "DaphneTestingInstance",
     "TestApplication",
 ]
+
+_Params = ParamSpec("_Params")
+_Return = TypeVar("_Return")
 
 
 class BaseDaphneTestingInstance:
@@ -46,7 +61,7 @@ class BaseDaphneTestingInstance:
         websocket_max_message_size: int | None = None,
         websocket_max_frame_size: int | None = None,
         *,
-        application: Any,
+        application: ASGIApp,
     ) -> None:
         self.xff = xff
         self.http_timeout = http_timeout
@@ -56,12 +71,12 @@ class BaseDaphneTestingInstance:
         self.websocket_max_frame_size = websocket_max_frame_size
         self.application = application
 
-    def get_application(self) -> Any:
+    def get_application(self) -> ASGIApp:
         return self.application
 
-    def server_kwargs(self) -> dict[str, Any]:
+    def server_kwargs(self) -> dict[str, Any]:  # Any: Server keywords of several types
         """The Server keyword arguments for this instance's options."""
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {}  # Any: as above
         if self.request_buffer_size:
             kwargs["request_buffer_size"] = self.request_buffer_size
         if self.xff:
@@ -76,7 +91,7 @@ class BaseDaphneTestingInstance:
             kwargs["websocket_max_frame_size"] = self.websocket_max_frame_size
         return kwargs
 
-    def __enter__(self) -> BaseDaphneTestingInstance:
+    def __enter__(self) -> Self:
         self.process = DaphneProcess(
             host=self.host,
             get_application=self.get_application,
@@ -94,7 +109,7 @@ class BaseDaphneTestingInstance:
         _, child_traceback = self.process.errors.get(False)
         raise RuntimeError(f"Daphne did not start up:\n{child_traceback}")
 
-    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+    def __exit__(self, exc_type: object, exc_value: object, traceback: object) -> None:
         self._stop_process()
 
     def _stop_process(self) -> None:
@@ -112,28 +127,46 @@ class BaseDaphneTestingInstance:
     def process_teardown(self) -> None:
         """Called by the child process just after it stops serving."""
 
-    def get_received(self) -> Any:
+    def get_received(self) -> tuple[Scope, list[Message]] | None:
         """What the application received (see :class:`DaphneTestingInstance`)."""
         return None
 
 
-class _Storage:
-    """Where one TestApplication keeps its pickled setup and result."""
+class _Files(Protocol):
+    """Where a TestApplication instance, or the class itself, keeps its files."""
 
-    def __init__(self, directory: str) -> None:
-        self.setup_storage = os.path.join(directory, "setup.testio")
-        self.result_storage = os.path.join(directory, "result.testio")
+    @property
+    def setup_storage(self) -> str: ...
+
+    @property
+    def result_storage(self) -> str: ...
 
 
-class _BoundToInstanceOrClass:
+class _Setup(TypedDict):
+    """What :meth:`TestApplication.save_setup` stores."""
+
+    response_messages: list[Message]
+
+
+class _Result(TypedDict, total=False):
+    """What :meth:`TestApplication.save_result` (or ``save_exception``) stores."""
+
+    scope: Scope
+    messages: list[Message]
+    exception: BaseException
+
+
+class _BoundToInstanceOrClass(Generic[_Params, _Return]):
     """A method that, called on a TestApplication instance, uses that instance's
     files and, called on the class, the class-level default files."""
 
-    def __init__(self, function: Any) -> None:
+    def __init__(self, function: Callable[Concatenate[_Files, _Params], _Return]) -> None:
         self.function = function
         self.__doc__ = function.__doc__
 
-    def __get__(self, instance: Any, owner: type) -> Any:
+    def __get__(
+        self, instance: TestApplication | None, owner: type[TestApplication]
+    ) -> Callable[_Params, _Return]:
         # A partial keeps the function's signature, minus ``target``.
         return functools.partial(self.function, instance if instance is not None else owner)
 
@@ -151,15 +184,16 @@ class TestApplication:
     setup_storage = os.path.join(tempfile.gettempdir(), "setup.testio")
     result_storage = os.path.join(tempfile.gettempdir(), "result.testio")
 
-    def __init__(self, lock: Any, storage_dir: str | None = None) -> None:
+    def __init__(
+        self, lock: AbstractContextManager[object], storage_dir: str | None = None
+    ) -> None:
         self.lock = lock
-        self.messages: list[Any] = []
+        self.messages: list[Message] = []
         if storage_dir is not None:
-            storage = _Storage(storage_dir)
-            self.setup_storage = storage.setup_storage
-            self.result_storage = storage.result_storage
+            self.setup_storage = os.path.join(storage_dir, "setup.testio")
+            self.result_storage = os.path.join(storage_dir, "result.testio")
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
         self.scope = scope
         logging.debug("test app coroutine alive")
         try:
@@ -179,40 +213,42 @@ class TestApplication:
             self.save_exception(error)
 
     @_BoundToInstanceOrClass
-    def save_setup(target: Any, response_messages: list[Any]) -> None:
+    def save_setup(target: _Files, response_messages: list[Message]) -> None:
         """Store the messages to send after the next received message."""
         with open(target.setup_storage, "wb") as handle:
             pickle.dump({"response_messages": response_messages}, handle)
 
     @_BoundToInstanceOrClass
-    def load_setup(target: Any) -> dict[str, Any]:
+    def load_setup(target: _Files) -> _Setup:
         """The queued messages (none if nothing is queued)."""
         try:
             with open(target.setup_storage, "rb") as handle:
-                return pickle.load(handle)
+                setup: _Setup = pickle.load(handle)
+                return setup
         except FileNotFoundError:
             return {"response_messages": []}
 
     @_BoundToInstanceOrClass
-    def save_result(target: Any, scope: Any, messages: list[Any]) -> None:
+    def save_result(target: _Files, scope: Scope, messages: list[Message]) -> None:
         """Store the scope and the messages received so far."""
         with open(target.result_storage, "wb") as handle:
             pickle.dump({"scope": scope, "messages": messages}, handle)
 
     @_BoundToInstanceOrClass
-    def save_exception(target: Any, exception: BaseException) -> None:
+    def save_exception(target: _Files, exception: BaseException) -> None:
         """Store an exception the application hit."""
         with open(target.result_storage, "wb") as handle:
             pickle.dump({"exception": exception}, handle)
 
     @_BoundToInstanceOrClass
-    def load_result(target: Any) -> dict[str, Any]:
+    def load_result(target: _Files) -> _Result:
         """The stored result (raises FileNotFoundError if there is none)."""
         with open(target.result_storage, "rb") as handle:
-            return pickle.load(handle)
+            result: _Result = pickle.load(handle)
+            return result
 
     @_BoundToInstanceOrClass
-    def delete_setup(target: Any) -> None:
+    def delete_setup(target: _Files) -> None:
         """Remove the queued messages."""
         try:
             os.unlink(target.setup_storage)
@@ -220,7 +256,7 @@ class TestApplication:
             pass
 
     @_BoundToInstanceOrClass
-    def delete_result(target: Any) -> None:
+    def delete_result(target: _Files) -> None:
         """Remove the stored result."""
         try:
             os.unlink(target.result_storage)
@@ -231,6 +267,9 @@ class TestApplication:
 class DaphneTestingInstance(BaseDaphneTestingInstance):
     """A test server running :class:`TestApplication` with its own private files."""
 
+    application: TestApplication
+
+    # Any: passed on as they are to BaseDaphneTestingInstance (Daphne's *args, **kwargs signature).
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.lock = multiprocessing.Lock()
         self.storage_dir = tempfile.mkdtemp(prefix="daphne-testing-")
@@ -240,12 +279,12 @@ class DaphneTestingInstance(BaseDaphneTestingInstance):
             application=TestApplication(lock=self.lock, storage_dir=self.storage_dir),
         )
 
-    def __enter__(self) -> DaphneTestingInstance:
+    def __enter__(self) -> Self:
         self.application.delete_setup()
         self.application.delete_result()
-        return super().__enter__()  # type: ignore[return-value]
+        return super().__enter__()
 
-    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+    def __exit__(self, exc_type: object, exc_value: object, traceback: object) -> None:
         super().__exit__(exc_type, exc_value, traceback)
         self.application.delete_setup()
         self.application.delete_result()
@@ -253,7 +292,7 @@ class DaphneTestingInstance(BaseDaphneTestingInstance):
     def __del__(self) -> None:
         shutil.rmtree(getattr(self, "storage_dir", ""), ignore_errors=True)
 
-    def get_received(self) -> tuple[Any, list[Any]]:
+    def get_received(self) -> tuple[Scope, list[Message]]:
         """``(scope, messages)`` the application received so far; re-raises its exception."""
         try:
             with self.lock:
@@ -264,7 +303,7 @@ class DaphneTestingInstance(BaseDaphneTestingInstance):
             raise inner_result["exception"]
         return inner_result["scope"], inner_result["messages"]
 
-    def add_send_messages(self, messages: list[Any]) -> None:
+    def add_send_messages(self, messages: list[Message]) -> None:
         """Queue messages the application sends after it next receives something."""
         self.application.save_setup(response_messages=messages)
 
@@ -280,10 +319,10 @@ class DaphneProcess(multiprocessing.Process):
     def __init__(
         self,
         host: str,
-        get_application: Any,
-        kwargs: dict[str, Any] | None = None,
-        setup: Any = None,
-        teardown: Any = None,
+        get_application: Callable[[], ASGIApp],
+        kwargs: dict[str, Any] | None = None,  # Any: Server keywords of several types
+        setup: Callable[[], None] | None = None,
+        teardown: Callable[[], None] | None = None,
         port: int | None = None,
     ) -> None:
         super().__init__()
@@ -292,9 +331,10 @@ class DaphneProcess(multiprocessing.Process):
         self.kwargs = kwargs or {}
         self.setup = setup
         self.teardown = teardown
-        self.port = multiprocessing.Value("i", port if port is not None else 0)
-        self.ready = multiprocessing.Event()
-        self.errors = multiprocessing.Queue()
+        self.port: Synchronized[int] = multiprocessing.Value("i", port if port is not None else 0)
+        self.ready: Event = multiprocessing.Event()
+        self.errors: Queue[tuple[BaseException, str]] = multiprocessing.Queue()
+        self.server: Server
 
     def run(self) -> None:
         # A forked child must not reuse the parent's event loop (kqueue is not

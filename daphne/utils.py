@@ -1,14 +1,14 @@
 """Public helpers kept from Daphne: app import, header access, proxy headers.
 
-Covered by ``tests/unit/test_utils.py``.
+Covered by ``tests/unit/test_pure_layers.py`` and ``tests/unit/test_proxy.py``.
 """
 
 from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 __all__ = [
     "HEADER_NAME_RE",
@@ -28,7 +28,7 @@ HEADER_NAME_RE = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
 INVALID_HEADER_VALUE_BYTES = frozenset(b"\x0b\x0c\x1c\x1d\x1e\x85")
 
 
-def import_by_path(path: str) -> Any:
+def import_by_path(path: str) -> Any:  # Any: whatever object the path names
     """Import ``"package.module:attr.sub_attr"`` and return the object.
 
     :raises ValueError: when ``path`` has no colon.
@@ -38,13 +38,13 @@ def import_by_path(path: str) -> Any:
     module_path, sep, object_path = path.partition(":")
     if not sep:
         raise ValueError(f"Application path {path!r} must be of the form 'module.path:attribute'")
-    target: Any = importlib.import_module(module_path)
+    target: Any = importlib.import_module(module_path)  # Any: attributes of any kind
     for bit in object_path.split("."):
         target = getattr(target, bit)
     return target
 
 
-def header_value(headers: Mapping[bytes, Any], header_name: bytes) -> str:
+def header_value(headers: Mapping[bytes, bytes | list[bytes]], header_name: bytes) -> str:
     """Return the first value of ``header_name`` in ``headers``, UTF-8 decoded."""
     value = headers[header_name]
     if isinstance(value, list):
@@ -52,8 +52,20 @@ def header_value(headers: Mapping[bytes, Any], header_name: bytes) -> str:
     return value.decode("utf-8")
 
 
-def _as_header_dict(headers: Any) -> dict[bytes, list[bytes]]:
+class _RawHeaders(Protocol):
+    """Twisted's ``Headers`` (or anything else with ``getAllRawHeaders``)."""
+
+    def getAllRawHeaders(self) -> Iterable[tuple[bytes, Sequence[bytes]]]: ...
+
+
+#: What :func:`parse_x_forwarded_for` reads: Twisted ``Headers``, or a mapping of
+#: byte names to one value or a list of values.
+_HeadersLike = _RawHeaders | Mapping[bytes, bytes | Sequence[bytes]]
+
+
+def _as_header_dict(headers: _HeadersLike) -> dict[bytes, list[bytes]]:
     """Normalise Twisted ``Headers`` or a mapping to ``{lower name: [values]}``."""
+    items: list[tuple[bytes, bytes | Sequence[bytes]]]
     if hasattr(headers, "getAllRawHeaders"):
         items = list(headers.getAllRawHeaders())
     else:
@@ -68,13 +80,13 @@ def _as_header_dict(headers: Any) -> dict[bytes, list[bytes]]:
 
 
 def parse_x_forwarded_for(
-    headers: Any,
+    headers: _HeadersLike,
     address_header_name: str | None = "X-Forwarded-For",
     port_header_name: str | None = "X-Forwarded-Port",
     proto_header_name: str | None = "X-Forwarded-Proto",
-    original_addr: list[Any] | None = None,
+    original_addr: list[str | int] | None = None,
     original_scheme: str | None = None,
-) -> tuple[list[Any] | None, str | None]:
+) -> tuple[list[str | int] | None, str | None]:
     """Work out the client address and scheme from proxy headers.
 
     ``headers`` is a Twisted ``Headers`` object or a mapping of byte names to a
@@ -94,7 +106,7 @@ def parse_x_forwarded_for(
     address_value = header_value(header_dict, address_key)
     if "," in address_value:
         address_value = address_value.split(",")[0].strip()
-    result_addr: list[Any] = [address_value, 0]
+    result_addr: list[str | int] = [address_value, 0]
     result_scheme = original_scheme
     if port_header_name:
         port_key = port_header_name.lower().encode("latin-1")

@@ -5,15 +5,27 @@ Everything goes through Twisted's ``serverFromString`` (``tcp:``, ``tcp6:``,
 is built here so that it works even when the ``twisted/plugins`` file was not
 installed (editable installs) and for IPv4, IPv6 and unix sockets alike.
 
-Covered by ``tests/unit/test_listen.py``.
+Twisted privates used here (each checked by ``tests/unit/test_twisted_privates.py``):
+``Port._shouldShutdown`` and ``unix.Port._bindPath`` (:class:`_SharedSocketEndpoint`) and
+``SSL4ServerEndpoint._sslContextFactory`` (:func:`_tls_context`).
+
+Covered by ``tests/unit/test_endpoints.py`` (``fd:`` parsing),
+``tests/unit/test_twisted_privates.py`` and ``tests/integration/test_workers.py`` (shared sockets).
 """
 
 from __future__ import annotations
 
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Protocol, cast
 
 from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
+from twisted.internet.interfaces import IStreamServerEndpoint
+from zope.interface import implementer
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+    from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IReactorCore
+    from twisted.internet.ssl import CertificateOptions
 
 __all__ = ["server_endpoint", "socket_family", "split_description"]
 
@@ -83,6 +95,19 @@ def _parse_fd_description(description: str) -> tuple[int, int | None, dict[str, 
     return int(kwargs["fileno"]), family, tls
 
 
+class _AdoptedPort(Protocol):
+    """The private flag of the ``tcp.Port`` (or ``unix.Port``) Twisted adopts a socket with."""
+
+    _shouldShutdown: bool
+
+
+class _AdoptedUnixPort(_AdoptedPort, Protocol):
+    """A ``unix.Port`` also has the private path it unlinks when it stops listening."""
+
+    _bindPath: bytes
+
+
+@implementer(IStreamServerEndpoint)
 class _SharedSocketEndpoint:
     """An adopted listening socket that this process does not own alone.
 
@@ -93,46 +118,64 @@ class _SharedSocketEndpoint:
     may do: ``--fd`` sockets and ``systemd:`` sockets alike.
     """
 
-    def __init__(self, endpoint: Any) -> None:
+    def __init__(self, endpoint: IStreamServerEndpoint) -> None:
         self._endpoint = endpoint
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> object:
         return getattr(self._endpoint, name)
 
-    def listen(self, factory: Any) -> Any:
-        def keep_shared(port: Any) -> Any:
-            port._shouldShutdown = False
+    def listen(self, factory: IProtocolFactory) -> Deferred[IListeningPort]:
+        def keep_shared(port: IListeningPort) -> IListeningPort:
+            # Twisted privates, with no public equivalent: a port stops listening with
+            # ``shutdown()`` on its socket unless ``_shouldShutdown`` is false (Twisted clears
+            # it for adopted TCP sockets, not for unix ones), and a unix port unlinks
+            # ``_bindPath`` unless it names an abstract socket; ``IReactorSocket.adoptStreamPort``
+            # has no option for either.  tests/unit/test_twisted_privates.py checks both.
+            cast(_AdoptedPort, port)._shouldShutdown = False
             if getattr(port, "_bindPath", None) is not None:
-                port._bindPath = b"\0"  # "abstract": nothing to unlink on close
+                # "abstract": nothing to unlink on close
+                cast(_AdoptedUnixPort, port)._bindPath = b"\0"
             return port
 
         return self._endpoint.listen(factory).addCallback(keep_shared)
 
 
+@implementer(IStreamServerEndpoint)
 class _TLSEndpoint:
     """TLS (with ALPN from the factory) on top of another server endpoint."""
 
-    def __init__(self, endpoint: Any, context_factory: Any) -> None:
+    def __init__(
+        self, endpoint: IStreamServerEndpoint, context_factory: CertificateOptions
+    ) -> None:
         self._endpoint = endpoint
         self._context_factory = context_factory
 
-    def listen(self, factory: Any) -> Any:
+    def listen(self, factory: IProtocolFactory) -> Deferred[IListeningPort]:
         from twisted.protocols.tls import TLSMemoryBIOFactory
 
         return self._endpoint.listen(TLSMemoryBIOFactory(self._context_factory, False, factory))
 
 
-def _tls_context(reactor: Any, options: dict[str, str]) -> Any:
+def _tls_context(reactor: IReactorCore, options: dict[str, str]) -> CertificateOptions:
     """The certificate options Twisted's ``ssl:`` endpoint would build from ``options``."""
     text = "ssl:0:" + ":".join(
         "{}={}".format(key, value.replace("\\", "\\\\").replace(":", "\\:"))
         for key, value in options.items()
     )
-    return serverFromString(reactor, text)._sslContextFactory
+    # Twisted private: the ``ssl:`` endpoint keeps the CertificateOptions it built in
+    # ``_sslContextFactory``.  No public API turns ``ssl:`` options (privateKey, certKey,
+    # extraCertChain, sslmethod, dhParameters) into CertificateOptions; rebuilding them here
+    # would let an ``fd:`` TLS worker drift from the ``ssl:`` endpoint it stands in for.
+    # tests/unit/test_twisted_privates.py checks it.
+    context_factory: CertificateOptions = serverFromString(reactor, text)._sslContextFactory
+    return context_factory
 
 
-def server_endpoint(reactor: Any, description: str) -> Any:
+def server_endpoint(reactor: IReactorCore, description: str) -> IStreamServerEndpoint:
     """An ``IStreamServerEndpoint`` for ``description``.
+
+    ``reactor`` must provide the interfaces the endpoint type needs (``IReactorTCP``,
+    ``IReactorSSL``, ``IReactorUNIX``, ``IReactorSocket``), as for ``serverFromString``.
 
     :raises ValueError: for an unknown endpoint type or bad arguments.
     :raises OSError: e.g. a certificate file that does not exist, a bad fd.
@@ -145,7 +188,7 @@ def server_endpoint(reactor: Any, description: str) -> Any:
         if tls:
             return _TLSEndpoint(endpoint, _tls_context(reactor, tls))
         return endpoint
-    endpoint = serverFromString(reactor, description)
+    parsed: IStreamServerEndpoint = serverFromString(reactor, description)
     if description.startswith("systemd:"):
-        return _SharedSocketEndpoint(endpoint)
-    return endpoint
+        return _SharedSocketEndpoint(parsed)
+    return parsed

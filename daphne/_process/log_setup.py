@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Any
+from typing import Any, TypedDict
 
 from ..access import JSONFormatter, _compile_format
 from .config_file import ConfigFileError, read_config_file
@@ -15,6 +15,7 @@ from .supervisor import several_processes
 
 __all__ = [
     "DEFAULT_LOG_FORMAT",
+    "AccessLogOptions",
     "JSONFormatter",
     "access_format_type",
     "configure_from_args",
@@ -29,7 +30,14 @@ DEFAULT_LOG_FORMAT = "%(asctime)-15s %(levelname)-8s %(message)s"
 PROCESS_LOG_FORMAT = "%(asctime)-15s %(levelname)-8s [%(process)d] %(message)s"
 
 
-def load_log_config(path: str) -> dict[str, Any]:
+class AccessLogOptions(TypedDict):
+    """The keyword arguments of :class:`daphne.access.AccessLogGenerator` the options give."""
+
+    format: str | None
+    json: bool
+
+
+def load_log_config(path: str) -> dict[str, Any]:  # Any: dictConfig's free-form schema
     """Read a ``logging.config.dictConfig`` dictionary from ``path`` (.json or .toml).
 
     :raises ConfigFileError: (status 1) the file cannot be read.
@@ -46,7 +54,7 @@ def load_log_config(path: str) -> dict[str, Any]:
 
 def _one_line(error: BaseException) -> str:
     """``error`` and its causes (dictConfig chains them) as one line."""
-    parts = []
+    parts: list[str] = []
     seen: BaseException | None = error
     while seen is not None and len(parts) < 4:
         text = str(seen) or type(seen).__name__
@@ -93,7 +101,7 @@ def access_format_type(text: str) -> str:
     return text
 
 
-def configure_from_args(args: argparse.Namespace, level: int) -> dict[str, Any]:
+def configure_from_args(args: argparse.Namespace, level: int) -> AccessLogOptions:
     """Set up the server log from the CLI's options; return the access log's keywords.
 
     :raises ConfigFileError: a bad ``--log-config`` file, or options that contradict.

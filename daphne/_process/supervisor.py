@@ -2,9 +2,9 @@
 
 ``daphne --workers N`` (and ``--max-requests``, ``--reload``) runs
 :func:`supervise` instead of a server.  The supervisor opens every listening
-endpoint once (:mod:`daphne._process.shared_sockets`), then starts worker processes,
-each the same ``daphne`` command line with the sockets inherited as file
-descriptors (see :mod:`daphne._process.worker` for the worker's side).  Each worker runs its own
+endpoint once (:mod:`daphne._process.shared_sockets`), then starts worker processes
+(:mod:`daphne._process.worker_process`), each the same ``daphne`` command line with the
+sockets inherited as file descriptors (see :mod:`daphne._process.worker` for the worker's side).  Each worker runs its own
 reactor, application and lifespan; the kernel spreads new connections over
 the workers accepting on a socket.
 
@@ -38,21 +38,21 @@ and ``tests/integration/test_reload.py``.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .._config import ServerConfig
 from .shared_sockets import Listener, UnsupportedEndpoint, open_listeners
-from .worker import ENDPOINTS_ENV, MAX_REQUESTS_ENV, READY, READY_FD_ENV, RECYCLE
+from .worker import READY, RECYCLE
+from .worker_process import Worker, start_worker, worker_argv
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 logger = logging.getLogger("daphne.supervisor")
 
@@ -77,53 +77,6 @@ _POLL = 0.05
 
 class SupervisorError(ValueError):
     """Options the supervisor cannot work with (reported as a one-line CLI error)."""
-
-
-# -- workers --------------------------------------------------------------------
-
-
-@dataclass
-class Worker:
-    """One worker process, as the supervisor sees it.
-
-    :ivar pipe: read end of the pipe the worker reports on.
-    :ivar ready: it listens.
-    :ivar retiring: it was told to stop, or is recycling itself: not to be restarted.
-    :ivar replacement: it replaces a live worker (SIGHUP, --reload): if it dies
-        before it is ready, the old one stays and nothing is restarted.
-    """
-
-    process: subprocess.Popen[bytes]
-    pipe: int
-    started_at: float
-    replacement: bool = False
-    ready: bool = False
-    retiring: bool = False
-    pid: int = field(init=False)
-    _partial: bytes = b""
-
-    def __post_init__(self) -> None:
-        self.pid = self.process.pid
-
-    def read_messages(self) -> list[bytes]:
-        """The complete lines the worker wrote since last time."""
-        try:
-            data = os.read(self.pipe, 4096)
-        except OSError:  # BlockingIOError: nothing new
-            return []
-        *lines, self._partial = (self._partial + data).split(b"\n")
-        return lines
-
-    def close(self) -> None:
-        try:
-            os.close(self.pipe)
-        except OSError:
-            pass
-
-
-def worker_argv(args: Sequence[str]) -> list[str]:
-    """The command line a worker runs: ``daphne`` with the same arguments."""
-    return [sys.executable, "-m", "daphne", *args]
 
 
 class Supervisor:
@@ -164,51 +117,31 @@ class Supervisor:
 
     # -- signals -----------------------------------------------------------------
 
-    def _on_stop(self, signum: int, frame: Any) -> None:
+    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         self._stop_requested += 1
         if self._stop_requested > 1 and signum == signal.SIGINT:
             logger.warning("Second interrupt: killing the workers")
             for worker in self.workers:
-                self._signal(worker, signal.SIGKILL)
+                worker.signal(signal.SIGKILL)
             os._exit(1)
 
-    def _on_hup(self, signum: int, frame: Any) -> None:
+    def _on_hup(self, signum: int, frame: FrameType | None) -> None:
         self._replace_requested = True
 
     # -- workers -----------------------------------------------------------------
 
     def _spawn(self, replacement: bool = False) -> Worker:
-        read_fd, write_fd = os.pipe()
-        os.set_blocking(read_fd, False)
-        env = dict(os.environ)
-        env[ENDPOINTS_ENV] = json.dumps([listener.worker_endpoint for listener in self.listeners])
-        env[READY_FD_ENV] = str(write_fd)
+        budget = None
         if self.max_requests:
-            env[MAX_REQUESTS_ENV] = str(
-                self.max_requests + random.randint(0, self.max_requests_jitter)
-            )
-        try:
-            process = subprocess.Popen(
-                self.argv,
-                env=env,
-                pass_fds=[write_fd, *(listener.fileno for listener in self.listeners)],
-                # Its own session: a terminal's Ctrl-C or hang-up reaches the
-                # supervisor alone, which then signals each worker exactly once.
-                start_new_session=True,
-            )
-        finally:
-            os.close(write_fd)
-        worker = Worker(process, read_fd, self.clock(), replacement=replacement)
+            budget = self.max_requests + random.randint(0, self.max_requests_jitter)
+        worker = start_worker(self.argv, self.listeners, self.clock(), budget, replacement)
         self.workers.append(worker)
         logger.info("Started worker %s", worker.pid)
         return worker
 
-    @staticmethod
-    def _signal(worker: Worker, signum: int) -> None:
-        try:
-            worker.process.send_signal(signum)
-        except OSError:
-            pass
+    def _finished(self) -> bool:
+        """Whether to stop supervising: asked to, or the first worker failed to start."""
+        return bool(self._stop_requested) or self._failed_status is not None
 
     def _read_messages(self, worker: Worker) -> None:
         for message in worker.read_messages():
@@ -272,7 +205,7 @@ class Supervisor:
         """Wait until ``new`` listens (other workers keep being looked after meanwhile)."""
         deadline = self.clock() + _READY_TIMEOUT
         while not new.ready:
-            if self._stop_requested or self._failed_status is not None:
+            if self._finished():
                 return False
             if new not in self.workers:
                 logger.error("Replacement worker %s failed; keeping the old ones", new.pid)
@@ -280,7 +213,7 @@ class Supervisor:
             if self.clock() > deadline:
                 logger.error("Replacement worker %s did not listen in time; killing it", new.pid)
                 new.retiring = True
-                self._signal(new, signal.SIGKILL)
+                new.signal(signal.SIGKILL)
                 return False
             time.sleep(_POLL)
             self._handle_exits()
@@ -295,7 +228,7 @@ class Supervisor:
             if not self._wait_ready(self._spawn(replacement=True)):
                 return
             old.retiring = True
-            self._signal(old, signal.SIGTERM)
+            old.signal(signal.SIGTERM)
 
     # -- main loop ---------------------------------------------------------------
 
@@ -317,10 +250,10 @@ class Supervisor:
                     pass
             for _ in range(self.count):
                 self._spawn()
-            while not self._stop_requested and self._failed_status is None:
+            while not self._finished():
                 time.sleep(_POLL)
                 self._handle_exits()
-                if self._stop_requested or self._failed_status is not None:
+                if self._finished():
                     break
                 if self._replace_requested:
                     self._replace_requested = False
@@ -345,7 +278,7 @@ class Supervisor:
         for worker in self.workers:
             if not worker.retiring:
                 worker.retiring = True
-                self._signal(worker, signal.SIGTERM)
+                worker.signal(signal.SIGTERM)
         deadline = self.clock() + self.graceful_timeout + 5
         statuses = []
         while self.workers and self.clock() < deadline:
@@ -356,7 +289,7 @@ class Supervisor:
             time.sleep(_POLL)
         for worker in self.workers:
             logger.warning("Worker %s did not stop in time; killing it", worker.pid)
-            self._signal(worker, signal.SIGKILL)
+            worker.signal(signal.SIGKILL)
             worker.process.wait()
             statuses.append(1)
         if self._failed_status is not None:

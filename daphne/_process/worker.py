@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .._types import ActionLogger
+
 logger = logging.getLogger("daphne.worker")
 
 __all__ = [
@@ -46,8 +48,6 @@ MAX_REQUESTS_ENV = "DAPHNE_WORKER_MAX_REQUESTS"
 READY = b"ready"
 RECYCLE = b"recycle"
 
-ActionLogger = Callable[[str, str, dict[str, Any]], None]
-
 
 class RequestBudget:
     """An ``action_logger`` that counts what a worker served and calls ``on_spent`` at its budget.
@@ -64,6 +64,7 @@ class RequestBudget:
         self.on_spent = on_spent
         self.count = 0
 
+    # Any: the free-form action details (ActionLogger).
     def __call__(self, protocol: str, action: str, details: dict[str, Any]) -> None:
         if self.inner is not None:
             self.inner(protocol, action, details)

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -69,8 +70,6 @@ def test_runserver_without_asgi_application() -> None:
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -210,3 +209,48 @@ def test_runserver_says_how_it_serves_http2(tmp_path: Path) -> None:
     text = log.read_text()
     assert "HTTP/2 support enabled" in text, text
     assert "not implemented" not in text, text
+
+
+def banner(tmp_path: Path, *args: str) -> str:
+    """The start-up lines ``manage.py runserver ARGS`` prints (the server is then stopped)."""
+    log = tmp_path / "banner.log"
+    with open(log, "w") as handle:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks", *args],
+            cwd=PROJECT,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while "Quit the server with" not in log.read_text():
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+    return log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        (("-6", "{port}"), "[::1]:{port}"),
+        (("[::1]:{port}",), "[::1]:{port}"),
+        (("-6", "localhost:{port}"), "localhost:{port}"),
+    ],
+)
+def test_runserver_banner_brackets_ipv6_addresses(
+    tmp_path: Path, args: tuple[str, ...], shown: str
+) -> None:
+    """The banner's URL: an IPv6 address in brackets (as in Django's own), a name as given."""
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    port = free_port()
+    text = banner(tmp_path, *(arg.format(port=port) for arg in args))
+    assert f"development server at http://{shown.format(port=port)}/" in text, text

@@ -7,11 +7,12 @@ installed, ``--nostatic``/``--insecure``.  Covered by ``tests/django/``.
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import importlib
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.conf import settings
@@ -27,10 +28,13 @@ from daphne.access import log_safe
 from daphne.endpoints import build_endpoint_description_strings
 from daphne.server import Server
 
+if TYPE_CHECKING:
+    from daphne._types import ASGIApp
+
 logger = logging.getLogger("django.channels.server")
 
 
-def get_default_application() -> Any:
+def get_default_application() -> ASGIApp:
     """The object named by ``settings.ASGI_APPLICATION`` (``"module.attribute"``)."""
     path = getattr(settings, "ASGI_APPLICATION", None)
     if not path:
@@ -43,18 +47,19 @@ def get_default_application() -> Any:
             f"Cannot import ASGI_APPLICATION module {module_path!r}"
         ) from error
     try:
-        return getattr(module, name)
+        application: ASGIApp = getattr(module, name)
     except AttributeError:
         raise ImproperlyConfigured(
             f"Cannot find {name!r} in ASGI_APPLICATION module {module_path}"
         ) from None
+    return application
 
 
 class Command(RunserverCommand):
     protocol = "http"
     server_cls = Server
 
-    def add_arguments(self, parser: Any) -> None:
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         super().add_arguments(parser)
         parser.add_argument(
             "--noasgi",
@@ -93,7 +98,8 @@ class Command(RunserverCommand):
                 help="Allows serving static files even if DEBUG is False.",
             )
 
-    def handle(self, *args: Any, **options: Any) -> Any:
+    # Any: the parsed options' values, of every type.
+    def handle(self, *args: str, **options: Any) -> None:
         self.http_timeout = options.get("http_timeout")
         self.websocket_handshake_timeout = options.get("websocket_handshake_timeout", 5)
         if options.get("use_asgi", True) and not getattr(settings, "ASGI_APPLICATION", None):
@@ -105,13 +111,15 @@ class Command(RunserverCommand):
                 self.get_application(options)
             except ImproperlyConfigured as error:
                 raise CommandError(str(error)) from error
-        return super().handle(*args, **options)
+        super().handle(*args, **options)
 
-    def inner_run(self, *args: Any, **options: Any) -> None:
+    # Any: the parsed options' values, of every type.
+    def inner_run(self, *args: object, **options: Any) -> None:
         if not options.get("use_asgi", True):
             # Django's own WSGI development server: its inner_run builds self.server_cls.
             self.server_cls = RunserverCommand.server_cls
-            return super().inner_run(*args, **options)
+            super().inner_run(*args, **options)
+            return
         autoreload.raise_last_exception()
         if not options.get("skip_checks", False):
             self.stdout.write("Performing system checks...\n\n")
@@ -120,8 +128,11 @@ class Command(RunserverCommand):
         for connection in connections.all(initialized_only=True):
             connection.close()
         quit_command = "CTRL-BREAK" if sys.platform == "win32" else "CONTROL-C"
+        # Django's handle() leaves an IPv6 literal (given, or the -6 default ::1) in self.addr
+        # without brackets; nothing else it accepts has a colon.  (Django's own banner reads
+        # its private _raw_ipv6 flag for the same thing.)
         address = (
-            f"[{self.addr}]" if self._raw_ipv6 else ("0.0.0.0" if self.addr == "0" else self.addr)
+            f"[{self.addr}]" if ":" in self.addr else ("0.0.0.0" if self.addr == "0" else self.addr)
         )
         self.stdout.write(
             "{now}\nDjango version {django}, using settings {settings!r}\n"
@@ -165,7 +176,7 @@ class Command(RunserverCommand):
                 self.stdout.write(shutdown_message)
             return
 
-    def get_application(self, options: dict[str, Any]) -> Any:
+    def get_application(self, options: dict[str, Any]) -> ASGIApp:  # Any: as in handle()
         """The ASGI application, wrapped to serve static files when appropriate."""
         from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
@@ -177,9 +188,11 @@ class Command(RunserverCommand):
             and use_static_handler
             and (settings.DEBUG or insecure_serving)
         ):
-            return ASGIStaticFilesHandler(application)
+            static_files: ASGIApp = ASGIStaticFilesHandler(application)
+            return static_files
         return application
 
+    # Any: the free-form access-log details (daphne._types.ActionLogger).
     def log_action(self, protocol: str, action: str, details: dict[str, Any]) -> None:
         """Log a request or WebSocket event in Django's runserver style."""
         style = color_style()
