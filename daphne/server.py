@@ -222,6 +222,7 @@ class Server(DaphneServerMethods):
             )
             self.abort_start = True
             return
+        assert self.http_factory is not None  # made by run() before any listening
         listener = endpoint.listen(self.http_factory)
         listener.addCallbacks(self.listen_success, self.listen_error, errbackArgs=(description,))
         self.listeners.append(listener)
