@@ -7,7 +7,7 @@ narrows a value where it reads it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 __all__ = [
@@ -44,13 +44,16 @@ ActionLogger = Callable[[str, str, dict[str, Any]], None]
 
 
 class KeywordASGIApp(Protocol):
-    """An ASGI 3 application as the server calls it: with keyword arguments, as Daphne did.
+    """An ASGI 3 application as the server calls it: with keyword arguments, as Daphne did,
+    and run as an asyncio task (so the call returns a coroutine).
 
     Any ``async def app(scope, receive, send)`` matches; a ``Callable`` alias such as
     :data:`ASGIApp` cannot say that the parameters carry these names.
     """
 
-    def __call__(self, *, scope: Scope, receive: ASGIReceive, send: ASGISend) -> Awaitable[None]:
+    def __call__(
+        self, *, scope: Scope, receive: ASGIReceive, send: ASGISend
+    ) -> Coroutine[Any, Any, None]:  # Any: what the coroutine yields to the loop, and is sent
         """Run the application for one connection (or the lifespan)."""
 
 

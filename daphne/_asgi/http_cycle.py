@@ -25,7 +25,7 @@ Theory of operation:
   client that disabled push) they are ignored; a message of another extension
   the scope does not advertise is invalid.
 
-Covered by ``tests/unit/test_http_cycle.py``.
+Covered by ``tests/unit/test_http_cycle.py`` and ``tests/unit/test_cycle_extensions.py``.
 """
 
 from __future__ import annotations

@@ -9,14 +9,14 @@ Nothing is formatted unless DEBUG is enabled for the logger.  Covered by
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from .._types import Scope
 from ..access import log_safe
 
 __all__ = ["debug_event"]
 
 
-def debug_event(logger: logging.Logger, kind: str, event: str, scope: dict[str, Any]) -> None:
+def debug_event(logger: logging.Logger, kind: str, event: str, scope: Scope) -> None:
     """Log ``"<kind> <event>: <METHOD> <path> from <client> (HTTP/<version>)"`` at DEBUG."""
     if not logger.isEnabledFor(logging.DEBUG):
         return

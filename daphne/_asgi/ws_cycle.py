@@ -17,7 +17,8 @@ subprotocol, status or header) moves to ``CLOSED`` and tells the writer to
 fail the handshake (a 500), besides raising into the app's ``send``.
 
 Every invalid message raises :class:`ApplicationMessageError` into the app's
-``send`` ("expected X, got Y").  Covered by ``tests/unit/test_ws_cycle.py``.
+``send`` ("expected X, got Y").  Covered by ``tests/unit/test_ws_cycle.py`` and
+``tests/unit/test_ws_protocol.py``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A sans-IO WebSocket engine (RFC 6455, with permessage-deflate from RFC 7692).
 
 Bytes in, events out; messages in, bytes out.  No sockets, no clocks: the
-protocol adapters (HTTP/1.1 upgrade today, HTTP/2 extended CONNECT later) feed
+protocol adapters (the HTTP/1.1 upgrade, HTTP/2 extended CONNECT) feed
 it and write what it returns.
 
 Theory of operation:
@@ -30,7 +30,8 @@ Theory of operation:
   unread client sends stays raw, compressed bytes, whose amount the caller
   bounds by pausing the transport.
 
-Covered by ``tests/unit/test_ws_engine.py`` and the Autobahn|Testsuite run.
+Covered by ``tests/unit/test_ws_engine.py`` and the Autobahn|Testsuite run
+(``tests/conformance/test_autobahn_fast.py``).
 """
 
 from __future__ import annotations
