@@ -55,6 +55,7 @@ from .ws_frames import (
     Pong,
     ProtocolError,
     build_frame,
+    close_payload,
     parse_close,
     refuse_held_surrogate,
     unmask,
@@ -374,11 +375,4 @@ class WebSocketEngine:
     def send_close(self, code: int | None = 1000, reason: str = "") -> bytes:
         """A close frame (no payload when ``code`` is None or 1005)."""
         self.close_sent = True
-        if code is None or code == 1005:
-            return build_frame(OP_CLOSE, b"")
-        encoded = reason.encode("utf-8")
-        # Control frames carry at most 125 bytes: 2 for the code, 123 of reason.
-        while len(encoded) > 123:
-            reason = reason[:-1]
-            encoded = reason.encode("utf-8")
-        return build_frame(OP_CLOSE, struct.pack("!H", code) + encoded)
+        return build_frame(OP_CLOSE, close_payload(code, reason))

@@ -33,6 +33,7 @@ __all__ = [
     "Pong",
     "ProtocolError",
     "build_frame",
+    "close_payload",
     "parse_close",
     "refuse_held_surrogate",
     "unmask",
@@ -108,6 +109,19 @@ def parse_close(payload: bytes) -> Closed:
         except UnicodeDecodeError:
             raise ProtocolError(1007, "close reason is not UTF-8") from None
     return Closed(code, reason)
+
+
+def close_payload(code: int | None, reason: str) -> bytes:
+    """A close frame's payload: none for ``code`` None or 1005, else the code and as
+    much of ``reason`` as fits (control frames carry at most 125 bytes)."""
+    if code is None or code == 1005:
+        return b""
+    encoded = reason.encode("utf-8")
+    # 2 bytes for the code, 123 of reason, cut at a character boundary.
+    while len(encoded) > 123:
+        reason = reason[:-1]
+        encoded = reason.encode("utf-8")
+    return struct.pack("!H", code) + encoded
 
 
 class _XorMasker(Protocol):
