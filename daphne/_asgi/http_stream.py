@@ -17,7 +17,8 @@ and frames (they implement :class:`~daphne._asgi.interfaces.HTTPWire`).  It owns
   defaults, no body for HEAD, 1xx, 204 and 304;
 * how the app ended: returned without a response → 500, ended in the middle of
   one → abort;
-* the server's own error pages, and the access-log record.
+* the server's own error pages, and when the access-log record is made
+  (:func:`~daphne._asgi.traffic_log.log_http_access`).
 
 Theory of operation:
 
