@@ -1,6 +1,8 @@
 """Exceptions with status hints, mapped to responses in one place.
 
-Covered by ``tests/unit/test_http1_parser.py`` and ``tests/unit/test_http_cycle.py``.
+Covered by ``tests/unit/test_pure_layers.py`` (the parser's ``BadRequest``),
+``tests/unit/test_http_cycle.py`` and ``tests/unit/test_cycle_extensions.py``
+(``ApplicationMessageError``).
 """
 
 from __future__ import annotations

@@ -30,13 +30,13 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+
+from .._types import Clock, KeywordASGIApp, Message, Scope, Timer
 
 logger = logging.getLogger("daphne.server")
 
 __all__ = ["ApplicationInstance", "InstanceRegistry"]
 
-Message = dict[str, Any]
 #: Marks that the final message (``http.disconnect``...) was already received.
 _DELIVERED: Message = {"type": "delivered"}
 SendHandler = Callable[[Message], "Awaitable[None] | None"]
@@ -74,7 +74,7 @@ class InstanceRegistry:
             return False
         return True
 
-    def cancel_all(self) -> list[asyncio.Future[Any]]:
+    def cancel_all(self) -> list[asyncio.Task[None]]:
         """Cancel every unfinished instance; return their tasks to wait on."""
         tasks = []
         for instance in list(self.instances):
@@ -112,10 +112,10 @@ class ApplicationInstance:
 
     def __init__(
         self,
-        scope: dict[str, Any],
+        scope: Scope,
         send_handler: SendHandler,
         on_exit: ExitHandler,
-        clock: Any,
+        clock: Clock,
         close_timeout: float,
         registry: InstanceRegistry | None = None,
         on_receive: Callable[[Message], None] | None = None,
@@ -132,11 +132,11 @@ class ApplicationInstance:
         self._queue: deque[Message] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._close_message: Message | None = None
-        self._close_timer: Any = None
+        self._close_timer: Timer | None = None
         self.closed = False
-        self.task: asyncio.Task[Any] | None = None
+        self.task: asyncio.Task[None] | None = None
 
-    def start(self, application: Any, loop: asyncio.AbstractEventLoop) -> None:
+    def start(self, application: KeywordASGIApp, loop: asyncio.AbstractEventLoop) -> None:
         """Call the application and run it as a task on ``loop``."""
         coroutine = application(scope=self.scope, receive=self.receive, send=self.send)
         self.task = task = loop.create_task(coroutine)
@@ -252,7 +252,7 @@ class ApplicationInstance:
             )
             task.cancel()
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
+    def _task_done(self, task: asyncio.Task[None]) -> None:
         if self._close_timer is not None:
             if self._close_timer.active():
                 self._close_timer.cancel()
@@ -276,7 +276,7 @@ class ApplicationInstance:
             on_exit(exception)
 
 
-def _describe(scope: dict[str, Any]) -> str:
+def _describe(scope: Scope) -> str:
     client = scope.get("client")
     where = f"{client[0]}:{client[1]}" if client else "unix socket"
     return f"{scope.get('type')} {scope.get('path')} from {where}"

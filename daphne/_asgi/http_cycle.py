@@ -25,17 +25,19 @@ Theory of operation:
   client that disabled push) they are ignored; a message of another extension
   the scope does not advertise is invalid.
 
-Covered by ``tests/unit/test_http_cycle.py``.
+Covered by ``tests/unit/test_http_cycle.py`` and ``tests/unit/test_cycle_extensions.py``.
 """
 
 from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Awaitable, Collection
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any, NoReturn
 
 from .._errors import ApplicationMessageError
+from .._types import Headers, Message
+from .interfaces import ResponseExtensions, ResponseWriter
 
 __all__ = ["CycleState", "HTTPResponseCycle", "ResponseWriter", "check_header_types"]
 
@@ -48,30 +50,7 @@ class CycleState(enum.Enum):
     ABORTED = "aborted"
 
 
-class ResponseWriter(Protocol):
-    """What a protocol implements so that a cycle can write a response."""
-
-    def write_head(
-        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, more_body: bool
-    ) -> Awaitable[None] | None:
-        """Send the status line, headers and first body bytes."""
-
-    def write_body(self, body: bytes, more_body: bool) -> Awaitable[None] | None:
-        """Send more body bytes; ``more_body`` false ends the response.
-
-        May return an awaitable that completes when the client has drained
-        enough of what was written (write backpressure).
-        """
-
-    def fail_response(self, started: bool) -> None:
-        """The app misbehaved: send a 500 if nothing was sent, else abort."""
-
-    # Writers that advertise an extension also implement its method:
-    # write_early_hint(links), push(path, headers), write_trailers(headers),
-    # write_file(fd, offset, count, more_body) -> Awaitable | None.
-
-
-def check_header_types(headers: Any) -> list[tuple[bytes, bytes]]:
+def check_header_types(headers: Any) -> Headers:  # Any: whatever the app sent, checked here
     """Return ``headers`` as a list of byte pairs, or raise with Daphne's wording."""
     result = []
     for header in headers:
@@ -99,6 +78,29 @@ PUSH = "http.response.push"
 TRAILERS = "http.response.trailers"
 ZEROCOPYSEND = "http.response.zerocopysend"
 _HINTS = frozenset((EARLY_HINT, PUSH))
+#: :meth:`ResponseExtensions.write_file`'s shape.
+_FileWriter = Callable[[int, int, int, bool], "Awaitable[None] | None"]
+
+
+class _Detached:
+    """The writer of a cycle whose response is over (see :meth:`HTTPResponseCycle.detach`).
+
+    Never called (a detached cycle ignores every message); it lets the stream go.
+    """
+
+    def write_head(
+        self, status: int, headers: Headers, body: bytes, more_body: bool
+    ) -> Awaitable[None] | None:
+        return None
+
+    def write_body(self, body: bytes, more_body: bool) -> Awaitable[None] | None:
+        return None
+
+    def fail_response(self, started: bool) -> None:
+        return None
+
+
+_DETACHED = _Detached()
 
 
 class HTTPResponseCycle:
@@ -109,14 +111,16 @@ class HTTPResponseCycle:
     :ivar extensions: the names of the extensions the scope advertises.
     """
 
-    __slots__ = ("_headers", "_trailers", "_writer", "extensions", "state", "status")
+    __slots__ = ("_head", "_trailers", "_writer", "extensions", "state", "status")
 
     def __init__(self, writer: ResponseWriter, extensions: Collection[str] = ()) -> None:
         self._writer = writer
         self.state = CycleState.AWAITING_START
         self.status: int | None = None
-        self._headers: list[tuple[bytes, bytes]] = []
-        self._trailers: list[tuple[bytes, bytes]] | None = None
+        #: The checked status and headers, held from ``http.response.start`` until
+        #: the first body (Rule 1); None before the start and once written.
+        self._head: tuple[int, Headers] | None = None
+        self._trailers: Headers | None = None
         self.extensions = extensions
 
     @property
@@ -124,17 +128,18 @@ class HTTPResponseCycle:
         """Whether the app has sent ``http.response.start``."""
         return self.status is not None
 
-    def handle(self, message: Any) -> Awaitable[None] | None:
+    def handle(self, message: Message) -> Awaitable[None] | None:
         """Process one message from the app's ``send``."""
         state = self.state
         try:
             message_type = message["type"]
         except (KeyError, TypeError):
-            return self._fail("Message has no type defined")
+            self._fail("Message has no type defined")
         if state is CycleState.STREAMING and message_type == "http.response.body":
             return self._body(message)
         if state is CycleState.AWAITING_START and message_type == "http.response.start":
-            return self._start(message)
+            self._start(message)
+            return None
         if state is CycleState.COMPLETE or state is CycleState.ABORTED:
             return None
         if message_type in self.extensions:
@@ -148,15 +153,15 @@ class HTTPResponseCycle:
                 else "http.response.body"
             )
             if message_type == "http.response.start":
-                return self._fail(
+                self._fail(
                     f"HTTP response has already been started: expected '{expected}', "
                     f"got '{message_type}'"
                 )
-            return self._fail(
+            self._fail(
                 f"HTTP response has not yet been started but got '{message_type}': "
                 f"expected '{expected}', got '{message_type}'"
             )
-        return self._fail(
+        self._fail(
             f"Cannot handle message type {message_type}!: expected "
             f"'http.response.start' or 'http.response.body', got '{message_type}'"
         )
@@ -170,15 +175,15 @@ class HTTPResponseCycle:
         """Forget the writer (the response is over); later messages are ignored."""
         if self.state in (CycleState.AWAITING_START, CycleState.STREAMING, CycleState.TRAILERS):
             self.state = CycleState.ABORTED
-        self._writer = None  # type: ignore[assignment]
+        self._writer = _DETACHED
 
-    def _fail(self, text: str) -> None:
-        started = self.state is CycleState.STREAMING and self._headers is None
+    def _fail(self, text: str) -> NoReturn:
+        started = self.state is CycleState.STREAMING and self._head is None
         self.state = CycleState.ABORTED
         self._writer.fail_response(started)
         raise ApplicationMessageError(text)
 
-    def _start(self, message: Any) -> None:
+    def _start(self, message: Message) -> None:
         status = message.get("status")
         if status is None:
             self._fail("Specifying a status code is required for a Response message.")
@@ -193,13 +198,12 @@ class HTTPResponseCycle:
             self._writer.fail_response(False)
             raise
         self.status = status
-        self._headers = headers
+        self._head = (status, headers)
         if message.get("trailers") and TRAILERS in self.extensions:
             self._trailers = []
         self.state = CycleState.STREAMING
-        return None
 
-    def _body(self, message: Any) -> Awaitable[None] | None:
+    def _body(self, message: Message) -> Awaitable[None] | None:
         body = message.get("body", b"")
         if type(body) is not bytes:
             if isinstance(body, (bytearray, memoryview)):
@@ -214,19 +218,21 @@ class HTTPResponseCycle:
                 more_body = True
             else:
                 self.state = CycleState.COMPLETE
-        headers = self._headers
-        if headers is not None:
-            self._headers = None  # type: ignore[assignment]
-            return self._writer.write_head(self.status, headers, body, more_body)  # type: ignore[arg-type]
+        head = self._head
+        if head is not None:
+            self._head = None
+            return self._writer.write_head(head[0], head[1], body, more_body)
         return self._writer.write_body(body, more_body)
 
     # -- extensions (Rule 5) --------------------------------------------------
 
-    def _extension(self, message_type: str, message: Any) -> Awaitable[None] | None:
+    def _extension(self, message_type: str, message: Message) -> Awaitable[None] | None:
         state = self.state
-        writer: Any = self._writer
+        writer = self._writer
+        if not isinstance(writer, ResponseExtensions):
+            raise TypeError(f"{type(writer).__name__} implements no ASGI extension messages")
         if message_type == EARLY_HINT:
-            if state is CycleState.TRAILERS or self._headers is None:
+            if state is CycleState.TRAILERS or (self.status is not None and self._head is None):
                 return None  # the final head is out: too late for hints, not an error
             links = message.get("links", ())
             if isinstance(links, (bytes, str)) or not all(type(link) is bytes for link in links):
@@ -234,16 +240,17 @@ class HTTPResponseCycle:
             writer.write_early_hint(list(links))
             return None
         if message_type == TRAILERS:
-            if state is not CycleState.TRAILERS:
+            trailers = self._trailers
+            if state is not CycleState.TRAILERS or trailers is None:
                 self._fail(
                     "Cannot send trailers before the final body of a response started "
                     "with 'trailers': True"
                 )
-            self._trailers.extend(check_header_types(message.get("headers", ())))  # type: ignore[union-attr]
+            trailers.extend(check_header_types(message.get("headers", ())))
             if message.get("more_trailers", False):
                 return None
             self.state = CycleState.COMPLETE
-            return writer.write_trailers(self._trailers)
+            return writer.write_trailers(trailers)
         if state is not CycleState.STREAMING:
             self._fail(
                 f"HTTP response has not yet been started but got '{message_type}': "
@@ -256,10 +263,10 @@ class HTTPResponseCycle:
             writer.push(path, check_header_types(message.get("headers", ())))
             return None
         if message_type == PATHSEND:
-            return self._pathsend(message)
-        return self._zerocopysend(message)
+            return self._pathsend(message, writer.write_file)
+        return self._zerocopysend(message, writer.write_file)
 
-    def _pathsend(self, message: Any) -> Awaitable[None]:
+    def _pathsend(self, message: Message, write_file: _FileWriter) -> Awaitable[None]:
         path = message.get("path")
         if type(path) is not str or not os.path.isabs(path):
             self._fail(f"expected 'path' to be an absolute path string, got {path!r}")
@@ -272,9 +279,9 @@ class HTTPResponseCycle:
         except OSError:
             os.close(fd)
             raise
-        return self._send_file(fd, 0, size, False, close=True)
+        return self._send_file(write_file, fd, 0, size, False, close=True)
 
-    def _zerocopysend(self, message: Any) -> Awaitable[None]:
+    def _zerocopysend(self, message: Message, write_file: _FileWriter) -> Awaitable[None]:
         try:
             fd = message["file"].fileno()
             offset = message.get("offset")
@@ -291,22 +298,27 @@ class HTTPResponseCycle:
         if offset is None:
             # Sent "from the current position": move it on as a read would.
             os.lseek(fd, position + count, os.SEEK_SET)
-        return self._send_file(fd, position, count, more_body, close=False)
+        return self._send_file(write_file, fd, position, count, more_body, close=False)
 
     def _send_file(
-        self, fd: int, offset: int, count: int, more_body: bool, close: bool
+        self,
+        write_file: _FileWriter,
+        fd: int,
+        offset: int,
+        count: int,
+        more_body: bool,
+        close: bool,
     ) -> Awaitable[None]:
-        writer: Any = self._writer
         if not more_body:
             if self._trailers is not None:
                 self.state = CycleState.TRAILERS
             else:
                 self.state = CycleState.COMPLETE
         ends = not more_body and self._trailers is None
-        headers = self._headers
-        if headers is not None:
-            self._headers = None  # type: ignore[assignment]
-            head_waiter = writer.write_head(self.status, headers, b"", True)
+        head = self._head
+        if head is not None:
+            self._head = None
+            head_waiter = self._writer.write_head(head[0], head[1], b"", True)
         else:
             head_waiter = None
 
@@ -314,7 +326,7 @@ class HTTPResponseCycle:
             try:
                 if head_waiter is not None:
                     await head_waiter
-                waiter = writer.write_file(fd, offset, count, not ends)
+                waiter = write_file(fd, offset, count, not ends)
                 if waiter is not None:
                     await waiter
             finally:

@@ -2,33 +2,23 @@
 
 A stream is one HTTP/1.x request or one HTTP/2 stream.  It alone decides the
 ASGI side of a request; the protocol adapters below it only translate bytes
-and frames (they implement :class:`HTTPWire`).  It owns:
+and frames (they implement :class:`~daphne._asgi.interfaces.HTTPWire`).  It owns:
 
 * refusing a request before the app sees it: the server at capacity
   (``--limit-concurrency``: 503 with ``Retry-After``) or a declared body over
   ``--limit-request-body`` (413);
 * starting the application (:class:`~daphne._asgi.application.ApplicationInstance`);
-* delivering the body: ``http.request`` messages in ``request_buffer_size``
-  pieces, exactly one of them final (``more_body`` false), however the wire
-  signalled the end; a body that grows past ``--limit-request-body`` gets a 413;
-  body bytes arriving while the app has not yet received the last message join
-  that message (up to ``request_buffer_size``), so what waits for the app costs
-  memory in proportion to its bytes, not to how many pieces the client cut it in;
-* read backpressure: while the app has more than ``read_high_water`` bytes or
-  :data:`MAX_QUEUED_MESSAGES` pieces (what the wire delivered: DATA frames,
-  chunks, reads) unread, the wire stops reading
-  (HTTP/1.1 pauses the socket, HTTP/2 withholds flow-control credit);
+* the request body's way to the app: pieces, read backpressure and
+  ``--body-read-timeout`` (its base class, :class:`~daphne._asgi.http_input.RequestInput`);
 * ``--http-timeout`` (503 before the head, an abort after it);
-* ``--body-read-timeout``: a body that stalls (nothing new from the client for
-  that long while the server is reading) gets a 408 before the head, an abort
-  after it; time spent paused by backpressure does not count;
 * the response: the app's messages pass through
   :class:`~daphne._asgi.http_cycle.HTTPResponseCycle` (order and types) and then
   here: header grammar (:mod:`daphne._asgi.headers`), ``Date``/``Server``
   defaults, no body for HEAD, 1xx, 204 and 304;
 * how the app ended: returned without a response → 500, ended in the middle of
   one → abort;
-* the server's own error pages, and the access-log record.
+* the server's own error pages, and when the access-log record is made
+  (:func:`~daphne._asgi.traffic_log.log_http_access`).
 
 Theory of operation:
 
@@ -48,16 +38,18 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 from .._errors import ApplicationMessageError
+from .._types import Headers, Scope, Timer
 from .application import ApplicationInstance
 from .headers import check_response_headers, with_defaults
 from .http_cycle import CycleState, HTTPResponseCycle
+from .http_input import INPUT_TURN, MAX_QUEUED_MESSAGES, RequestInput
+from .interfaces import EarlyHintsWire, FileWire, HTTPWire, PushWire, TrailersWire
 from .responses import error_headers, error_page
-from .traffic_log import debug_event
+from .traffic_log import debug_event, log_http_access
 
 if TYPE_CHECKING:
     from .._context import ServerContext
@@ -66,16 +58,8 @@ logger = logging.getLogger("daphne.http_protocol")
 
 __all__ = ["INPUT_TURN", "MAX_QUEUED_MESSAGES", "HTTPStream", "HTTPWire", "StreamState"]
 
-#: Unread body pieces (wire deliveries: DATA frames, chunks, reads) at which reading
-#: pauses, besides ``read_high_water`` bytes: a client cutting its body into tiny pieces
-#: is paused after as many pieces as one sending big ones.
-MAX_QUEUED_MESSAGES = 64
-#: Seconds of loop time one connection's input may take before it yields to the
-#: others (a read's slices in ``_wire.http1``; WebSocket refills in ``ws_stream``).
-INPUT_TURN = 0.005
 _DISCONNECT = {"type": "http.disconnect"}
 _NO_BODY_STATUSES = frozenset((204, 304))
-Headers = list[tuple[bytes, bytes]]
 
 
 class StreamState(enum.Enum):
@@ -95,75 +79,42 @@ class _NoWire:
     Every call on it does nothing.
     """
 
-    def __getattr__(self, name: str) -> Any:
-        return _ignore
-
-
-def _ignore(*args: Any) -> None:
-    return None
-
-
-_NO_WIRE = _NoWire()
-
-
-class HTTPWire(Protocol):
-    """What a protocol implements to carry one stream's response.
-
-    The wire calls back :meth:`HTTPStream.response_sent` once the last byte of
-    the response was handed to the connection, and :meth:`HTTPStream.receive_body`
-    / :meth:`HTTPStream.connection_lost` as the client's side progresses.
-    Wires that advertise an ASGI extension also implement its method:
-    ``send_file(fd, offset, count, end)``, ``send_trailers(headers)``,
-    ``send_early_hint(links)``, ``push(path, headers)``.
-    """
-
     def send_head(
         self, status: int, headers: Headers, body: bytes, end: bool, bodyless: bool, close: bool
     ) -> Awaitable[None] | None:
-        """Send the status and (checked, defaulted) headers, plus the first body bytes.
-
-        ``bodyless``: the response has no body whatever its headers say;
-        ``close``: the connection should not be reused (HTTP/1.x).
-        """
+        return None
 
     def send_body(self, body: bytes, end: bool) -> Awaitable[None] | None:
-        """Send body bytes; ``end`` finishes the response.  May return a drain waiter."""
+        return None
 
     def abort(self) -> None:
-        """The response cannot be completed: reset the stream or drop the connection."""
+        return None
 
     def pause_reading(self) -> None:
-        """Stop taking request body from the client."""
+        return None
 
     def resume_reading(self) -> None:
-        """Take request body again."""
+        return None
 
 
-class HTTPStream:
+_NO_WIRE: HTTPWire = _NoWire()
+
+
+class HTTPStream(RequestInput):
     """One request's ASGI side (see the module).
 
     :ivar scope: the ASGI ``http`` scope.
     :ivar cycle: the response message state machine.
     :ivar instance: the running application, or None.
     :ivar status: the response status once a head was written, else 0.
+    :ivar bytes_sent: response body bytes handed to the wire.
+    :ivar started_at: the clock's time when the request's stream began.
     """
 
     __slots__ = (
-        "_body_done",
-        "_body_received",
-        "_body_seen_at",
-        "_body_timer",
         "_bodyless",
         "_head_request",
         "_on_first_receive",
-        "_paused",
-        "_piece_counts",
-        "_queued_bytes",
-        "_queued_pieces",
-        "_started_at",
-        "_tail",
-        "_tail_buffer",
-        "_tail_size",
         "_timeout_call",
         "bytes_sent",
         "context",
@@ -173,6 +124,7 @@ class HTTPStream:
         "instance",
         "response_headers",
         "scope",
+        "started_at",
         "state",
         "status",
         "wire",
@@ -181,11 +133,12 @@ class HTTPStream:
     def __init__(
         self,
         context: ServerContext,
-        wire: Any,
-        scope: dict[str, Any],
+        wire: HTTPWire,
+        scope: Scope,
         declared_length: int | None = None,
         on_first_receive: Callable[[], None] | None = None,
     ) -> None:
+        RequestInput.__init__(self)
         self.context = context
         self.wire = wire
         self.scope = scope
@@ -199,23 +152,9 @@ class HTTPStream:
         self.response_headers: Headers | tuple[()] = ()
         self._head_request = scope["method"] == "HEAD"
         self._bodyless = self._head_request
-        self._body_done = False
-        self._body_received = 0
-        self._queued_bytes = 0
-        #: Unread pieces, in total and per queued ``http.request`` message (oldest first).
-        self._queued_pieces = 0
-        self._piece_counts: deque[int] = deque()
-        self._paused = False
-        #: The last queued ``http.request`` not yet received, while it may still grow,
-        #: its size, and the bytearray it grows in (its body until received).
-        self._tail: dict[str, Any] | None = None
-        self._tail_size = 0
-        self._tail_buffer: bytearray | None = None
-        self._timeout_call: Any = None
-        self._body_timer: Any = None
-        self._body_seen_at = 0.0
+        self._timeout_call: Timer | None = None
         self._on_first_receive = on_first_receive
-        self._started_at = context.clock.seconds()
+        self.started_at = context.clock.seconds()
 
     @property
     def done(self) -> bool:
@@ -259,151 +198,6 @@ class HTTPStream:
             logger.exception("Exception when calling application")
             self.instance = None
             self.error(500, "Exception inside application.")
-
-    # -- request body (from the wire) ------------------------------------------------
-
-    def receive_body(self, data: bytes, end: bool) -> None:
-        """Body bytes from the client; ``end`` when the request body is complete."""
-        if self._body_done:
-            return  # Rule 2
-        if end:
-            self._body_done = True
-            if self._body_timer is not None:
-                self._stop_body_timer()
-        elif self._body_timer is not None:
-            self._body_seen_at = self.context.clock.seconds()
-        config = self.context.config
-        limit = config.limit_request_body
-        if limit is not None:
-            self._body_received += len(data)
-            if self._body_received > limit:
-                self._body_done = True
-                self.error(413, f"Request body larger than {limit} bytes")
-                return
-        instance = self.instance
-        if instance is None or instance.closed:
-            return
-        self._queue_body(instance, data, end, config.request_buffer_size)
-        self._queued_bytes += len(data)
-        if end:
-            self._arm_timeout()
-        if not self._paused and (
-            self._queued_bytes > config.read_high_water or self._queued_pieces > MAX_QUEUED_MESSAGES
-        ):
-            self._paused = True
-            self.wire.pause_reading()
-
-    def _queue_body(self, instance: ApplicationInstance, data: bytes, end: bool, size: int) -> None:
-        """Queue ``data`` as ``http.request`` messages of at most ``size`` bytes.
-
-        Bytes that fit into the last queued message the app has not received yet
-        join it, so many small pieces (tiny HTTP/2 DATA frames, tiny chunks) cost
-        one message, not one each.
-        """
-        tail = self._tail
-        if tail is not None:
-            if self._tail_size + len(data) <= size:
-                if data:
-                    buffer = self._tail_buffer
-                    if buffer is None:
-                        buffer = self._tail_buffer = bytearray(tail["body"])
-                    buffer += data
-                    self._tail_size += len(data)
-                    self._piece_counts[-1] += 1
-                    self._queued_pieces += 1
-                if end:
-                    tail["more_body"] = False
-                return
-            self._seal_tail()
-        if len(data) <= size:
-            message = {"type": "http.request", "body": data, "more_body": not end}
-            instance.put(message)
-            self._piece_counts.append(1)
-            self._queued_pieces += 1
-            if not end:
-                self._tail = message
-                self._tail_size = len(data)
-            return
-        last = len(data) - size
-        for offset in range(0, len(data), size):
-            instance.put(
-                {
-                    "type": "http.request",
-                    "body": data[offset : offset + size],
-                    "more_body": not end or offset < last,
-                }
-            )
-            self._piece_counts.append(1)
-            self._queued_pieces += 1
-
-    def _seal_tail(self) -> None:
-        """The last queued message takes no more bytes: give it its final ``bytes`` body."""
-        tail, buffer = self._tail, self._tail_buffer
-        self._tail = self._tail_buffer = None
-        if tail is not None and buffer is not None:
-            tail["body"] = bytes(buffer)
-
-    def _message_received(self, message: dict[str, Any]) -> None:
-        if message["type"] != "http.request":
-            return
-        if message is self._tail:
-            self._seal_tail()
-        self._queued_pieces -= self._piece_counts.popleft()
-        self._queued_bytes -= len(message.get("body", b""))
-        if (
-            self._paused
-            and self._queued_bytes <= self.context.config.read_high_water // 2
-            and self._queued_pieces <= MAX_QUEUED_MESSAGES // 2
-        ):
-            self._paused = False
-            if self._body_timer is not None:
-                self._body_seen_at = self.context.clock.seconds()
-            self.wire.resume_reading()
-
-    def await_body(self) -> None:
-        """(From the wire) the client should now be sending the body: watch for a stall.
-
-        Called once the head is in and the body does not end with it (after
-        ``100 Continue`` when the client asked for one).
-        """
-        timeout = self.context.config.body_read_timeout
-        if timeout is None or self._body_done or self._body_timer is not None or self.done:
-            return
-        clock = self.context.clock
-        self._body_seen_at = clock.seconds()
-        self._body_timer = clock.callLater(timeout, self._body_check)
-
-    def _stop_body_timer(self) -> None:
-        call, self._body_timer = self._body_timer, None
-        if call is not None and call.active():
-            call.cancel()
-
-    def _body_check(self) -> None:
-        self._body_timer = None
-        if self._body_done or self.done:
-            return
-        timeout = self.context.config.body_read_timeout
-        assert timeout is not None
-        clock = self.context.clock
-        now = clock.seconds()
-        if self._paused:
-            # The app is behind, not the client: the stall clock restarts on resume.
-            self._body_seen_at = now
-        left = self._body_seen_at + timeout - now
-        if left > 0:
-            self._body_timer = clock.callLater(left, self._body_check)
-            return
-        self._body_done = True
-        if self.head_written:
-            logger.info("Request body stalled for %g s after the response began; aborting", timeout)
-            self.abort()
-        else:
-            self.error(408, f"Request body not received within {timeout:g} seconds")
-
-    @property
-    def body_done(self) -> bool:
-        """Whether the request body is complete (or no longer wanted)."""
-        return self._body_done
 
     # -- the response (HTTPResponseCycle's ResponseWriter) ---------------------------
 
@@ -452,8 +246,11 @@ class HTTPStream:
             self._cancel_timeout()
         if self._bodyless:
             count = 0
+        wire = self.wire
+        if not isinstance(wire, FileWire):
+            raise TypeError(f"{type(wire).__name__} cannot send files")
         self.bytes_sent += count
-        return self.wire.send_file(fd, offset, count, not more_body)
+        return wire.send_file(fd, offset, count, not more_body)
 
     def write_trailers(self, headers: Headers) -> Awaitable[None] | None:
         if self.done:
@@ -464,7 +261,10 @@ class HTTPStream:
             self.abort()  # the body is out: too late for a 500
             raise
         self._cancel_timeout()
-        return self.wire.send_trailers(headers)
+        wire = self.wire
+        if not isinstance(wire, TrailersWire):
+            raise TypeError(f"{type(wire).__name__} cannot send trailers")
+        return wire.send_trailers(headers)
 
     def write_early_hint(self, links: list[bytes]) -> None:
         if self.done or self.head_written:
@@ -473,14 +273,17 @@ class HTTPStream:
             check_response_headers([(b"link", link) for link in links])
         except ApplicationMessageError:
             return  # a hint: not worth failing the response over
-        if links:
-            self.wire.send_early_hint(links)
+        wire = self.wire
+        if links and isinstance(wire, EarlyHintsWire):
+            wire.send_early_hint(links)
 
     def push(self, path: str, headers: Headers) -> None:
         if self.done:
             return
         check_response_headers(headers)
-        self.wire.push(path, headers)
+        wire = self.wire
+        if isinstance(wire, PushWire):
+            wire.push(path, headers)
 
     def fail_response(self, started: bool) -> None:
         """The app sent something invalid: 500 if nothing was written yet, else abort.
@@ -489,13 +292,7 @@ class HTTPStream:
         from its ``send`` (and can record it) before the client sees the 500.
         """
         if not self.done:
-            self.context.loop.call_soon(self._fail_now)
-
-    def _fail_now(self) -> None:
-        if self.head_written:
-            self.abort()
-        else:
-            self.error(500, "Server Error")
+            self.context.loop.call_soon(self.error, 500, "Server Error")
 
     # -- endings ---------------------------------------------------------------------
 
@@ -533,7 +330,8 @@ class HTTPStream:
         if self.done:
             return
         self._end()
-        self._log_access()
+        if self.context.action_logger is not None:
+            log_http_access(self)
         debug_event(logger, "HTTP", f"response {self.status} complete", self.scope)
 
     def connection_lost(self) -> None:
@@ -593,37 +391,6 @@ class HTTPStream:
 
     def _timed_out(self) -> None:
         self._timeout_call = None
-        if self.done:
-            return
-        if not self.head_written:
-            self.error(503, "Application failed to respond within time limit.")
-        else:
+        if self.head_written and not self.done:
             logger.warning("Application timed out while sending response")
-            self.abort()
-
-    # -- access log ----------------------------------------------------------------------
-
-    def _log_access(self) -> None:
-        context = self.context
-        if context.action_logger is None:
-            return
-        scope = self.scope
-        query = scope["query_string"]
-        target = scope["raw_path"] + (b"?" + query if query else b"")
-        client = scope["client"]
-        context.log_action(
-            "http",
-            "complete",
-            {
-                "path": target.decode("ascii", "replace"),
-                "status": self.status,
-                "method": scope["method"],
-                "client": f"{client[0]}:{client[1]}" if client else None,
-                "time_taken": context.clock.seconds() - self._started_at,
-                "size": self.bytes_sent,
-                # For --access-log-format / --log-json (daphne.access).
-                "http_version": scope["http_version"],
-                "request_headers": scope["headers"],
-                "response_headers": self.response_headers,
-            },
-        )
+        self.error(503, "Application failed to respond within time limit.")

@@ -5,14 +5,15 @@ Modes: ``off`` never runs it; ``on`` requires it (an app error or
 before answering startup (Django's and Channels' routers do), carries on
 without it.  ``lifespan.startup.failed`` is fatal in every mode.
 
-Covered by ``tests/integration/test_lifespan.py`` and ``tests/unit/test_lifespan.py``.
+Covered by ``tests/integration/test_lifespan.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+
+from .._types import KeywordASGIApp, Message, Scope, State
 
 logger = logging.getLogger("daphne.server")
 
@@ -32,16 +33,16 @@ class Lifespan:
     :ivar active: whether the app speaks lifespan (after startup).
     """
 
-    def __init__(self, application: Any, mode: str = "auto") -> None:
+    def __init__(self, application: KeywordASGIApp, mode: str = "auto") -> None:
         if mode not in MODES:
             raise ValueError(f"lifespan mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.application = application
         self.mode = mode
-        self.state: dict[str, Any] = {}
+        self.state: State = {}
         self.active = False
-        self._receive_queue: asyncio.Queue[dict[str, Any]] | None = None
-        self._answers: asyncio.Queue[dict[str, Any]] | None = None
-        self._task: asyncio.Task[Any] | None = None
+        self._receive_queue: asyncio.Queue[Message] | None = None
+        self._answers: asyncio.Queue[Message] | None = None
+        self._task: asyncio.Task[None] | None = None
 
     async def startup(self) -> None:
         """Send ``lifespan.startup`` and wait for the answer.
@@ -52,7 +53,7 @@ class Lifespan:
             return
         self._receive_queue = asyncio.Queue()
         self._answers = asyncio.Queue()
-        scope = {
+        scope: Scope = {
             "type": "lifespan",
             "asgi": {"version": "3.0", "spec_version": "2.0"},
             "state": self.state,
@@ -87,11 +88,11 @@ class Lifespan:
         else:
             logger.error("Application shutdown failed: %r", answer.get("error"))
 
-    async def _run(self, scope: dict[str, Any]) -> None:
+    async def _run(self, scope: Scope) -> None:
         assert self._receive_queue is not None and self._answers is not None
         answers = self._answers
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: Message) -> None:
             kind = message.get("type")
             if kind not in (
                 "lifespan.startup.complete",

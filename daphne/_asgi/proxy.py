@@ -27,7 +27,6 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from typing import Any
 
 __all__ = [
     "SOURCES",
@@ -63,7 +62,7 @@ class TrustedProxies:
         # Peers are mostly the same few proxies: remember the answers.
         self._lookup = functools.lru_cache(maxsize=1024)(self._match)
 
-    def __contains__(self, address: Any) -> bool:
+    def __contains__(self, address: object) -> bool:
         if self.everything:
             return True
         if not isinstance(address, str):
@@ -157,7 +156,7 @@ def _token(text: str, at: int) -> tuple[str, int]:
 
 def _quoted(text: str, at: int) -> tuple[str, int]:
     """A quoted-string starting at ``text[at] == '"'``: its value, and the index after it."""
-    value = []
+    value: list[str] = []
     index = at + 1
     while index < len(text):
         char = text[index]
@@ -273,7 +272,7 @@ def _node(node: str) -> tuple[str | None, int]:
 
 def resolve_forwarded(
     values: list[bytes], trusted: TrustedProxies
-) -> tuple[list[Any] | None, str | None] | None:
+) -> tuple[list[str | int] | None, str | None] | None:
     """``(client, scheme)`` from ``Forwarded`` fields; None when they hold no element.
 
     ``client`` is ``[ip, port]``, or None when the deciding element names no IP

@@ -5,7 +5,7 @@ to import another for them.  The page is Daphne's small HTML document; the
 HTTP streams (:mod:`daphne._asgi.http_stream`, :mod:`daphne._asgi.ws_stream`) pick the
 status and reason, the wires only frame it.
 
-Covered by ``tests/unit/test_pure_layers.py``.
+Covered by ``tests/integration/test_protocol_matrix.py`` (the error pages on every protocol).
 """
 
 from __future__ import annotations

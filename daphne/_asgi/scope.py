@@ -5,16 +5,19 @@ HTTP/1.1, HTTP/2 and WebSocket upgrades all describe a request as a
 (underscored names dropped, ``Daphne-Root-Path``), address and scheme
 resolution (proxy headers) cannot drift between protocols.
 
-Covered by ``tests/unit/test_scope.py`` and ``tests/property/test_scope_props.py``.
+Covered by ``tests/unit/test_pure_layers.py`` and ``tests/unit/test_proxy.py``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
 from .._config import ServerConfig
+from .._types import Headers, Scope, State
+from .interfaces import ParsedHead
 from .proxy import (
     TrustedProxies,
     client_from_chain,
@@ -39,7 +42,8 @@ ASGI_VERSION = {"version": "3.0", "spec_version": "2.5"}
 
 _ROOT_PATH_HEADER = b"daphne-root-path"
 
-Address = list[Any] | None
+#: ``[host, port]`` as ASGI has it (a list), or None (unix sockets, unknown client).
+Address = list[Any] | None  # Any: a host str and a port int in one list
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,14 +64,18 @@ class RequestFacts:
     path: bytes
     query_string: bytes
     http_version: str
-    headers: list[tuple[bytes, bytes]]
+    headers: Headers
     client: Address
     server: Address
     secure: bool
 
     @classmethod
-    def from_head(cls, head: Any, connection: dict[str, Any]) -> RequestFacts:
-        """Facts of a parsed HTTP/1.x head plus the connection's client/server/secure."""
+    def from_head(
+        cls,
+        head: ParsedHead,
+        connection: dict[str, Any],  # Any: the connection's client, server and secure values
+    ) -> RequestFacts:
+        """Facts of a parsed head plus the connection's ``client``/``server``/``secure``."""
         return cls(
             method=head.method,
             path=head.path,
@@ -79,8 +87,8 @@ class RequestFacts:
 
 
 def clean_headers(
-    headers: list[tuple[bytes, bytes]], default_root_path: str, root_path_header: bool = True
-) -> tuple[list[tuple[bytes, bytes]], str]:
+    headers: Headers, default_root_path: str, root_path_header: bool = True
+) -> tuple[Headers, str]:
     """Apply the server's header rules; return ``(headers, root_path)``.
 
     * names containing ``_`` are dropped (CVE-2015-0219: they would be
@@ -122,7 +130,7 @@ def root_path_trusted(peer: Address, config: ServerConfig) -> bool:
 
 
 def resolve_client(
-    facts: RequestFacts, headers: list[tuple[bytes, bytes]], config: ServerConfig
+    facts: RequestFacts, headers: Headers, config: ServerConfig
 ) -> tuple[Address, str]:
     """The client address and the HTTP scheme, after proxy headers if enabled and trusted.
 
@@ -146,7 +154,7 @@ def resolve_client(
     return _resolve_x_forwarded(client, scheme, headers, config, trusted)
 
 
-def _first(headers: list[tuple[bytes, bytes]], name: str | None) -> str | None:
+def _first(headers: Headers, name: str | None) -> str | None:
     """The first value of header ``name`` (any case), or None."""
     if not name:
         return None
@@ -160,7 +168,7 @@ def _first(headers: list[tuple[bytes, bytes]], name: str | None) -> str | None:
 def _resolve_x_forwarded(
     client: Address,
     scheme: str,
-    headers: list[tuple[bytes, bytes]],
+    headers: Headers,
     config: ServerConfig,
     trusted: TrustedProxies,
 ) -> tuple[Address, str]:
@@ -181,15 +189,13 @@ def _resolve_x_forwarded(
     return [address, port or 0], scheme
 
 
-def _base_scope(
-    kind: str, facts: RequestFacts, config: ServerConfig, state: dict[str, Any] | None
-) -> dict[str, Any]:
+def _base_scope(kind: str, facts: RequestFacts, config: ServerConfig, state: State | None) -> Scope:
     """The keys HTTP and WebSocket scopes share (``scheme`` is the HTTP one)."""
     headers, root_path = clean_headers(
         facts.headers, config.root_path, root_path_trusted(facts.client, config)
     )
     client, scheme = resolve_client(facts, headers, config)
-    scope = {
+    scope: Scope = {
         "type": kind,
         "asgi": ASGI_VERSION.copy(),
         "http_version": facts.http_version,
@@ -211,9 +217,9 @@ def _base_scope(
 def build_http_scope(
     facts: RequestFacts,
     config: ServerConfig,
-    state: dict[str, Any] | None = None,
-    extensions: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    state: State | None = None,
+    extensions: Mapping[str, object] | None = None,
+) -> Scope:
     """Build the ASGI ``http`` scope for a request.
 
     ``state`` is the lifespan state; ``extensions`` the ASGI extensions the
@@ -231,9 +237,9 @@ _WS_SCHEMES = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
 def build_websocket_scope(
     facts: RequestFacts,
     config: ServerConfig,
-    state: dict[str, Any] | None = None,
-    tls: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    state: State | None = None,
+    tls: Mapping[str, object] | None = None,
+) -> Scope:
     """Build the ASGI ``websocket`` scope for an upgrade (or extended CONNECT) request.
 
     ``scheme`` is ``ws``/``wss`` from the connection, or from the proxy's proto

@@ -17,19 +17,21 @@ subprotocol, status or header) moves to ``CLOSED`` and tells the writer to
 fail the handshake (a 500), besides raising into the app's ``send``.
 
 Every invalid message raises :class:`ApplicationMessageError` into the app's
-``send`` ("expected X, got Y").  Covered by ``tests/unit/test_ws_cycle.py``.
+``send`` ("expected X, got Y").  Covered by ``tests/unit/test_ws_cycle.py`` and
+``tests/unit/test_ws_protocol.py``.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
 
 from .._errors import ApplicationMessageError
+from .._types import Headers, Message
 from .headers import check_response_headers
 from .http_cycle import check_header_types
-from .ws_engine import valid_close_code
+from .interfaces import WebSocketWriter
+from .ws_frames import valid_close_code
 
 __all__ = ["WSState", "WebSocketCycle", "WebSocketWriter"]
 
@@ -41,22 +43,33 @@ class WSState(enum.Enum):
     CLOSED = "closed"
 
 
-class WebSocketWriter(Protocol):
-    """What a protocol implements so that a cycle can drive a WebSocket."""
+class _Detached:
+    """The writer of a cycle whose connection is over: never called (every message is
+    ignored then); it lets the stream go."""
 
-    def accept(self, subprotocol: str | None, headers: list[tuple[bytes, bytes]]) -> None: ...
+    def accept(self, subprotocol: str | None, headers: Headers) -> None:
+        return None
 
-    def reject(self) -> None: ...
+    def reject(self) -> None:
+        return None
 
-    def deny_start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None: ...
+    def deny_start(self, status: int, headers: Headers) -> None:
+        return None
 
-    def deny_body(self, body: bytes, more_body: bool) -> Awaitable[None] | None: ...
+    def deny_body(self, body: bytes, more_body: bool) -> Awaitable[None] | None:
+        return None
 
-    def send_message(self, data: str | bytes) -> Awaitable[None] | None: ...
+    def send_message(self, data: str | bytes) -> Awaitable[None] | None:
+        return None
 
-    def close(self, code: int, reason: str) -> None: ...
+    def close(self, code: int, reason: str) -> None:
+        return None
 
-    def fail_handshake(self) -> None: ...
+    def fail_handshake(self) -> None:
+        return None
+
+
+_DETACHED = _Detached()
 
 
 class WebSocketCycle:
@@ -76,9 +89,9 @@ class WebSocketCycle:
     def detach(self) -> None:
         """The connection is over: ignore whatever comes next."""
         self.state = WSState.CLOSED
-        self._writer = None  # type: ignore[assignment]
+        self._writer = _DETACHED
 
-    def handle(self, message: Any) -> Awaitable[None] | None:
+    def handle(self, message: Message) -> Awaitable[None] | None:
         try:
             kind = message["type"]
         except (KeyError, TypeError):
@@ -89,11 +102,14 @@ class WebSocketCycle:
         if state is WSState.CLOSED:
             return None
         if kind == "websocket.accept" and state is WSState.CONNECTING:
-            return self._answer(self._accept, message)
+            self._answer(self._accept, message)
+            return None
         if kind == "websocket.close" and state in (WSState.CONNECTING, WSState.OPEN):
-            return self._close(message)
+            self._close(message)
+            return None
         if kind == "websocket.http.response.start" and state is WSState.CONNECTING:
-            return self._answer(self._deny, message)
+            self._answer(self._deny, message)
+            return None
         if kind == "websocket.http.response.body" and state is WSState.DENYING:
             body = message.get("body", b"")
             if not isinstance(body, (bytes, bytearray)):
@@ -112,7 +128,7 @@ class WebSocketCycle:
             )
         raise ApplicationMessageError(f"expected {self._expected()}, got {kind!r}")
 
-    def _answer(self, method: Any, message: Any) -> None:
+    def _answer(self, method: Callable[[Message], None], message: Message) -> None:
         """Run ``_accept`` or ``_deny``; an invalid answer fails the handshake (Rule: 500).
 
         The app meant to answer the handshake and cannot be answered for: even
@@ -133,7 +149,7 @@ class WebSocketCycle:
         return "'websocket.send' or 'websocket.close'"
 
     @staticmethod
-    def _payload(message: Any) -> str | bytes:
+    def _payload(message: Message) -> str | bytes:
         text, data = message.get("text"), message.get("bytes")
         if text is not None and data is not None:
             raise ApplicationMessageError(
@@ -153,7 +169,7 @@ class WebSocketCycle:
             return bytes(data)
         raise ApplicationMessageError("expected 'bytes' or 'text' in websocket.send, got neither")
 
-    def _accept(self, message: Any) -> None:
+    def _accept(self, message: Message) -> None:
         subprotocol = message.get("subprotocol")
         if subprotocol is not None and subprotocol not in self._offered:
             raise ApplicationMessageError(
@@ -174,7 +190,7 @@ class WebSocketCycle:
         self.state = WSState.OPEN
         self._writer.accept(subprotocol, headers)
 
-    def _close(self, message: Any) -> None:
+    def _close(self, message: Message) -> None:
         code = message.get("code", 1000)
         reason = message.get("reason") or ""
         if not isinstance(code, int) or not valid_close_code(code):
@@ -192,7 +208,7 @@ class WebSocketCycle:
         else:
             self._writer.reject()
 
-    def _deny(self, message: Any) -> None:
+    def _deny(self, message: Message) -> None:
         status = message.get("status")
         if not isinstance(status, int) or not 100 <= status <= 999:
             raise ApplicationMessageError(f"expected an integer status code, got {status!r}")

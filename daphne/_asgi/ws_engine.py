@@ -1,7 +1,7 @@
 """A sans-IO WebSocket engine (RFC 6455, with permessage-deflate from RFC 7692).
 
 Bytes in, events out; messages in, bytes out.  No sockets, no clocks: the
-protocol adapters (HTTP/1.1 upgrade today, HTTP/2 extended CONNECT later) feed
+protocol adapters (the HTTP/1.1 upgrade, HTTP/2 extended CONNECT) feed
 it and write what it returns.
 
 Theory of operation:
@@ -30,16 +30,37 @@ Theory of operation:
   unread client sends stays raw, compressed bytes, whose amount the caller
   bounds by pausing the transport.
 
-Covered by ``tests/unit/test_ws_engine.py`` and the Autobahn|Testsuite run.
+Covered by ``tests/unit/test_ws_engine.py`` and the Autobahn|Testsuite run
+(``tests/conformance/test_autobahn_fast.py``).
 """
 
 from __future__ import annotations
 
 import codecs
 import struct
-import zlib
-from dataclasses import dataclass
-from typing import Any
+
+from .ws_deflate import Deflate, DeflateCodec, negotiate_deflate
+from .ws_frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONTINUATION,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    Closed,
+    Event,
+    Failed,
+    Message,
+    Ping,
+    Pong,
+    ProtocolError,
+    build_frame,
+    close_payload,
+    parse_close,
+    refuse_held_surrogate,
+    unmask,
+    valid_close_code,
+)
 
 __all__ = [
     "Closed",
@@ -54,174 +75,9 @@ __all__ = [
     "valid_close_code",
 ]
 
-OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 _DATA_OPCODES = (OP_TEXT, OP_BINARY)
 _CONTROL_OPCODES = (OP_CLOSE, OP_PING, OP_PONG)
-_DEFLATE_TAIL = b"\x00\x00\xff\xff"
 _utf8_decoder = codecs.getincrementaldecoder("utf-8")
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """A complete data message: ``str`` for text, ``bytes`` for binary."""
-
-    data: str | bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Ping:
-    payload: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Pong:
-    payload: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Closed:
-    """The peer sent a close frame (code 1005 when it carried none)."""
-
-    code: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Failed:
-    """The peer broke the protocol; send a close with ``code`` and drop the connection."""
-
-    code: int
-    reason: str
-
-
-def valid_close_code(code: int) -> bool:
-    """Codes that may appear in a close frame (RFC 6455 §7.4, IANA registry)."""
-    return code in (1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014) or (
-        3000 <= code <= 4999
-    )
-
-
-class _ProtocolError(Exception):
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class Deflate:
-    """Negotiated permessage-deflate parameters (RFC 7692 §7)."""
-
-    server_no_context_takeover: bool = False
-    client_no_context_takeover: bool = False
-    server_max_window_bits: int = 15
-    client_max_window_bits: int = 15
-
-    def response_header(self) -> bytes:
-        """The ``Sec-WebSocket-Extensions`` value accepting this configuration."""
-        parts = ["permessage-deflate"]
-        if self.server_no_context_takeover:
-            parts.append("server_no_context_takeover")
-        if self.client_no_context_takeover:
-            parts.append("client_no_context_takeover")
-        if self.server_max_window_bits != 15:
-            parts.append(f"server_max_window_bits={self.server_max_window_bits}")
-        if self.client_max_window_bits != 15:
-            parts.append(f"client_max_window_bits={self.client_max_window_bits}")
-        return "; ".join(parts).encode("ascii")
-
-
-def _parse_offer(params: list[str]) -> Deflate | None:
-    seen: set[str] = set()
-    values: dict[str, object] = {}
-    for param in params:
-        name, _, value = param.partition("=")
-        name, value = name.strip().lower(), value.strip().strip('"')
-        if name in seen:
-            return None
-        seen.add(name)
-        if name in ("server_no_context_takeover", "client_no_context_takeover"):
-            if value:
-                return None
-            values[name] = True
-        elif name == "server_max_window_bits":
-            if not value.isdigit() or not 8 <= int(value) <= 15:
-                return None
-            values[name] = int(value)
-        elif name == "client_max_window_bits":
-            # Without a value the client merely says it supports the parameter.
-            if value and (not value.isdigit() or not 8 <= int(value) <= 15):
-                return None
-            values[name] = int(value) if value else 15
-        else:
-            return None
-    return Deflate(**values)  # type: ignore[arg-type]
-
-
-def negotiate_deflate(header_values: list[bytes]) -> Deflate | None:
-    """Accept the first valid permessage-deflate offer among the client's extensions."""
-    for header in header_values:
-        for offer in header.decode("latin-1").split(","):
-            name, *params = [part.strip() for part in offer.split(";")]
-            if name.lower() == "permessage-deflate":
-                accepted = _parse_offer(params)
-                if accepted is not None:
-                    return accepted
-    return None
-
-
-#: Payloads from this size up are unmasked by autobahn's native (NVX) masker:
-#: it is ~3x faster at 4 KiB and ~18x at 1 MiB than the big-integer XOR below,
-#: which wins under ~1 KiB (measured; see the notes of the change).
-_NATIVE_MASK_FROM = 1024
-_native_masker: Any = None
-
-
-def _load_native_masker() -> Any:
-    """autobahn's XOR masker if it runs natively (NVX), else False (lazy: ~0.1 s import)."""
-    global _native_masker
-    if _native_masker is None:
-        try:
-            from autobahn.websocket import USES_NVX
-            from autobahn.websocket.xormasker import create_xor_masker
-        except ImportError:  # pragma: no cover - autobahn is a dependency
-            USES_NVX = False
-        _native_masker = create_xor_masker if USES_NVX else False
-    return _native_masker
-
-
-def _unmask(payload: bytes | bytearray, mask: bytes | bytearray) -> bytes:
-    length = len(payload)
-    if not length:
-        return b""
-    if length >= _NATIVE_MASK_FROM:
-        create = _load_native_masker()
-        if create:
-            # The native masker takes the key as bytes only (a bytearray slice raises).
-            return create(bytes(mask), length).process(payload)  # type: ignore[no-any-return]
-    key = int.from_bytes((mask * ((length >> 2) + 1))[:length], "little")
-    return (int.from_bytes(payload, "little") ^ key).to_bytes(length, "little")
-
-
-def _frame(opcode: int, payload: bytes, rsv1: bool = False) -> bytes:
-    first = 0x80 | opcode | (0x40 if rsv1 else 0)
-    length = len(payload)
-    if length < 126:
-        return struct.pack("!BB", first, length) + payload
-    if length < 65536:
-        return struct.pack("!BBH", first, 126, length) + payload
-    return struct.pack("!BBQ", first, 127, length) + payload
-
-
-Event = Message | Ping | Pong | Closed | Failed
-
-
-def _refuse_held_surrogate(decoder: codecs.IncrementalDecoder) -> None:
-    """Fail on ED A0..ED BF now: CPython's decoder holds that surrogate prefix (never
-    valid UTF-8) until a third byte comes, where it fails every other bad byte at once."""
-    pending = decoder.getstate()[0]
-    if len(pending) > 1 and pending[0] == 0xED and pending[1] >= 0xA0:
-        raise _ProtocolError(1007, "invalid UTF-8 in text message")
 
 
 class WebSocketEngine:
@@ -256,22 +112,11 @@ class WebSocketEngine:
         self._message_compressed = False
         self._message = bytearray()
         self._utf8: codecs.IncrementalDecoder | None = None
-        self._inflater = self._new_inflater() if deflate else None
-        self._deflater = self._new_deflater() if deflate else None
+        self._codec = DeflateCodec(deflate) if deflate else None
         self.closed_by_peer = False
         self.close_sent = False
         self.failed = False
         self.over_budget = False
-
-    # -- deflate state -----------------------------------------------------------
-
-    def _new_inflater(self) -> zlib._Decompress:
-        return zlib.decompressobj(-15)
-
-    def _new_deflater(self) -> zlib._Compress:
-        assert self.deflate is not None
-        bits = max(9, self.deflate.server_max_window_bits)
-        return zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -bits)
 
     # -- incoming ---------------------------------------------------------------
 
@@ -293,7 +138,7 @@ class WebSocketEngine:
         elif self._offset:
             del buffer[: self._offset]
         self._offset = 0
-        self._buffer += data  # type: ignore[operator]
+        self._buffer += data
 
     def receive_data(self, data: bytes) -> list[Event]:
         """Consume bytes from the client; return every event they complete."""
@@ -316,9 +161,9 @@ class WebSocketEngine:
         try:
             while True:
                 if self._in_frame:
-                    event = self._frame_payload()
-                    if event is not None or self._in_frame:
-                        return event
+                    message = self._frame_payload()
+                    if message is not None or self._in_frame:
+                        return message
                 if 0 <= budget < self._message_size:
                     self.over_budget = True
                     return None
@@ -326,7 +171,7 @@ class WebSocketEngine:
                 event = self._next_frame()
                 if event is not None or self._offset == offset:
                     return event  # an event, or too few bytes for a header
-        except _ProtocolError as error:
+        except ProtocolError as error:
             self.failed = True
             self._buffer, self._offset = b"", 0
             self._message = bytearray()
@@ -340,24 +185,24 @@ class WebSocketEngine:
             return None
         first, second = buffer[offset], buffer[offset + 1]
         if first & 0x30:
-            raise _ProtocolError(1002, "reserved bits set")
+            raise ProtocolError(1002, "reserved bits set")
         rsv1 = bool(first & 0x40)
         opcode = first & 0x0F
         fin = bool(first & 0x80)
         if not second & 0x80:
-            raise _ProtocolError(1002, "client frames must be masked")
+            raise ProtocolError(1002, "client frames must be masked")
         length = second & 0x7F
         header = 6
         if opcode in _CONTROL_OPCODES:
             if length > 125:
-                raise _ProtocolError(1002, "control frame too long")
+                raise ProtocolError(1002, "control frame too long")
             if not fin:
-                raise _ProtocolError(1002, "fragmented control frame")
+                raise ProtocolError(1002, "fragmented control frame")
             if rsv1:
-                raise _ProtocolError(1002, "compressed control frame")
+                raise ProtocolError(1002, "compressed control frame")
             if available < header + length:
                 return None
-            payload = _unmask(
+            payload = unmask(
                 buffer[offset + 6 : offset + 6 + length], buffer[offset + 2 : offset + 6]
             )
             self._offset = offset + 6 + length
@@ -365,7 +210,9 @@ class WebSocketEngine:
                 return Ping(payload)
             if opcode == OP_PONG:
                 return Pong(payload)
-            return self._close_frame(payload)
+            closed = parse_close(payload)
+            self.closed_by_peer = True
+            return closed
         if length == 126:
             if available < 8:
                 return None
@@ -376,7 +223,7 @@ class WebSocketEngine:
                 return None
             (length,) = struct.unpack_from("!Q", buffer, offset + 2)
             if length >> 63:
-                raise _ProtocolError(1002, "invalid frame length")
+                raise ProtocolError(1002, "invalid frame length")
             header = 14
         elif available < 6:
             return None
@@ -386,7 +233,7 @@ class WebSocketEngine:
         if end <= len(buffer):
             # The whole frame is here (the common case): no per-frame state.
             self._offset = end
-            return self._frame_done(_unmask(buffer[start:end], buffer[start - 4 : start]), fin)
+            return self._frame_done(unmask(buffer[start:end], buffer[start - 4 : start]), fin)
         self._frame_mask = bytes(buffer[start - 4 : start])
         self._offset = start
         self._frame_fin = fin
@@ -399,25 +246,25 @@ class WebSocketEngine:
         """Check a data frame's header against the limits and the message in progress."""
         if opcode == OP_CONTINUATION:
             if self._message_opcode is None:
-                raise _ProtocolError(1002, "continuation frame without a message")
+                raise ProtocolError(1002, "continuation frame without a message")
             if rsv1:
-                raise _ProtocolError(1002, "RSV1 on a continuation frame")
+                raise ProtocolError(1002, "RSV1 on a continuation frame")
         elif opcode in _DATA_OPCODES:
             if self._message_opcode is not None:
-                raise _ProtocolError(1002, "new message before the previous one ended")
+                raise ProtocolError(1002, "new message before the previous one ended")
             if rsv1 and self.deflate is None:
-                raise _ProtocolError(1002, "RSV1 set without permessage-deflate")
+                raise ProtocolError(1002, "RSV1 set without permessage-deflate")
         else:
-            raise _ProtocolError(1002, f"unknown opcode {opcode}")
+            raise ProtocolError(1002, f"unknown opcode {opcode}")
         if self.max_frame_size and length > self.max_frame_size:
-            raise _ProtocolError(1009, "frame too large")
+            raise ProtocolError(1009, "frame too large")
         compressed = rsv1 or (opcode == OP_CONTINUATION and self._message_compressed)
         if (
             self.max_message_size
             and not compressed
             and self._message_size + length > self.max_message_size
         ):
-            raise _ProtocolError(1009, "message too large")
+            raise ProtocolError(1009, "message too large")
         if opcode != OP_CONTINUATION:
             self._message_opcode = opcode
             self._message_compressed = rsv1
@@ -435,7 +282,7 @@ class WebSocketEngine:
         shift = self._frame_seen & 3
         if shift:
             mask = mask[shift:] + mask[:shift]
-        chunk = _unmask(buffer[offset:end], mask)
+        chunk = unmask(buffer[offset:end], mask)
         self._offset = end
         self._frame_seen += take
         self._frame_left = left = left - take
@@ -455,10 +302,13 @@ class WebSocketEngine:
     def _frame_done(self, chunk: bytes, fin: bool) -> Message | None:
         """A data frame's (unmasked) payload is complete."""
         if self._message_compressed:
-            chunk = self._inflate(chunk, fin)
+            codec = self._codec
+            assert codec is not None  # RSV1 is refused without permessage-deflate
+            limit = self.max_message_size
+            chunk = codec.inflate(chunk, fin, limit - self._message_size + 1 if limit else 0)
             self._message_size += len(chunk)
             if self.max_message_size and self._message_size > self.max_message_size:
-                raise _ProtocolError(1009, "message too large")
+                raise ProtocolError(1009, "message too large")
             return self._add(chunk, fin, counted=True)
         return self._add(chunk, fin)
 
@@ -479,7 +329,7 @@ class WebSocketEngine:
                     decoder.decode(data, True)  # raises on a truncated code point
                 return Message(data.decode("utf-8"))
             except UnicodeDecodeError:
-                raise _ProtocolError(1007, "invalid UTF-8 in text message") from None
+                raise ProtocolError(1007, "invalid UTF-8 in text message") from None
         if text:
             decoder = self._utf8
             if decoder is None:
@@ -487,9 +337,9 @@ class WebSocketEngine:
             try:
                 decoder.decode(data, last)
             except UnicodeDecodeError:
-                raise _ProtocolError(1007, "invalid UTF-8 in text message") from None
+                raise ProtocolError(1007, "invalid UTF-8 in text message") from None
             if not last and data and data[-1] >= 0x80:
-                _refuse_held_surrogate(decoder)
+                refuse_held_surrogate(decoder)
         self._message += data
         if not last:
             return None
@@ -503,36 +353,6 @@ class WebSocketEngine:
         self._message_compressed = False
         self._message_size = 0
 
-    def _inflate(self, payload: bytes, fin: bool) -> bytes:
-        assert self._inflater is not None
-        limit = self.max_message_size - self._message_size + 1 if self.max_message_size else 0
-        try:
-            data = self._inflater.decompress(payload, limit)
-            if fin and not (limit and len(data) >= limit):
-                data += self._inflater.decompress(_DEFLATE_TAIL, limit - len(data) if limit else 0)
-        except zlib.error:
-            raise _ProtocolError(1007, "invalid compressed data") from None
-        if limit and (len(data) >= limit or self._inflater.unconsumed_tail):
-            raise _ProtocolError(1009, "message too large once decompressed")
-        if fin and self.deflate is not None and self.deflate.client_no_context_takeover:
-            self._inflater = self._new_inflater()
-        return data
-
-    def _close_frame(self, payload: bytes) -> Closed:
-        if len(payload) == 1:
-            raise _ProtocolError(1002, "close frame with a one-byte payload")
-        code, reason = 1005, ""
-        if payload:
-            (code,) = struct.unpack("!H", payload[:2])
-            if not valid_close_code(code):
-                raise _ProtocolError(1002, f"invalid close code {code}")
-            try:
-                reason = payload[2:].decode("utf-8")
-            except UnicodeDecodeError:
-                raise _ProtocolError(1007, "close reason is not UTF-8") from None
-        self.closed_by_peer = True
-        return Closed(code, reason)
-
     # -- outgoing ---------------------------------------------------------------
 
     def send_message(self, data: str | bytes) -> bytes:
@@ -541,29 +361,18 @@ class WebSocketEngine:
             opcode, payload = OP_TEXT, data.encode("utf-8")
         else:
             opcode, payload = OP_BINARY, data
-        if self._deflater is not None:
-            compressed = self._deflater.compress(payload) + self._deflater.flush(zlib.Z_SYNC_FLUSH)
-            if compressed.endswith(_DEFLATE_TAIL):
-                compressed = compressed[:-4]
-            if self.deflate is not None and self.deflate.server_no_context_takeover:
-                self._deflater = self._new_deflater()
-            return _frame(opcode, compressed or b"\x00", rsv1=True)
-        return _frame(opcode, payload)
+        codec = self._codec
+        if codec is not None:
+            return build_frame(opcode, codec.compress(payload), rsv1=True)
+        return build_frame(opcode, payload)
 
     def send_ping(self, payload: bytes = b"") -> bytes:
-        return _frame(OP_PING, payload)
+        return build_frame(OP_PING, payload)
 
     def send_pong(self, payload: bytes) -> bytes:
-        return _frame(OP_PONG, payload)
+        return build_frame(OP_PONG, payload)
 
     def send_close(self, code: int | None = 1000, reason: str = "") -> bytes:
         """A close frame (no payload when ``code`` is None or 1005)."""
         self.close_sent = True
-        if code is None or code == 1005:
-            return _frame(OP_CLOSE, b"")
-        encoded = reason.encode("utf-8")
-        # Control frames carry at most 125 bytes: 2 for the code, 123 of reason.
-        while len(encoded) > 123:
-            reason = reason[:-1]
-            encoded = reason.encode("utf-8")
-        return _frame(OP_CLOSE, struct.pack("!H", code) + encoded)
+        return build_frame(OP_CLOSE, close_payload(code, reason))

@@ -1,32 +1,27 @@
 """``WebSocketStream``: one WebSocket as ASGI, the same over HTTP/1.1 and HTTP/2.
 
 An HTTP/1.1 request asking for ``Upgrade: websocket`` is parsed and validated
-once by the HTTP layer; :func:`handshake_problem` checks the WebSocket-specific
-headers, and a :class:`WebSocketStream` then takes the connection over.  Over
-HTTP/2 (RFC 8441) the same class runs on an extended-CONNECT stream
-(:mod:`daphne._wire.h2_websocket` overrides only the four ``_write_*`` methods that
-frame the handshake answer: ``101`` over HTTP/1.1, ``:status 200`` over HTTP/2).
+once by the HTTP layer; :func:`~daphne._asgi.ws_handshake.handshake_problem`
+checks the WebSocket-specific headers, and a :class:`WebSocketStream` then takes
+the connection over.  Over HTTP/2 (RFC 8441) the same class runs on an
+extended-CONNECT stream (:mod:`daphne._wire.h2_websocket` overrides only the four
+``_write_*`` methods that frame the handshake answer: ``101`` over HTTP/1.1,
+``:status 200`` over HTTP/2).
 
 It alone owns the WebSocket rules: refusing at capacity (``--limit-concurrency``),
-the handshake's ``Server``/``Date`` defaults and header grammar (via the
-cycle and :mod:`daphne._asgi.headers`), denial responses, error pages, the
-connect/lifetime/ping/close timers, message size limits (the engine), read
-backpressure and the access-log records.  It joins the sans-IO framing engine
+the connect/lifetime/ping/close timers, message size limits (the engine), the
+closing handshake and the access-log records.  It joins the sans-IO framing engine
 (:mod:`daphne._asgi.ws_engine`), the ASGI state machine (:mod:`daphne._asgi.ws_cycle`)
-and the application instance (:mod:`daphne._asgi.application`).  The channel it runs
-on provides ``write``/``drained``/``pause_reading``/``resume_reading``/``close``/``abort``.
+and the application instance (:mod:`daphne._asgi.application`); its base classes
+answer the opening handshake (:class:`~daphne._asgi.ws_handshake.WebSocketHandshake`:
+``Server``/``Date`` defaults, denial responses, error pages) and turn input into
+messages under read backpressure (:class:`~daphne._asgi.ws_input.WebSocketInput`).
+The channel it runs on is a :class:`~daphne._asgi.interfaces.WebSocketChannel`.
 
-Read backpressure (the same over HTTP/1.1 and HTTP/2, whose channels pause
-the socket or withhold stream credit):
-
-* Rule 1: received bytes go into the engine raw; events are taken from it
-  only while the app has at most ``read_high_water`` bytes and
-  ``MAX_QUEUED_MESSAGES`` messages unread (the message being assembled counts,
-  decompressed), and while no pong waits for the client to read (``drained()``).
-* Rule 2: the channel is paused while more than ``read_high_water`` raw bytes
-  wait in the engine, before the handshake answer as after it; so one
-  connection holds at most about twice ``read_high_water`` plus one read (or
-  one HTTP/2 window) of input, and one message over the mark.
+Closing: the peer's close frame is echoed and the connection closed; the app's
+``websocket.close`` (or the end of its lifetime, or shutdown's 1001) sends ours
+and waits ``websocket_close_timeout`` for the peer's before dropping; a protocol
+error sends a close with its code and closes.
 
 Covered by ``tests/unit/test_ws_protocol.py``, ``tests/integration/test_websocket_functional.py``
 and ``tests/integration/test_protocol_matrix.py``.
@@ -34,76 +29,48 @@ and ``tests/integration/test_protocol_matrix.py``.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import logging
-from collections.abc import Awaitable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
-from .._errors import BadRequest
+from .._types import Message, Timer
 from .application import ApplicationInstance
-from .headers import with_defaults
-from .http_stream import INPUT_TURN, MAX_QUEUED_MESSAGES
-from .responses import error_headers, error_page, status_line
 from .scope import RequestFacts, build_websocket_scope
 from .traffic_log import debug_event
 from .ws_cycle import WebSocketCycle, WSState
-from .ws_engine import (
-    Closed,
-    Deflate,
-    Event,
-    Failed,
-    Message,
-    Ping,
-    Pong,
-    WebSocketEngine,
-    negotiate_deflate,
-)
+from .ws_engine import Closed, WebSocketEngine, negotiate_deflate
+from .ws_handshake import WebSocketHandshake, handshake_problem, header_values
+from .ws_input import WebSocketInput
+
+if TYPE_CHECKING:
+    from .._context import ServerContext
+    from .interfaces import ParsedHead, WebSocketChannel
+    from .ws_deflate import Deflate
 
 logger = logging.getLogger("daphne.ws_protocol")
 
 __all__ = ["WebSocketStream", "handshake_problem"]
 
-_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-
-def _header_values(headers: list[tuple[bytes, bytes]], name: bytes) -> list[bytes]:
-    return [value for key, value in headers if key == name]
-
-
-def handshake_problem(head: Any) -> BadRequest | None:
-    """Why an ``Upgrade: websocket`` request cannot be accepted, or None (RFC 6455 §4.2.1)."""
-    if head.method != "GET" or head.http_version != "1.1":
-        return BadRequest("WebSocket upgrades need a GET request over HTTP/1.1")
-    connection = b",".join(_header_values(head.headers, b"connection")).lower()
-    if b"upgrade" not in [token.strip() for token in connection.split(b",")]:
-        return BadRequest("WebSocket upgrade without 'Connection: Upgrade'")
-    versions = _header_values(head.headers, b"sec-websocket-version")
-    if versions != [b"13"]:
-        return BadRequest("Unsupported WebSocket version (only 13 is supported)", 426)
-    keys = _header_values(head.headers, b"sec-websocket-key")
-    try:
-        if len(keys) != 1 or len(base64.b64decode(keys[0], validate=True)) != 16:
-            raise ValueError
-    except (ValueError, binascii.Error):
-        return BadRequest("Missing or invalid Sec-WebSocket-Key")
-    if head.content_length or head.chunked:
-        return BadRequest("WebSocket upgrade requests carry no body")
-    return None
-
-
-class WebSocketStream:
+class WebSocketStream(WebSocketInput, WebSocketHandshake):
     """One WebSocket bridged to one application instance (see the module).
 
     Public as :class:`daphne.ws_protocol.WebSocketProtocol` (Daphne's name).
-    Implements :class:`~daphne._asgi.ws_cycle.WebSocketWriter`.
+    Implements :class:`~daphne._asgi.interfaces.WebSocketWriter`.
 
     :ivar scope: the ASGI websocket scope.
     :ivar engine: the framing engine (frames received before the answer wait in it).
     """
 
-    def __init__(self, channel: Any, context: Any, head: Any, facts_kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        channel: WebSocketChannel,
+        context: ServerContext,
+        head: ParsedHead,
+        facts_kwargs: dict[str, Any],  # Any: the connection's client, server and secure values
+    ) -> None:
+        now = context.clock.seconds()
+        WebSocketInput.__init__(self, now)
         self.channel = channel
         self.context = context
         self.config = context.config
@@ -114,7 +81,7 @@ class WebSocketStream:
         )
         self.cycle = WebSocketCycle(self, self.scope["subprotocols"])
         self._deflate: Deflate | None = (
-            negotiate_deflate(_header_values(head.headers, b"sec-websocket-extensions"))
+            negotiate_deflate(header_values(head.headers, b"sec-websocket-extensions"))
             if self.config.websocket_per_message_deflate
             else None
         )
@@ -126,19 +93,9 @@ class WebSocketStream:
             self._deflate,
         )
         self._open = False
-        self._queued = 0
-        self._queued_messages = 0
-        self._stalled = False
-        #: A protocol error found behind messages the app has not read yet: (code, reason).
-        self._failure: tuple[int, str] | None = None
-        #: When this connection's current share of the loop began (see _message_received).
-        self._turn_started = 0.0
-        self._refill_scheduled = False
-        self._write_waiter: Awaitable[None] | None = None
-        self._reading_paused = False
-        self._last_inbound = self._opened_at = context.clock.seconds()
+        self._opened_at = now
         self._ping_sent_at: float | None = None
-        self._timers: dict[str, Any] = {}
+        self._timers: dict[str, Timer] = {}
         self._finished = False
         self.instance: ApplicationInstance | None = None
 
@@ -175,129 +132,7 @@ class WebSocketStream:
             self.instance = None
             self._http_error(500, "Exception inside application.")
 
-    # -- bytes from the client ------------------------------------------------------
-
-    def data_received(self, data: bytes) -> None:
-        if self._finished:
-            return
-        if self._open:
-            self.engine.feed(data)
-            self._last_inbound = self._turn_started = self.context.clock.seconds()
-            self._pump()
-        elif self.cycle.state is WSState.CONNECTING:
-            # Frames sent before our answer (allowed to be pipelined) wait for it.
-            self.engine.feed(data)
-            self._update_reading()
-
-    def _pump(self) -> None:
-        """Turn buffered bytes into events while the app and the client keep up.
-
-        Stops while the app has more than ``read_high_water`` bytes or
-        ``MAX_QUEUED_MESSAGES`` messages unread (the message being assembled,
-        after decompression, counts too), or while our answers to pings wait
-        for the client to read; then the input stays raw in the engine.
-        """
-        engine = self.engine
-        high_water = self.config.read_high_water
-        while (
-            self._open
-            and not self._finished
-            and self._write_waiter is None
-            and self._failure is None
-        ):
-            if self._queued > high_water or self._queued_messages > MAX_QUEUED_MESSAGES:
-                self._stalled = True
-                break
-            event = engine.next_event(high_water - self._queued if self._queued_messages else -1)
-            if event is None:
-                self._stalled = engine.over_budget
-                break
-            self._handle_event(event)
-        self._update_reading()
-
-    def _refill(self) -> None:
-        """A new loop turn: go on turning input into messages for the app."""
-        self._refill_scheduled = False
-        self._turn_started = self.context.clock.seconds()
-        self._pump()
-
-    def _handle_event(self, event: Event) -> None:
-        if isinstance(event, Message):
-            self._deliver(event.data)
-        elif isinstance(event, Ping):
-            self.channel.write(self.engine.send_pong(event.payload))
-            self._watch_write_side()
-        elif isinstance(event, Pong):
-            self._ping_sent_at = None
-        elif isinstance(event, Closed):
-            self._peer_closed(event)
-        elif isinstance(event, Failed):
-            if self._queued_messages:
-                # Messages that came before the error still reach the app (and it may
-                # answer them, as RFC 6455 clients such as Autobahn expect); the
-                # connection fails once it has read them, or after the close timeout.
-                self._failure = (event.code, event.reason)
-                self._set_timer("failure", self.config.websocket_close_timeout, self._fail_now)
-            else:
-                self._fail(event.code, event.reason)
-
-    def _watch_write_side(self) -> None:
-        """Read no further while what we owe the client is backed up (pongs)."""
-        waiter = self.channel.drained()
-        if waiter is not None:
-            self._write_waiter = waiter
-            waiter.add_done_callback(self._write_drained)  # type: ignore[attr-defined]
-
-    def _write_drained(self, _: object) -> None:
-        self._write_waiter = None
-        self._pump()
-
-    def _update_reading(self) -> None:
-        """Pause the channel while more than ``read_high_water`` raw bytes wait in the engine."""
-        if self._finished:
-            return  # the connection is closing: leave it as it is
-        pause = self.engine.buffered > self.config.read_high_water
-        if pause != self._reading_paused:
-            self._reading_paused = pause
-            if pause:
-                self.channel.pause_reading()
-            else:
-                self.channel.resume_reading()
-
-    def _deliver(self, data: str | bytes) -> None:
-        instance = self.instance
-        if instance is None or instance.closed:
-            return
-        key = "text" if isinstance(data, str) else "bytes"
-        instance.put({"type": "websocket.receive", key: data})
-        self._queued += len(data)
-        self._queued_messages += 1
-
-    def _message_received(self, message: dict[str, Any]) -> None:
-        if message["type"] != "websocket.receive":
-            return
-        self._queued -= len(message.get("text") or message.get("bytes") or "")
-        self._queued_messages -= 1
-        if self._failure is not None:
-            if not self._queued_messages:
-                # After the app's handling of this last message, up to its next receive().
-                self.context.loop.call_soon(self._fail_now)
-            return
-        if (
-            self._stalled
-            and self._queued <= self.config.read_high_water // 2
-            and self._queued_messages <= MAX_QUEUED_MESSAGES // 2
-        ):
-            # Called from the app's receive(): refill its queue at once (a loop
-            # turn per refill would cost a fifth of the small-message rate), but
-            # only within this turn's share of the loop: an app that never has to
-            # wait would otherwise eat a whole flood without letting others run.
-            self._stalled = False
-            if self.context.clock.seconds() - self._turn_started < INPUT_TURN:
-                self._pump()
-            elif not self._refill_scheduled:
-                self._refill_scheduled = True
-                self.context.loop.call_soon(self._refill)
+    # -- closing ----------------------------------------------------------------------
 
     def _peer_closed(self, event: Closed) -> None:
         engine = self.engine
@@ -331,7 +166,7 @@ class WebSocketStream:
 
     # -- ASGI side ----------------------------------------------------------------
 
-    def handle_reply(self, message: dict[str, Any]) -> Awaitable[None] | None:
+    def handle_reply(self, message: Message) -> Awaitable[None] | None:
         """The app's ``send``."""
         return self.cycle.handle(message)
 
@@ -353,110 +188,7 @@ class WebSocketStream:
             self.close(1011 if exception is not None else 1000, "")
         self.cycle.detach()
 
-    # -- WebSocketWriter -------------------------------------------------------------
-
-    def accept(self, subprotocol: str | None, headers: list[tuple[bytes, bytes]]) -> None:
-        """Answer the handshake (101, or 200 over HTTP/2) and start framing."""
-        self._cancel_timer("connect")
-        response: list[tuple[bytes, bytes]] = []
-        if subprotocol is not None:
-            response.append((b"Sec-WebSocket-Protocol", subprotocol.encode("latin-1")))
-        if self._deflate is not None:
-            response.append((b"Sec-WebSocket-Extensions", self._deflate.response_header()))
-        response.extend(headers)
-        context = self.context
-        self._write_accept(
-            with_defaults(response, context.date_header(), context.server_name_bytes)
-        )
-        self._open = True
-        self._log("connected")
-        if self.config.websocket_timeout >= 0:
-            self._set_timer("lifetime", self.config.websocket_timeout, self._lifetime_over)
-        if self.config.ping_interval > 0:
-            self._set_timer("ping", self.config.ping_interval, self._ping_check)
-        if self.engine.buffered:
-            self._pump()
-
-    def reject(self) -> None:
-        """Refuse the handshake with 403 (``websocket.close`` before accept)."""
-        self._cancel_timer("connect")
-        self._log("rejected")
-        self._http_error(403, "WebSocket connection refused by the application.")
-
-    def deny_start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
-        """Begin an HTTP response instead of the handshake (Denial Response extension)."""
-        self._cancel_timer("connect")
-        self._log("rejected")
-        context = self.context
-        self._write_denial_head(
-            status, with_defaults(headers, context.date_header(), context.server_name_bytes)
-        )
-
-    def fail_handshake(self) -> None:
-        """The app's answer to the handshake was invalid: 500 on the next loop turn.
-
-        Deferred so that the app sees the error raised from its ``send`` first.
-        """
-        self.context.loop.call_soon(self._fail_handshake_now)
-
-    def _fail_handshake_now(self) -> None:
-        if not self._finished:
-            self._cancel_timer("connect")
-            self._http_error(500, "Server Error")
-
-    def deny_body(self, body: bytes, more_body: bool) -> Awaitable[None] | None:
-        waiter = self._write_denial_body(body, more_body)
-        if not more_body:
-            self._finish(1006, "")
-            return None
-        return waiter
-
-    # -- the wire: HTTP/1.1 (a subclass answers extended CONNECT over HTTP/2) ---------
-
-    def _write_accept(self, headers: list[tuple[bytes, bytes]]) -> None:
-        key = _header_values(self.head.headers, b"sec-websocket-key")[0]
-        accept_key = base64.b64encode(hashlib.sha1(key + _GUID).digest())
-        parts = [
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
-            b"Sec-WebSocket-Accept: %s\r\n" % accept_key,
-        ]
-        parts.extend(b"%s: %s\r\n" % (name, value) for name, value in headers)
-        parts.append(b"\r\n")
-        self.channel.write(b"".join(parts), flush=True)
-
-    def _write_denial_head(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
-        parts = [status_line("1.1", status)]
-        parts.extend(b"%s: %s\r\n" % (name, value) for name, value in headers)
-        parts.append(b"Connection: close\r\n\r\n")
-        self.channel.write(b"".join(parts))
-
-    def _write_denial_body(self, body: bytes, more_body: bool) -> Awaitable[None] | None:
-        if body:
-            self.channel.write(body, flush=not more_body)
-        if not more_body:
-            self.channel.close()
-            return None
-        return self.channel.drained()
-
-    def _write_http_error(
-        self, status: int, reason: str, extra: list[tuple[bytes, bytes]] | tuple[()] = ()
-    ) -> None:
-        page = error_page(status, reason)
-        headers = self._error_headers(page, extra)
-        parts = [status_line("1.1", status)]
-        parts.extend(b"%s: %s\r\n" % field for field in headers)
-        parts.append(b"Connection: close\r\n\r\n")
-        self.channel.write(b"".join(parts) + page, flush=True)
-        self.channel.close()
-
-    def _error_headers(
-        self, page: bytes, extra: list[tuple[bytes, bytes]] | tuple[()]
-    ) -> list[tuple[bytes, bytes]]:
-        """The fields of an error page the server answers a handshake with."""
-        context = self.context
-        return with_defaults(
-            [*error_headers(page), *extra], context.date_header(), context.server_name_bytes
-        )
+    # -- WebSocketWriter: messages and our side of the closing handshake -------------
 
     def send_message(self, data: str | bytes) -> Awaitable[None] | None:
         engine = self.engine
@@ -475,7 +207,7 @@ class WebSocketStream:
 
     # -- timers -------------------------------------------------------------------
 
-    def _set_timer(self, name: str, delay: float, callback: Any) -> None:
+    def _set_timer(self, name: str, delay: float, callback: Callable[[], None]) -> None:
         self._cancel_timer(name)
         self._timers[name] = self.context.clock.callLater(delay, callback)
 
@@ -483,13 +215,6 @@ class WebSocketStream:
         timer = self._timers.pop(name, None)
         if timer is not None and timer.active():
             timer.cancel()
-
-    def _connect_timed_out(self) -> None:
-        self._timers.pop("connect", None)
-        if self.cycle.state is WSState.CONNECTING:
-            logger.warning("WebSocket handshake for %s timed out; rejecting", self.scope["path"])
-            self.cycle.give_up()
-            self.reject()
 
     def _lifetime_over(self) -> None:
         self._timers.pop("lifetime", None)
@@ -529,10 +254,6 @@ class WebSocketStream:
             self.channel.abort()
 
     # -- endings --------------------------------------------------------------------
-
-    def _http_error(self, status: int, reason: str) -> None:
-        self._finish(1006, "")
-        self._write_http_error(status, reason)
 
     def _finish(self, code: int, reason: str) -> None:
         if self._finished:

@@ -1,0 +1,254 @@
+"""The request body's way to the application, under read backpressure.
+
+:class:`RequestInput` is the input half of
+:class:`~daphne._asgi.http_stream.HTTPStream` (its base class: one object per
+request, so that the body's hot path costs no extra call or attribute hop).
+It owns:
+
+* delivering the body: ``http.request`` messages in ``request_buffer_size``
+  pieces, exactly one of them final (``more_body`` false), however the wire
+  signalled the end; a body that grows past ``--limit-request-body`` gets a 413;
+  body bytes arriving while the app has not yet received the last message join
+  that message (up to ``request_buffer_size``), so what waits for the app costs
+  memory in proportion to its bytes, not to how many pieces the client cut it in;
+* read backpressure: while the app has more than ``read_high_water`` bytes or
+  :data:`MAX_QUEUED_MESSAGES` pieces (what the wire delivered: DATA frames,
+  chunks, reads) unread, the wire stops reading (HTTP/1.1 pauses the socket,
+  HTTP/2 withholds flow-control credit), and reads again once the app is down
+  to half of both;
+* ``--body-read-timeout``: a body that stalls (nothing new from the client for
+  that long while the server is reading) gets a 408 before the head, an abort
+  after it; time spent paused by backpressure does not count.
+
+After the final body message, further body from the wire is ignored (the
+stream's Rule 2).
+
+Covered by ``tests/integration/test_protocol_matrix.py`` (every rule on
+HTTP/1.1, HTTP/2 over TLS and h2c), ``tests/unit/test_http1.py``,
+``tests/unit/test_h2_pipeline.py`` and ``tests/property/test_http1_props.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import TYPE_CHECKING
+
+from .._types import Headers, Message, Timer
+from .application import ApplicationInstance
+
+if TYPE_CHECKING:
+    from .._context import ServerContext
+    from .interfaces import HTTPWire
+
+logger = logging.getLogger("daphne.http_protocol")
+
+__all__ = ["INPUT_TURN", "MAX_QUEUED_MESSAGES", "RequestInput"]
+
+#: Unread body pieces (wire deliveries: DATA frames, chunks, reads) at which reading
+#: pauses, besides ``read_high_water`` bytes: a client cutting its body into tiny pieces
+#: is paused after as many pieces as one sending big ones.
+MAX_QUEUED_MESSAGES = 64
+#: Seconds of loop time one connection's input may take before it yields to the
+#: others (a read's slices in ``_wire.http1``; WebSocket refills in ``ws_input``).
+INPUT_TURN = 0.005
+
+
+class RequestInput:
+    """The request-body side of an ``HTTPStream`` (see the module).
+
+    The stream provides the attributes and methods declared under
+    ``TYPE_CHECKING`` below and calls :meth:`__init__` from its own.
+    """
+
+    __slots__ = (
+        "_body_done",
+        "_body_received",
+        "_body_seen_at",
+        "_body_timer",
+        "_paused",
+        "_piece_counts",
+        "_queued_bytes",
+        "_queued_pieces",
+        "_tail",
+        "_tail_buffer",
+        "_tail_size",
+    )
+
+    if TYPE_CHECKING:
+        # Provided by HTTPStream.
+        context: ServerContext
+        wire: HTTPWire
+        instance: ApplicationInstance | None
+        head_written: bool
+
+        @property
+        def done(self) -> bool: ...
+
+        def error(self, status: int, reason: str, extra: Headers | tuple[()] = ()) -> None: ...
+
+        def abort(self) -> None: ...
+
+        def _arm_timeout(self) -> None: ...
+
+    def __init__(self) -> None:
+        self._body_done = False
+        self._body_received = 0
+        self._queued_bytes = 0
+        #: Unread pieces, in total and per queued ``http.request`` message (oldest first).
+        self._queued_pieces = 0
+        self._piece_counts: deque[int] = deque()
+        self._paused = False
+        #: The last queued ``http.request`` not yet received, while it may still grow,
+        #: its size, and the bytearray it grows in (its body until received).
+        self._tail: Message | None = None
+        self._tail_size = 0
+        self._tail_buffer: bytearray | None = None
+        self._body_timer: Timer | None = None
+        self._body_seen_at = 0.0
+
+    @property
+    def body_done(self) -> bool:
+        """Whether the request body is complete (or no longer wanted)."""
+        return self._body_done
+
+    def receive_body(self, data: bytes, end: bool) -> None:
+        """(From the wire) body bytes from the client; ``end`` when the body is complete."""
+        if self._body_done:
+            return  # Rule 2
+        if end:
+            self._body_done = True
+            if self._body_timer is not None:
+                self._stop_body_timer()
+        elif self._body_timer is not None:
+            self._body_seen_at = self.context.clock.seconds()
+        config = self.context.config
+        limit = config.limit_request_body
+        if limit is not None:
+            self._body_received += len(data)
+            if self._body_received > limit:
+                self._body_done = True
+                self.error(413, f"Request body larger than {limit} bytes")
+                return
+        instance = self.instance
+        if instance is None or instance.closed:
+            return
+        self._queue_body(instance, data, end, config.request_buffer_size)
+        self._queued_bytes += len(data)
+        if end:
+            self._arm_timeout()
+        if not self._paused and (
+            self._queued_bytes > config.read_high_water or self._queued_pieces > MAX_QUEUED_MESSAGES
+        ):
+            self._paused = True
+            self.wire.pause_reading()
+
+    def _queue_body(self, instance: ApplicationInstance, data: bytes, end: bool, size: int) -> None:
+        """Queue ``data`` as ``http.request`` messages of at most ``size`` bytes.
+
+        Bytes that fit into the last queued message the app has not received yet
+        join it, so many small pieces (tiny HTTP/2 DATA frames, tiny chunks) cost
+        one message, not one each.
+        """
+        tail = self._tail
+        if tail is not None:
+            if self._tail_size + len(data) <= size:
+                if data:
+                    buffer = self._tail_buffer
+                    if buffer is None:
+                        buffer = self._tail_buffer = bytearray(tail["body"])
+                    buffer += data
+                    self._tail_size += len(data)
+                    self._piece_counts[-1] += 1
+                    self._queued_pieces += 1
+                if end:
+                    tail["more_body"] = False
+                return
+            self._seal_tail()
+        if len(data) <= size:
+            message = {"type": "http.request", "body": data, "more_body": not end}
+            instance.put(message)
+            self._piece_counts.append(1)
+            self._queued_pieces += 1
+            if not end:
+                self._tail = message
+                self._tail_size = len(data)
+            return
+        last = len(data) - size
+        for offset in range(0, len(data), size):
+            instance.put(
+                {
+                    "type": "http.request",
+                    "body": data[offset : offset + size],
+                    "more_body": not end or offset < last,
+                }
+            )
+            self._piece_counts.append(1)
+            self._queued_pieces += 1
+
+    def _seal_tail(self) -> None:
+        """The last queued message takes no more bytes: give it its final ``bytes`` body."""
+        tail, buffer = self._tail, self._tail_buffer
+        self._tail = self._tail_buffer = None
+        if tail is not None and buffer is not None:
+            tail["body"] = bytes(buffer)
+
+    def _message_received(self, message: Message) -> None:
+        """(From the application instance) the app's ``receive`` took ``message``."""
+        if message["type"] != "http.request":
+            return
+        if message is self._tail:
+            self._seal_tail()
+        self._queued_pieces -= self._piece_counts.popleft()
+        self._queued_bytes -= len(message.get("body", b""))
+        if (
+            self._paused
+            and self._queued_bytes <= self.context.config.read_high_water // 2
+            and self._queued_pieces <= MAX_QUEUED_MESSAGES // 2
+        ):
+            self._paused = False
+            if self._body_timer is not None:
+                self._body_seen_at = self.context.clock.seconds()
+            self.wire.resume_reading()
+
+    # -- --body-read-timeout ---------------------------------------------------------
+
+    def await_body(self) -> None:
+        """(From the wire) the client should now be sending the body: watch for a stall.
+
+        Called once the head is in and the body does not end with it (after
+        ``100 Continue`` when the client asked for one).
+        """
+        timeout = self.context.config.body_read_timeout
+        if timeout is None or self._body_done or self._body_timer is not None or self.done:
+            return
+        clock = self.context.clock
+        self._body_seen_at = clock.seconds()
+        self._body_timer = clock.callLater(timeout, self._body_check)
+
+    def _stop_body_timer(self) -> None:
+        call, self._body_timer = self._body_timer, None
+        if call is not None and call.active():
+            call.cancel()
+
+    def _body_check(self) -> None:
+        self._body_timer = None
+        if self._body_done or self.done:
+            return
+        timeout = self.context.config.body_read_timeout
+        assert timeout is not None
+        clock = self.context.clock
+        now = clock.seconds()
+        if self._paused:
+            # The app is behind, not the client: the stall clock restarts on resume.
+            self._body_seen_at = now
+        left = self._body_seen_at + timeout - now
+        if left > 0:
+            self._body_timer = clock.callLater(left, self._body_check)
+            return
+        self._body_done = True
+        if self.head_written:
+            logger.info("Request body stalled for %g s after the response began; aborting", timeout)
+            self.abort()
+        else:
+            self.error(408, f"Request body not received within {timeout:g} seconds")
