@@ -53,7 +53,13 @@ class CycleState(enum.Enum):
 def check_header_types(headers: Any) -> Headers:  # Any: whatever the app sent, checked here
     """Return ``headers`` as a list of byte pairs, or raise with Daphne's wording."""
     result = []
-    for header in headers:
+    try:
+        pairs = iter(headers)
+    except TypeError:
+        raise ApplicationMessageError(
+            f"expected 'headers' to be an iterable of [name, value] pairs, got {headers!r}"
+        ) from None
+    for header in pairs:
         try:
             name, value = header
         except (TypeError, ValueError):
@@ -134,6 +140,8 @@ class HTTPResponseCycle:
         try:
             message_type = message["type"]
         except (KeyError, TypeError):
+            if state is CycleState.COMPLETE or state is CycleState.ABORTED:
+                return None  # Rule 3
             self._fail("Message has no type defined")
         if state is CycleState.STREAMING and message_type == "http.response.body":
             return self._body(message)
@@ -142,6 +150,8 @@ class HTTPResponseCycle:
             return None
         if state is CycleState.COMPLETE or state is CycleState.ABORTED:
             return None
+        if type(message_type) is not str:
+            self._fail(f"expected the message 'type' to be a string, got {message_type!r}")
         if message_type in self.extensions:
             return self._extension(message_type, message)
         if message_type in _HINTS:
@@ -178,10 +188,19 @@ class HTTPResponseCycle:
         self._writer = _DETACHED
 
     def _fail(self, text: str) -> NoReturn:
-        started = self.state is CycleState.STREAMING and self._head is None
+        # The head is out once a status was accepted and is no longer held (STREAMING
+        # after the first body, or TRAILERS).
+        started = self.status is not None and self._head is None
         self.state = CycleState.ABORTED
         self._writer.fail_response(started)
         raise ApplicationMessageError(text)
+
+    def _checked_headers(self, headers: Any) -> Headers:  # Any: as the app sent them
+        """``check_header_types``, failing the response (Rule 4) when they are invalid."""
+        try:
+            return check_header_types(headers)
+        except ApplicationMessageError as error:
+            self._fail(str(error))
 
     def _start(self, message: Message) -> None:
         status = message.get("status")
@@ -191,12 +210,7 @@ class HTTPResponseCycle:
             # A 1xx is never a final response: sent as one, the client would wait
             # for the real one forever (103 has its own extension message).
             self._fail(f"expected an integer final status code (200-999), got {status!r}")
-        try:
-            headers = check_header_types(message.get("headers", ()))
-        except ApplicationMessageError:
-            self.state = CycleState.ABORTED
-            self._writer.fail_response(False)
-            raise
+        headers = self._checked_headers(message.get("headers", ()))
         self.status = status
         self._head = (status, headers)
         if message.get("trailers") and TRAILERS in self.extensions:
@@ -235,7 +249,11 @@ class HTTPResponseCycle:
             if state is CycleState.TRAILERS or (self.status is not None and self._head is None):
                 return None  # the final head is out: too late for hints, not an error
             links = message.get("links", ())
-            if isinstance(links, (bytes, str)) or not all(type(link) is bytes for link in links):
+            if (
+                isinstance(links, (bytes, str))
+                or not hasattr(links, "__iter__")
+                or not all(type(link) is bytes for link in links)
+            ):
                 self._fail("expected 'links' to be an iterable of byte strings")
             writer.write_early_hint(list(links))
             return None
@@ -246,7 +264,7 @@ class HTTPResponseCycle:
                     "Cannot send trailers before the final body of a response started "
                     "with 'trailers': True"
                 )
-            trailers.extend(check_header_types(message.get("headers", ())))
+            trailers.extend(self._checked_headers(message.get("headers", ())))
             if message.get("more_trailers", False):
                 return None
             self.state = CycleState.COMPLETE
@@ -260,7 +278,7 @@ class HTTPResponseCycle:
             path = message.get("path")
             if type(path) is not str:
                 self._fail(f"expected 'path' to be a string, got {type(path).__name__}")
-            writer.push(path, check_header_types(message.get("headers", ())))
+            writer.push(path, self._checked_headers(message.get("headers", ())))
             return None
         if message_type == PATHSEND:
             return self._pathsend(message, writer.write_file)
@@ -290,7 +308,7 @@ class HTTPResponseCycle:
         except (KeyError, AttributeError, OSError, ValueError) as error:
             self._fail(f"expected 'file' to be a file object with a file descriptor: {error}")
         count = message.get("count")
-        if count is None:
+        if count is None and type(position) is int:
             count = max(size - position, 0)
         if type(position) is not int or type(count) is not int or position < 0 or count < 0:
             self._fail("expected 'offset' and 'count' to be non-negative integers")

@@ -92,11 +92,13 @@ class WebSocketCycle:
         self._writer = _DETACHED
 
     def handle(self, message: Message) -> Awaitable[None] | None:
+        state = self.state
         try:
             kind = message["type"]
         except (KeyError, TypeError):
+            if state is WSState.CLOSED:
+                return None  # CLOSED ignores everything the app sends
             raise ApplicationMessageError("Message has no type defined") from None
-        state = self.state
         if state is WSState.OPEN and kind == "websocket.send":
             return self._writer.send_message(self._payload(message))
         if state is WSState.CLOSED:
