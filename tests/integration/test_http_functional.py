@@ -13,6 +13,7 @@ import time
 import httpx
 import pytest
 from attack import rss_bytes as rss
+from attack import wait_until_stalled
 from processes import DaphneCommand
 
 pytestmark = pytest.mark.timeout(120)
@@ -104,8 +105,7 @@ def test_write_backpressure_bounds_memory(server) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         sock.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        time.sleep(1.5)  # let the server fill every buffer it is allowed to
-        grown = rss(server.process.pid) - before
+        grown = wait_until_stalled(server.process.pid, sock) - before
         assert grown < 20 * 1024 * 1024, f"server grew by {grown} bytes"
         received = 0
         data = b""

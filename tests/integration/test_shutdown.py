@@ -62,6 +62,7 @@ def test_sigterm_drains_streams_uploads_and_websockets(tmp_path) -> None:
         deadline = time.monotonic() + 5
         while "open" not in ws_result and time.monotonic() < deadline:
             time.sleep(0.02)
+        assert "open" in ws_result, "the WebSocket did not open"
 
         daphne.process.send_signal(signal.SIGTERM)
         daphne.wait_for_log("Shutting down: draining")
