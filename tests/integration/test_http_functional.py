@@ -117,6 +117,7 @@ def test_write_backpressure_bounds_memory(server) -> None:
     assert received > 800 * 65536  # everything arrived (plus chunk framing)
 
 
+@pytest.mark.slow
 def test_read_backpressure_stops_the_upload(server, tmp_path) -> None:
     """While the app does not read, the server stops reading: the client cannot push 64 MiB."""
     flag = tmp_path / "go"
@@ -175,6 +176,7 @@ def test_crash_mid_response_is_not_a_clean_end(server) -> None:
     assert httpx.get(f"{server.base}/", timeout=5).text == "hello"  # server still fine
 
 
+@pytest.mark.slow
 def test_application_close_timeout_cancels_lingering_app(server, tmp_path) -> None:
     """An app still running after its response is cancelled after --application-close-timeout."""
     marker = tmp_path / "cancelled"
@@ -185,6 +187,7 @@ def test_application_close_timeout_cancels_lingering_app(server, tmp_path) -> No
     assert marker.read_text() == "cancelled"
 
 
+@pytest.mark.slow
 def test_concurrent_clients(server) -> None:
     """50 concurrent connections, 4 requests each, all answered correctly."""
 

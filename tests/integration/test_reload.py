@@ -11,7 +11,8 @@ import httpx
 import pytest
 from processes import DaphneCommand
 
-pytestmark = pytest.mark.timeout(60)
+# slow: a supervisor restarting workers on file changes (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
 APP_SOURCE = """
 async def app(scope, receive, send):

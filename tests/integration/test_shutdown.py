@@ -12,7 +12,8 @@ import pytest
 import websockets
 from processes import DaphneCommand
 
-pytestmark = pytest.mark.timeout(60)
+# slow: a daphne process per test, drained by signals (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 APP = "apps.shutdown_apps:app"
 
 

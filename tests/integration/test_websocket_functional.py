@@ -337,6 +337,7 @@ def test_http_still_served_on_the_same_port(server) -> None:
         assert sock.recv(65536).endswith(b"http")
 
 
+@pytest.mark.slow
 def test_timeouts() -> None:
     """connect timeout → 403; websocket_timeout → close 1000."""
     with DaphneCommand(
@@ -360,6 +361,7 @@ def test_timeouts() -> None:
         assert run(lifetime()) == 1000
 
 
+@pytest.mark.slow
 def test_unanswered_pings_drop_the_connection() -> None:
     """A client that never answers pings is pinged after --ping-interval, then dropped."""
     with DaphneCommand(["-p", "0", "--ping-interval", "1", "--ping-timeout", "1", APP]).start(

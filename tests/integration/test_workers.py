@@ -17,7 +17,8 @@ import pytest
 import trustme
 from processes import DaphneCommand, run_daphne
 
-pytestmark = pytest.mark.timeout(90)
+# slow: a supervisor and worker processes per test (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 APP = "apps.worker_apps:app"
 
 
