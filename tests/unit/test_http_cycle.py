@@ -24,7 +24,6 @@ import pytest
 from http_cycle_model import (
     ACTIVE,
     ALL,
-    ANY_MESSAGE,
     BODY,
     EXTERNAL,
     FILE,
@@ -32,11 +31,12 @@ from http_cycle_model import (
     START,
     Model,
     Writer,
+    any_message,
     deliver,
     resolved,
     valid_headers,
 )
-from hypothesis import event, given
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from daphne._asgi.http_cycle import (
@@ -109,6 +109,8 @@ def known(
     return None
 
 
+# The space is every state by every kind of message: three times the profile's examples.
+@settings(max_examples=3 * settings.default.max_examples)
 @given(st.data())
 def test_any_state_any_message(file_path: str, data: st.DataObject) -> None:
     """Valid messages never raise, invalid ones raise ApplicationMessageError; state and
@@ -146,7 +148,7 @@ def test_any_state_any_message(file_path: str, data: st.DataObject) -> None:
         assert (cycle.state, writer.calls) == (model.state, model.calls), step
     assert model.state is target
     for _ in range(data.draw(st.integers(1, 2), "messages")):
-        message = data.draw(ANY_MESSAGE, "message")
+        message = data.draw(any_message(model.state), "message")
         before = copy.deepcopy(model)
         kind = message.get("type") if isinstance(message, dict) else None
         name = kind if isinstance(kind, str) else "no type"
