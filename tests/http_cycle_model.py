@@ -142,9 +142,13 @@ def valid_message(kind: str, **fixed: st.SearchStrategy[Any]) -> st.SearchStrate
 def invalid_message(kind: str) -> st.SearchStrategy[dict[str, Any]]:
     """A valid message with exactly one field made invalid."""
     names = sorted(name for name, (_, bad) in FIELDS[kind].items() if bad is not None)
-    return st.tuples(valid_message(kind), st.sampled_from(names)).flatmap(
-        lambda pair: FIELDS[kind][pair[1]][1].map(lambda value: {**pair[0], pair[1]: value})  # type: ignore[union-attr]
-    )
+
+    def corrupt(name: str) -> st.SearchStrategy[dict[str, Any]]:
+        bad = FIELDS[kind][name][1]
+        assert bad is not None
+        return valid_message(kind, **{name: bad})
+
+    return st.sampled_from(names).flatmap(corrupt)
 
 
 UNKNOWN = st.one_of(

@@ -68,7 +68,7 @@ class Setup:
             self.protocol.handle,
             self.protocol.exited,
             self.clock,
-            close_timeout,  # type: ignore[arg-type]
+            close_timeout,  # None: no close timer (ApplicationInstance checks for it)
             self.registry,
             on_receive=self.protocol.on_receive,
             on_first_receive=self.protocol.on_first_receive,

@@ -340,7 +340,8 @@ def test_known_disagreements(
     ``started`` true once the head is out (Rule 4); after the end nothing (Rule 3)."""
     assert name in KNOWN
     cycle = make()
-    writer: Writer = cycle._writer  # type: ignore[assignment]
+    writer = cycle._writer
+    assert isinstance(writer, Writer)
     before = len(writer.calls)
     error: BaseException | None = None
     with resolved(message, file_path) as real:
