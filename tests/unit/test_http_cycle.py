@@ -28,6 +28,7 @@ from http_cycle_model import (
     EXTERNAL,
     FILE,
     FILE_CONTENT,
+    OMIT,
     START,
     Model,
     Writer,
@@ -81,14 +82,15 @@ def known(
 ) -> str | None:
     """Which KNOWN disagreement explains the cycle departing from the model, if any."""
     kind = message.get("type") if isinstance(message, dict) else None
-    get = message.get if isinstance(message, dict) else {}.get
+    fields = message if isinstance(message, dict) else {}
+    get = {name: value for name, value in fields.items() if value is not OMIT}.get  # as sent
     if before.state not in ACTIVE and not isinstance(kind, str):
         return "no type after the end"
     if isinstance(error, TypeError):
         if isinstance(kind, list):
             return "unhashable type"
         if kind in (START, PUSH, TRAILERS, EARLY_HINT) and any(
-            get(name) is None or type(get(name)) is int for name in ("headers", "links")
+            get(name, OMIT) is None or type(get(name)) is int for name in ("headers", "links")
         ):
             return "field not iterable"
         if kind == ZEROCOPYSEND and type(get("offset")) is not int and get("count") is None:

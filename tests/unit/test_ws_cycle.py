@@ -48,7 +48,7 @@ def known(before: Model, message: Any, error: BaseException | None) -> str | Non
     if before.state is WSState.CLOSED and (not isinstance(message, dict) or "type" not in message):
         return "no type after close"
     if isinstance(error, TypeError) and isinstance(message, dict):
-        headers = message.get("headers")
+        headers = message.get("headers", ())
         if message.get("type") in (ACCEPT, DENY_START) and (
             headers is None or type(headers) is int
         ):
