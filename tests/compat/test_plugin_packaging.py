@@ -9,6 +9,9 @@ import zipfile
 
 import pytest
 
+# slow: builds a wheel and installs it (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 

@@ -91,8 +91,9 @@ def test_app_exception_reaches_protocol_handle_exception(legacy: LegacyServer) -
 def test_protocol_disconnected_drops_sends(legacy: LegacyServer) -> None:
     """After protocol_disconnected the app reads the protocol's own disconnect; its send is dropped."""
     with socket.create_connection(("127.0.0.1", legacy.line_port), timeout=10) as sock:
+        # Closing at once is enough: TCP delivers the line before the end of the stream,
+        # so the protocol starts the app (lineReceived) before it hears of the disconnect.
         sock.sendall(b"wait /x\n")
-        time.sleep(0.3)
     deadline = time.monotonic() + 10
     while not legacy.disconnects.read_text() and time.monotonic() < deadline:
         time.sleep(0.05)

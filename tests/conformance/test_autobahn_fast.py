@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wstest_runner as runner
 
 
+@pytest.mark.slow  # hundreds of fuzzing cases against a real server
 @pytest.mark.timeout(900)
 def test_autobahn_fast_sections() -> None:
     """0 FAILED, 0 UNIMPLEMENTED, nothing missing in the fast sections."""

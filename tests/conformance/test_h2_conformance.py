@@ -25,7 +25,8 @@ KNOWN_FAILURES: dict[str, dict[str, str]] = {
     "tls": {},
 }
 
-pytestmark = pytest.mark.timeout(120)
+# slow: h2spec's cases against a real server (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 APP = "apps.functional:app"
 TRANSPORTS = ("cleartext", "tls")
 #: Frames are awaited this long (h2spec's default); only failing cases ever wait it out.

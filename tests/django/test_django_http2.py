@@ -44,7 +44,8 @@ from recipes.recipe_support import (  # noqa: E402
     wait_until,
 )
 
-pytestmark = pytest.mark.timeout(60)
+# slow: a Django project served to Chromium (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 APP = "djproject.asgi:application"
 USERNAME = "h2admin"
 PASSWORD = "h2-secret-Passw0rd"

@@ -22,7 +22,8 @@ import httpx  # noqa: E402
 PROJECT = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "django_project"
 )
-pytestmark = pytest.mark.timeout(90)
+# slow: runserver and manage.py processes per test (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
 
 def manage(

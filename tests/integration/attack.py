@@ -38,6 +38,54 @@ def rss_bytes(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
+def connection_queued_bytes(sock: socket.socket) -> int:
+    """Bytes in flight on the loopback TCP connection ``sock``: what its peer has written
+    that is not yet acknowledged (the peer's send queue) plus what arrived that ``sock``
+    has not read (its receive queue), from ``/proc/net/tcp`` and ``/proc/net/tcp6``.
+    """
+    here, there = sock.getsockname()[1], sock.getpeername()[1]
+    total = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as handle:
+            next(handle)  # the column titles
+            for line in handle:
+                fields = line.split()
+                local, remote = (
+                    int(fields[1].rsplit(":", 1)[1], 16),
+                    int(fields[2].rsplit(":", 1)[1], 16),
+                )
+                tx_queue, rx_queue = (int(part, 16) for part in fields[4].split(":"))
+                if (local, remote) == (there, here):
+                    total += tx_queue  # the peer's socket
+                elif (local, remote) == (here, there):
+                    total += rx_queue  # ours
+    return total
+
+
+def wait_until_stalled(
+    pid: int, sock: socket.socket, quiet: float = 0.3, timeout: float = 20.0
+) -> int:
+    """Wait until the server ``pid`` has filled every buffer it is allowed to fill while
+    ``sock`` does not read: the bytes queued on the connection have stopped changing
+    (and are not zero) and the server's resident memory has stopped growing (by more
+    than 1 MiB), both for ``quiet`` seconds. Return the server's RSS then.
+
+    A server that buffered without bound would keep growing until it had buffered
+    everything, and then settle: the caller's memory assertion sees it either way.
+    """
+    deadline = time.monotonic() + timeout
+    since = time.monotonic()
+    queued, memory = connection_queued_bytes(sock), rss_bytes(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now_queued, now_memory = connection_queued_bytes(sock), rss_bytes(pid)
+        if now_queued != queued or now_queued == 0 or now_memory - memory > 1 << 20:
+            since, queued, memory = time.monotonic(), now_queued, now_memory
+        elif time.monotonic() - since >= quiet:
+            return now_memory
+    raise AssertionError(f"still moving after {timeout}s: {queued} bytes queued, RSS {memory}")
+
+
 def frame(kind: int, flags: int, stream: int, payload: bytes) -> bytes:
     """One raw HTTP/2 frame (RFC 9113 §4.1)."""
     return (

@@ -16,7 +16,8 @@ import pytest
 from processes import DaphneCommand, TLSFiles
 from recipes.recipe_support import headless_chromium, require_program
 
-pytestmark = pytest.mark.timeout(90)
+# slow: Chromium over HTTP/2 (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 WAIT = 20  # seconds the page may take
 
 

@@ -15,7 +15,8 @@ import pytest
 import trustme
 from processes import DaphneCommand, run_daphne
 
-pytestmark = pytest.mark.timeout(60)
+# slow: a daphne process per test (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
 
 def http_get(sock: socket.socket, path: str = "/", host: str = "x") -> bytes:

@@ -20,7 +20,8 @@ import pytest
 from attack import cpu_seconds
 from processes import DaphneCommand
 
-pytestmark = pytest.mark.timeout(120)
+# slow: floods against a real server (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 APP = "apps.flood_apps:app"
 HERE = os.path.dirname(os.path.abspath(__file__))
 

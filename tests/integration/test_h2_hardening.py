@@ -22,7 +22,8 @@ from attack import H2Attacker, cpu_seconds, frame, priority, rss_bytes, window_u
 from h2ws_client import parse_frame
 from processes import DaphneCommand
 
-pytestmark = pytest.mark.timeout(180)
+# slow: attacks measured in the server's CPU and memory (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 APP = "apps.flood_apps:app"
 MIB = 1024 * 1024
 

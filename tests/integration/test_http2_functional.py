@@ -20,7 +20,8 @@ import pytest
 import trustme
 from processes import DaphneCommand
 
-pytestmark = pytest.mark.timeout(120)
+# slow: nghttp, h2load and curl against a real server (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 APP = "apps.functional:app"
 
 

@@ -13,6 +13,7 @@ import time
 import httpx
 import pytest
 from attack import rss_bytes as rss
+from attack import wait_until_stalled
 from processes import DaphneCommand
 
 pytestmark = pytest.mark.timeout(120)
@@ -104,8 +105,7 @@ def test_write_backpressure_bounds_memory(server) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         sock.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        time.sleep(1.5)  # let the server fill every buffer it is allowed to
-        grown = rss(server.process.pid) - before
+        grown = wait_until_stalled(server.process.pid, sock) - before
         assert grown < 20 * 1024 * 1024, f"server grew by {grown} bytes"
         received = 0
         data = b""
@@ -117,6 +117,7 @@ def test_write_backpressure_bounds_memory(server) -> None:
     assert received > 800 * 65536  # everything arrived (plus chunk framing)
 
 
+@pytest.mark.slow
 def test_read_backpressure_stops_the_upload(server, tmp_path) -> None:
     """While the app does not read, the server stops reading: the client cannot push 64 MiB."""
     flag = tmp_path / "go"
@@ -175,6 +176,7 @@ def test_crash_mid_response_is_not_a_clean_end(server) -> None:
     assert httpx.get(f"{server.base}/", timeout=5).text == "hello"  # server still fine
 
 
+@pytest.mark.slow
 def test_application_close_timeout_cancels_lingering_app(server, tmp_path) -> None:
     """An app still running after its response is cancelled after --application-close-timeout."""
     marker = tmp_path / "cancelled"
@@ -185,6 +187,7 @@ def test_application_close_timeout_cancels_lingering_app(server, tmp_path) -> No
     assert marker.read_text() == "cancelled"
 
 
+@pytest.mark.slow
 def test_concurrent_clients(server) -> None:
     """50 concurrent connections, 4 requests each, all answered correctly."""
 

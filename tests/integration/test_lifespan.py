@@ -8,7 +8,8 @@ import httpx
 import pytest
 from processes import DaphneCommand
 
-pytestmark = pytest.mark.timeout(60)
+# slow: a daphne process per test (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 APP = "apps.lifespan_apps:app"
 
 

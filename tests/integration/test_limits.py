@@ -13,6 +13,7 @@ pytestmark = pytest.mark.timeout(60)
 APP = "apps.functional:app"
 
 
+@pytest.mark.slow
 def test_slowloris_does_not_starve_normal_requests() -> None:
     """200 connections trickling request heads: normal requests stay fast; the trickles get 408."""
     with DaphneCommand(

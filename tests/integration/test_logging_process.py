@@ -10,7 +10,8 @@ import httpx
 import pytest
 from processes import DaphneCommand, run_daphne
 
-pytestmark = pytest.mark.timeout(60)
+# slow: a daphne process per test (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
 APP = "apps.basic:scope_json"
 

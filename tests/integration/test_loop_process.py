@@ -17,7 +17,8 @@ import pytest
 from processes import TESTS_DIR, DaphneCommand
 from websockets.sync.client import connect
 
-pytestmark = pytest.mark.timeout(60)
+# slow: a daphne process per test and loop (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
 HAS_UVLOOP = importlib.util.find_spec("uvloop") is not None
 LOOPS = [

@@ -45,7 +45,8 @@ import pytest
 from h2ws_client import H2WebSocket, parse_frame
 from processes import DaphneCommand, TLSFiles
 
-pytestmark = pytest.mark.timeout(60)
+# slow: every behaviour on every wire and loop: a server per option set (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 APP = "apps.matrix_apps:app"
 
 #: Server options by name; a server is started per (plain/TLS, option set) when first used.

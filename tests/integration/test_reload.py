@@ -11,7 +11,8 @@ import httpx
 import pytest
 from processes import DaphneCommand
 
-pytestmark = pytest.mark.timeout(60)
+# slow: a supervisor restarting workers on file changes (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
 APP_SOURCE = """
 async def app(scope, receive, send):
@@ -64,7 +65,7 @@ def test_reload_restarts_on_a_change(tmp_path: Path) -> None:
         # A broken change: the old worker is kept; fixing it brings the new code.
         module.write_text("this is not python(")
         os.utime(module, (time.time() + 4, time.time() + 4))
-        time.sleep(1.5)
+        daphne.wait_for_log("failed; keeping the old ones")
         assert httpx.get(base, timeout=5).text == "v2"
         write_app(module, b"v3", bump=6)
         body_until(base, "v3")

@@ -12,7 +12,8 @@ import pytest
 import websockets
 from processes import DaphneCommand
 
-pytestmark = pytest.mark.timeout(60)
+# slow: a daphne process per test, drained by signals (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 APP = "apps.shutdown_apps:app"
 
 
@@ -62,6 +63,7 @@ def test_sigterm_drains_streams_uploads_and_websockets(tmp_path) -> None:
         deadline = time.monotonic() + 5
         while "open" not in ws_result and time.monotonic() < deadline:
             time.sleep(0.02)
+        assert "open" in ws_result, "the WebSocket did not open"
 
         daphne.process.send_signal(signal.SIGTERM)
         daphne.wait_for_log("Shutting down: draining")

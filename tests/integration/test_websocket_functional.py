@@ -11,6 +11,7 @@ import time
 
 import pytest
 import websockets
+from attack import rss_bytes, wait_until_stalled
 from processes import DaphneCommand
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -305,14 +306,11 @@ def test_message_too_big_closes_1009(server, tmp_path) -> None:
 
 def test_write_backpressure(server) -> None:
     """A client that does not read a 125 MiB flood leaves the server's memory flat."""
-    with open(f"/proc/{server.process.pid}/status") as handle:
-        before = next(int(line.split()[1]) for line in handle if line.startswith("VmRSS"))
+    before = rss_bytes(server.process.pid)
     sock, reply = raw_handshake(server.port, "/flood")
     assert reply.startswith(b"HTTP/1.1 101 ")
-    time.sleep(1.5)
-    with open(f"/proc/{server.process.pid}/status") as handle:
-        after = next(int(line.split()[1]) for line in handle if line.startswith("VmRSS"))
-    assert (after - before) * 1024 < 25 * 1024 * 1024
+    grown = wait_until_stalled(server.process.pid, sock) - before
+    assert grown < 25 * 1024 * 1024, f"server grew by {grown} bytes"
     total = len(reply)
     sock.settimeout(10)
     while chunk := sock.recv(1 << 20):
@@ -339,6 +337,7 @@ def test_http_still_served_on_the_same_port(server) -> None:
         assert sock.recv(65536).endswith(b"http")
 
 
+@pytest.mark.slow
 def test_timeouts() -> None:
     """connect timeout → 403; websocket_timeout → close 1000."""
     with DaphneCommand(
@@ -362,6 +361,7 @@ def test_timeouts() -> None:
         assert run(lifetime()) == 1000
 
 
+@pytest.mark.slow
 def test_unanswered_pings_drop_the_connection() -> None:
     """A client that never answers pings is pinged after --ping-interval, then dropped."""
     with DaphneCommand(["-p", "0", "--ping-interval", "1", "--ping-timeout", "1", APP]).start(

@@ -29,7 +29,8 @@ from attack import rss_bytes as rss
 from h2ws_client import parse_frame
 from processes import DaphneCommand
 
-pytestmark = pytest.mark.timeout(120)
+# slow: floods and dribbled frames, measured in the server's CPU and memory (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 APP = "apps.ws_apps:app"
 MIB = 1024 * 1024

@@ -17,7 +17,8 @@ import pytest
 import trustme
 from processes import DaphneCommand, run_daphne
 
-pytestmark = pytest.mark.timeout(90)
+# slow: a supervisor and worker processes per test (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 APP = "apps.worker_apps:app"
 
 
@@ -110,10 +111,10 @@ def test_sighup_replaces_workers_without_failed_requests() -> None:
         thread = threading.Thread(target=hammer)
         thread.start()
         try:
-            time.sleep(0.2)
+            wait_for_answers(answers, failures, 5)  # the loop is under way
             daphne.process.send_signal(signal.SIGHUP)
             daphne.wait_for_log("finished", count=2)
-            time.sleep(0.3)
+            wait_for_answers(answers, failures, len(answers) + 5)  # and goes on after
         finally:
             stop.set()
             thread.join(20)
@@ -122,6 +123,16 @@ def test_sighup_replaces_workers_without_failed_requests() -> None:
         after = pids_until(base, lambda pids: len(pids) >= 2)
         assert not after & old
         assert daphne.stop(signal.SIGTERM, timeout=30) == 0
+
+
+def wait_for_answers(
+    answers: list[int], failures: list[BaseException], count: int, timeout: float = 20.0
+) -> None:
+    """Wait (bounded) until the request loop has ``count`` answers or a failure."""
+    deadline = time.monotonic() + timeout
+    while len(answers) < count and not failures:
+        assert time.monotonic() < deadline, f"{len(answers)} answers in {timeout}s"
+        time.sleep(0.01)
 
 
 def alive(pid: int) -> bool:

@@ -30,7 +30,8 @@ from selenium import webdriver  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-pytestmark = pytest.mark.timeout(90)
+# slow: Chromium against the recipe (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 WAIT = 20  # seconds any one browser-side expectation may take
 
 

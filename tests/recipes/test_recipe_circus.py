@@ -18,7 +18,8 @@ import pytest
 from integration.processes import DaphneCommand
 from recipe_support import http_get_raw, json_body, listening_socket, running, wait_until
 
-pytestmark = pytest.mark.timeout(60)
+# slow: a process manager and its workers (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 APP = "recipes.recipe_apps:pid_app"
 
 

@@ -33,7 +33,8 @@ from recipe_support import (
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("channels")
 trustme = pytest.importorskip("trustme")
-pytestmark = pytest.mark.timeout(60)
+# slow: nginx in front of daphne processes (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
 CLIENT_ADDRESS = "127.0.0.2"  # loopback, but not the address nginx itself uses
 

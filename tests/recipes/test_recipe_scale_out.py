@@ -29,7 +29,8 @@ from recipe_support import (
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("channels")
 pytest.importorskip("channels_redis")
-pytestmark = pytest.mark.timeout(60)
+# slow: redis and several daphne processes (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
 ROOM = "scale"
 

@@ -27,7 +27,8 @@ from recipe_support import (
     running,
 )
 
-pytestmark = pytest.mark.timeout(60)
+# slow: socket activation, a daphne process per endpoint (`pytest -m "not slow"` leaves it out).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 APP = "recipes.recipe_apps:pid_app"
 ENDPOINTS = {
     "fd-3": ["--fd", "3"],
