@@ -8,7 +8,7 @@ independently; after each message the cycle must agree with it on the outcome
 (accepted or ignored, or :class:`ApplicationMessageError`), the state, and the calls
 the writer received, and :class:`Writer` checks that those calls always form one
 well-formed response (both in ``tests/http_cycle_model.py``).  Example tests pin the
-documented errors, and the disagreements found so far (``KNOWN``) as strict xfails.
+documented errors and the disagreements the property found (all fixed) as regressions.
 """
 
 from __future__ import annotations
@@ -28,14 +28,12 @@ from http_cycle_model import (
     EXTERNAL,
     FILE,
     FILE_CONTENT,
-    OMIT,
     START,
     Model,
     Writer,
     any_message,
     deliver,
     resolved,
-    valid_headers,
 )
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
@@ -58,57 +56,6 @@ def file_path() -> Iterator[str]:
     os.close(fd)
     yield path
     os.unlink(path)
-
-
-# -- known disagreements (reported; the property tolerates them until fixed) ---------
-
-KNOWN = {
-    "no type after the end": "a message without a type in COMPLETE/ABORTED raises (and "
-    "tells the writer to fail a finished response, or crashes once detached) although "
-    "Rule 3 ignores every message then",
-    "started in TRAILERS": "an invalid message in TRAILERS calls fail_response(False) "
-    "although the head was written",
-    "header errors skip the writer": "invalid headers in http.response.push or "
-    "http.response.trailers raise without failing the response or moving to ABORTED",
-    "field not iterable": "'headers' or 'links' that is not iterable (None, an int) "
-    "raises TypeError, not ApplicationMessageError",
-    "unhashable type": "a 'type' that is a list raises TypeError",
-    "offset not an int": "zerocopysend with a non-integer 'offset' and no 'count' raises TypeError",
-}
-
-
-def known(
-    before: Model, message: Any, error: BaseException | None, cycle: HTTPResponseCycle
-) -> str | None:
-    """Which KNOWN disagreement explains the cycle departing from the model, if any."""
-    kind = message.get("type") if isinstance(message, dict) else None
-    fields = message if isinstance(message, dict) else {}
-    get = {name: value for name, value in fields.items() if value is not OMIT}.get  # as sent
-    if before.state not in ACTIVE and not isinstance(kind, str):
-        return "no type after the end"
-    if isinstance(error, TypeError):
-        if isinstance(kind, list):
-            return "unhashable type"
-        if kind in (START, PUSH, TRAILERS, EARLY_HINT) and any(
-            get(name, OMIT) is None or type(get(name)) is int for name in ("headers", "links")
-        ):
-            return "field not iterable"
-        if kind == ZEROCOPYSEND and type(get("offset")) is not int and get("count") is None:
-            return "offset not an int"
-        return None
-    if isinstance(error, AssertionError):
-        if before.state is CycleState.TRAILERS and "started=False" in str(error):
-            return "started in TRAILERS"
-        return None
-    if (
-        isinstance(error, ApplicationMessageError)
-        and kind in (PUSH, TRAILERS)
-        and kind in before.extensions
-        and not valid_headers(get("headers", []))
-        and cycle.state is before.state
-    ):
-        return "header errors skip the writer"
-    return None
 
 
 # The space is every state by every kind of message: three times the profile's examples.
@@ -166,8 +113,6 @@ def test_any_state_any_message(file_path: str, data: st.DataObject) -> None:
             isinstance(error, ApplicationMessageError) if invalid else error is None
         )
         if not agrees:
-            if known(before, message, error, cycle) is not None:
-                return  # the cycle is now off the model: this example ends here
             if isinstance(error, AssertionError):
                 raise error  # the writer saw a malformed sequence
             raise AssertionError(
@@ -272,7 +217,7 @@ def test_the_head_waits_for_the_first_body() -> None:
     assert writer.calls == [("head", 200, [(b"a", b"1")], b"x", True), ("body", b"y", False)]
 
 
-# -- known disagreements with the documentation (xfail until daphne/_asgi is fixed) ------
+# -- disagreements the property tests found, fixed: each must stay fixed --------------
 
 
 def _fresh() -> HTTPResponseCycle:
@@ -333,14 +278,12 @@ FAILED_AFTER_HEAD = ([("fail", True)], ABORTED)
         ),
     ],
 )
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="KNOWN; reported on issue 14")
-def test_known_disagreements(
+def test_fixed_disagreements(
     name: str, make: Any, message: Any, expected: Any, file_path: str
 ) -> None:
-    """What the module's rules promise where the code does otherwise (see KNOWN): an
+    """What the module's rules promise where the code does otherwise: an
     invalid message raises ApplicationMessageError and fails the response once, with
     ``started`` true once the head is out (Rule 4); after the end nothing (Rule 3)."""
-    assert name in KNOWN
     cycle = make()
     writer = cycle._writer
     assert isinstance(writer, Writer)

@@ -7,8 +7,8 @@ invalid types, wrong field types, unknown types, Denial Response extension messa
 written out independently; after each message the cycle must agree with it on the
 outcome (accepted or ignored, or :class:`ApplicationMessageError`), the state and the
 writer calls, and :class:`Writer` checks that those calls stay well formed.  Example
-tests pin the documented errors, and the disagreements found (``KNOWN``) as strict
-xfails.
+tests pin the documented errors and the disagreements the property found (all
+fixed) as regressions.
 """
 
 from __future__ import annotations
@@ -34,26 +34,6 @@ from ws_cycle_model import (
 
 from daphne._asgi.ws_cycle import WebSocketCycle, WSState
 from daphne._errors import ApplicationMessageError
-
-KNOWN = {
-    "no type after close": "a message without a type in CLOSED raises, although CLOSED "
-    "ignores everything the app sends",
-    "headers not iterable": "'headers' that is not iterable (None, an int) raises TypeError, "
-    "not ApplicationMessageError, and leaves the handshake unanswered",
-}
-
-
-def known(before: Model, message: Any, error: BaseException | None) -> str | None:
-    """Which KNOWN disagreement explains the cycle departing from the model, if any."""
-    if before.state is WSState.CLOSED and (not isinstance(message, dict) or "type" not in message):
-        return "no type after close"
-    if isinstance(error, TypeError) and isinstance(message, dict):
-        headers = message.get("headers", ())
-        if message.get("type") in (ACCEPT, DENY_START) and (
-            headers is None or type(headers) is int
-        ):
-            return "headers not iterable"
-    return None
 
 
 # The space is every state by every kind of message: three times the profile's examples.
@@ -103,8 +83,6 @@ def test_any_state_any_message(data: st.DataObject) -> None:
             isinstance(error, ApplicationMessageError) if invalid else error is None
         )
         if not agrees:
-            if known(before, message, error) is not None:
-                return  # the cycle is now off the model: this example ends here
             if isinstance(error, AssertionError):
                 raise error  # the writer saw a malformed sequence
             raise AssertionError(
@@ -227,7 +205,7 @@ def test_denial_response_streams_its_body() -> None:
     ]
 
 
-# -- known disagreements with the documentation (xfail until daphne/_asgi is fixed) ------
+# -- disagreements the property tests found, fixed: each must stay fixed --------------
 
 
 @pytest.mark.parametrize(
@@ -248,10 +226,8 @@ def test_denial_response_streams_its_body() -> None:
         ),
     ],
 )
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="KNOWN; reported on issue 14")
-def test_known_disagreements(name: str, state: WSState, message: Any, expected: Any) -> None:
-    """What the module's rules promise where the code does otherwise (see KNOWN)."""
-    assert name in KNOWN
+def test_fixed_disagreements(name: str, state: WSState, message: Any, expected: Any) -> None:
+    """What the module's rules promise where the code does otherwise."""
     cycle, writer = cycle_in(state)
     before = len(writer.calls)
     error: BaseException | None = None
