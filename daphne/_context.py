@@ -11,14 +11,52 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from ._asgi.application import InstanceRegistry
 from ._config import ServerConfig
+from ._types import ActionLogger, ASGIApp
 
-__all__ = ["ServerContext"]
+if TYPE_CHECKING:
+    from ._wire.http1 import HTTP1Connection
 
-ActionLogger = Callable[[str, str, dict[str, Any]], None]
+__all__ = ["Clock", "ConnectionFacts", "DelayedCall", "ServerContext"]
+
+
+class DelayedCall(Protocol):
+    """What :meth:`Clock.callLater` returns (Twisted's ``IDelayedCall``, the part we use)."""
+
+    def active(self) -> bool: ...
+
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    """The part of Twisted's ``IReactorTime`` the server uses: the reactor, or a test clock.
+
+    A ``typing.Protocol`` rather than ``IReactorTime`` itself: zope interfaces
+    declare methods without ``self``, which mypy cannot check without a plugin.
+    """
+
+    def seconds(self) -> float: ...
+
+    def callLater(
+        self, delay: float, callable: Callable[..., object], *args: object, **kw: object
+    ) -> DelayedCall: ...
+
+
+class ConnectionFacts(TypedDict):
+    """What one connection knows about itself, for every request on it.
+
+    The connection-level fields of :class:`~daphne._asgi.scope.RequestFacts`.
+    """
+
+    #: ``[host, port]`` of the peer, or None (unix sockets).
+    client: list[str | int] | None
+    #: ``[host, port]`` of the local end, or None.
+    server: list[str | int] | None
+    #: Whether the connection is TLS.
+    secure: bool
 
 
 @dataclass(eq=False)
@@ -27,22 +65,23 @@ class ServerContext:
 
     :ivar application: the ASGI 3 callable.
     :ivar config: the frozen :class:`ServerConfig`.
-    :ivar clock: an ``IReactorTime`` (``seconds()``, ``callLater()``).
+    :ivar clock: the reactor (``seconds()``, ``callLater()``), or a test clock.
     :ivar loop: the asyncio loop application tasks run on.
     :ivar action_logger: ``(protocol, action, details)`` callable, or None.
     :ivar registry: the live application instances.
     """
 
-    application: Any
+    application: ASGIApp
     config: ServerConfig
-    clock: Any
+    clock: Clock
     loop: asyncio.AbstractEventLoop
     action_logger: ActionLogger | None = None
     registry: InstanceRegistry = field(default_factory=InstanceRegistry)
     #: The lifespan ``state`` dict when the app ran lifespan startup, else None.
+    #: Any: the application stores whatever it likes there (ASGI lifespan ``state``).
     lifespan_state: dict[str, Any] | None = None
     #: Open client connections (of every listener), for ``--limit-concurrency`` and shutdown.
-    connections: set[Any] = field(default_factory=set)
+    connections: set[HTTP1Connection] = field(default_factory=set)
     server_name_bytes: bytes = field(init=False)
     _date_second: int = field(default=-1, init=False)
     _date_value: bytes = field(default=b"", init=False)
@@ -71,7 +110,12 @@ class ServerContext:
             return False
         return len(self.registry) >= limit or len(self.connections) > limit
 
-    def log_action(self, protocol: str, action: str, details: dict[str, Any]) -> None:
+    def log_action(
+        self,
+        protocol: str,
+        action: str,
+        details: dict[str, Any],  # Any: free-form access-log details (see ActionLogger)
+    ) -> None:
         """Forward an access-log event to the action logger, if any."""
         if self.action_logger is not None:
             self.action_logger(protocol, action, details)
