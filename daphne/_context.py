@@ -8,41 +8,35 @@ unit tests (``tests/unit/test_http1.py``), which build their own contexts.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
+from twisted.internet.interfaces import IReactorTime
+
 from ._asgi.application import InstanceRegistry
 from ._config import ServerConfig
-from ._types import ActionLogger, ASGIApp
+from ._types import ActionLogger, ASGIReceive, ASGISend, Scope
 
 if TYPE_CHECKING:
     from ._wire.http1 import HTTP1Connection
 
-__all__ = ["Clock", "ConnectionFacts", "DelayedCall", "ServerContext"]
+__all__ = ["ConnectionFacts", "KeywordASGIApp", "ServerContext"]
 
 
-class DelayedCall(Protocol):
-    """What :meth:`Clock.callLater` returns (Twisted's ``IDelayedCall``, the part we use)."""
+class KeywordASGIApp(Protocol):
+    """An ASGI 3 application as the server calls it: with keyword arguments, as Daphne
+    did, run as an asyncio task (so the call returns a coroutine).
 
-    def active(self) -> bool: ...
-
-    def cancel(self) -> None: ...
-
-
-class Clock(Protocol):
-    """The part of Twisted's ``IReactorTime`` the server uses: the reactor, or a test clock.
-
-    A ``typing.Protocol`` rather than ``IReactorTime`` itself: zope interfaces
-    declare methods without ``self``, which mypy cannot check without a plugin.
+    Any ``async def app(scope, receive, send)`` matches; the positional
+    :data:`~daphne._types.ASGIApp` alias cannot say that the parameters carry these names.
     """
 
-    def seconds(self) -> float: ...
-
-    def callLater(
-        self, delay: float, callable: Callable[..., object], *args: object, **kw: object
-    ) -> DelayedCall: ...
+    def __call__(
+        self, *, scope: Scope, receive: ASGIReceive, send: ASGISend
+    ) -> Coroutine[Any, Any, None]:  # Any: what the coroutine yields to the loop, and is sent
+        """Run the application for one connection (or the lifespan)."""
 
 
 class ConnectionFacts(TypedDict):
@@ -65,15 +59,15 @@ class ServerContext:
 
     :ivar application: the ASGI 3 callable.
     :ivar config: the frozen :class:`ServerConfig`.
-    :ivar clock: the reactor (``seconds()``, ``callLater()``), or a test clock.
+    :ivar clock: the reactor, or a test clock (``seconds()``, ``callLater()``).
     :ivar loop: the asyncio loop application tasks run on.
     :ivar action_logger: ``(protocol, action, details)`` callable, or None.
     :ivar registry: the live application instances.
     """
 
-    application: ASGIApp
+    application: KeywordASGIApp
     config: ServerConfig
-    clock: Clock
+    clock: IReactorTime
     loop: asyncio.AbstractEventLoop
     action_logger: ActionLogger | None = None
     registry: InstanceRegistry = field(default_factory=InstanceRegistry)

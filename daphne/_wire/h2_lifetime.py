@@ -33,8 +33,9 @@ from .h2_stream import H2Stream
 
 if TYPE_CHECKING:
     import h2.exceptions
+    from twisted.internet.interfaces import IDelayedCall
 
-    from .._context import ConnectionFacts, DelayedCall, ServerContext
+    from .._context import ConnectionFacts, ServerContext
     from .h2_connection import ServerConnection
     from .h2_stream import H2Sender
     from .h2_websocket import H2WebSocketStream
@@ -88,10 +89,10 @@ class H2Lifetime:
         self._idle_frames = 0
         #: When the connection last had no open stream (None while one is open).
         self._idle_since: float | None = None
-        self._idle_timer: DelayedCall | None = None
+        self._idle_timer: IDelayedCall | None = None
         #: When an unfinished header block started arriving, and its timer.
         self._head_since: float | None = None
-        self._head_timer: DelayedCall | None = None
+        self._head_timer: IDelayedCall | None = None
 
     # -- --keep-alive-timeout and --header-read-timeout -------------------------------
 

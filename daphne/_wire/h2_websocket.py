@@ -76,7 +76,8 @@ class H2WebSocketStream(H2Sender):
         super().__init__(protocol, stream_id)
         self.disconnected = False
         self.request_ended = False
-        self.ws = H2WebSocketProtocol(self, protocol.context, head, protocol.facts)
+        # A plain dict: WebSocketStream takes the connection facts as ``dict[str, Any]``.
+        self.ws = H2WebSocketProtocol(self, protocol.context, head, dict(protocol.facts))
 
     def start(self) -> None:
         self.ws.start()

@@ -29,7 +29,7 @@ Covered by ``tests/unit/test_http1.py`` and ``tests/property/test_http1_props.py
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from twisted.internet.interfaces import IPushProducer, ISSLTransport
 from twisted.internet.protocol import Protocol
@@ -37,7 +37,7 @@ from zope.interface import implementer
 
 from .._errors import BadRequest
 from .http1_body import RequestBody
-from .http1_input import INPUT_SLICE, INPUT_TURN, PacedInput
+from .http1_input import INPUT_SLICE, INPUT_TURN, IConnectionTransport, PacedInput
 from .http1_output import SocketOutput
 from .http1_parser import (
     ChunkedDecoder,
@@ -117,7 +117,9 @@ class HTTP1Connection(PacedInput, SocketOutput, RequestBody, HTTP1Timeouts, Prot
     # -- Twisted callbacks ---------------------------------------------------
 
     def connectionMade(self) -> None:
-        transport = self.transport
+        # Twisted's Protocol declares its transport an ITransport; ours are TCP or TLS
+        # transports, which provide more (see IConnectionTransport): said once, here.
+        transport = self._transport = cast(IConnectionTransport, self.transport)
         self.facts = {
             "client": _address(transport.getPeer()),
             "server": _address(transport.getHost()),
@@ -196,7 +198,7 @@ class HTTP1Connection(PacedInput, SocketOutput, RequestBody, HTTP1Timeouts, Prot
         """The ASGI ``tls`` extension for this connection (None when not TLS)."""
         if not self._tls_known:
             self._tls_known = True
-            self._tls = tls_extension(self.transport) if self.facts["secure"] else None
+            self._tls = tls_extension(self._transport) if self.facts["secure"] else None
         return self._tls
 
     def abort(self) -> None:
@@ -204,7 +206,7 @@ class HTTP1Connection(PacedInput, SocketOutput, RequestBody, HTTP1Timeouts, Prot
         self.state = ConnState.CLOSED
         self._pending = None
         if not self.disconnected:
-            self.transport.abortConnection()
+            self._transport.abortConnection()
 
     def close(self) -> None:
         """Send what is queued, then close the connection."""
@@ -329,8 +331,8 @@ class HTTP1Connection(PacedInput, SocketOutput, RequestBody, HTTP1Timeouts, Prot
         self.flush()
         if not self.disconnected and not self._closing:
             self._closing = True
-            self.transport.unregisterProducer()
-            self.transport.loseConnection()
+            self._transport.unregisterProducer()
+            self._transport.loseConnection()
 
     # -- hand-over to HTTP/2 or WebSocket (decided by daphne._wire.switch) ------------
 
@@ -341,7 +343,7 @@ class HTTP1Connection(PacedInput, SocketOutput, RequestBody, HTTP1Timeouts, Prot
             or while a possible preface is incomplete).
         """
         pending = self._buffer + data
-        negotiated = getattr(self.transport, "negotiatedProtocol", None)
+        negotiated = getattr(self._transport, "negotiatedProtocol", None)
         choice = first_bytes(pending, negotiated, self.context.config.h2c)
         if choice is Choice.UNDECIDED:
             self._buffer = pending  # maybe the preface: wait for the rest

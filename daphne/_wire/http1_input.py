@@ -21,24 +21,34 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from twisted.internet.interfaces import IConsumer, IPushProducer, ITCPTransport
 
 from .._asgi.http_stream import INPUT_TURN
 from .http1_state import ConnState
 
 if TYPE_CHECKING:
-    from .._context import DelayedCall, ServerContext
+    from twisted.internet.interfaces import IDelayedCall
+
+    from .._context import ServerContext
     from .http1_parser import ChunkedDecoder
 
 logger = logging.getLogger("daphne.http_protocol")
 
-__all__ = ["INPUT_SLICE", "INPUT_TURN", "PacedInput"]
+__all__ = ["INPUT_SLICE", "INPUT_TURN", "IConnectionTransport", "PacedInput"]
 
 #: Bytes of a read handed to the protocol at a time (see the module: fairness); the
 #: most, for input that is cheap per byte.
 INPUT_SLICE = 16 * 1024
 #: The least, for input that is costly per byte (tiny HTTP/2 or WebSocket frames).
 _MIN_SLICE = 2 * 1024
+
+
+class IConnectionTransport(ITCPTransport, IConsumer, IPushProducer):
+    """What a client connection's transport provides: Twisted's TCP transports and its
+    TLS wrapper provide all three interfaces.  A name for the type checker (no class
+    declares it): ``Protocol.transport`` is only an ``ITransport``."""
 
 
 class PacedInput:
@@ -49,9 +59,8 @@ class PacedInput:
     """
 
     context: ServerContext
-    #: Any: a Twisted transport; its interfaces are zope interfaces, which mypy cannot
-    #: check without the mypy-zope plugin (and ``Protocol`` declares it ``ITransport | None``).
-    transport: Any
+    #: ``self.transport``, typed as what it provides (set in ``connectionMade``).
+    _transport: IConnectionTransport
     disconnected: bool
     state: ConnState
     #: The body framing of the request being read (see ``HTTP1Connection``).
@@ -65,7 +74,7 @@ class PacedInput:
         self._reading_paused = False
         #: Bytes read but not yet handled (waiting for the next loop iteration), and its call.
         self._backlog = b""
-        self._backlog_call: DelayedCall | None = None
+        self._backlog_call: IDelayedCall | None = None
         #: This connection's current slice size (adapts between _MIN_SLICE and INPUT_SLICE).
         self._slice = INPUT_SLICE
 
@@ -114,7 +123,7 @@ class PacedInput:
             if offset < len(data) and now - started >= INPUT_TURN:
                 self._backlog = data[offset:]
                 if not self._reading_paused:
-                    self.transport.pauseProducing()
+                    self._transport.pauseProducing()
                 self._backlog_call = clock.callLater(0, self._resume_backlog)
                 return
 
@@ -125,7 +134,7 @@ class PacedInput:
             return
         self._consume(data)
         if not self._backlog and not self._reading_paused and not self.disconnected:
-            self.transport.resumeProducing()
+            self._transport.resumeProducing()
 
     def _handle(self, data: bytes) -> None:
         try:
@@ -140,11 +149,11 @@ class PacedInput:
         if not self._reading_paused and not self.disconnected:
             self._reading_paused = True
             if not self._backlog:  # else already paused until the backlog is handled
-                self.transport.pauseProducing()
+                self._transport.pauseProducing()
 
     def resume_reading(self) -> None:
         """Read the socket again."""
         if self._reading_paused and not self.disconnected and self.state is not ConnState.CLOSED:
             self._reading_paused = False
             if not self._backlog:
-                self.transport.resumeProducing()
+                self._transport.resumeProducing()

@@ -17,12 +17,13 @@ import logging
 import os
 import socket
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from twisted.internet import tcp
 
 if TYPE_CHECKING:
     from .._context import ServerContext
+    from .http1_input import IConnectionTransport
 
 logger = logging.getLogger("daphne.http_protocol")
 
@@ -53,8 +54,7 @@ class SocketOutput:
     """
 
     context: ServerContext
-    #: Any: a Twisted transport (see :class:`~daphne._wire.http1_input.PacedInput`).
-    transport: Any
+    _transport: IConnectionTransport
     disconnected: bool
     abort: Callable[[], None]
 
@@ -214,7 +214,7 @@ class SocketOutput:
             if sent == len(data):
                 return
             data = data[sent:]
-        self.transport.write(data)
+        self._transport.write(data)
 
     def drained(self) -> asyncio.Future[None] | None:
         """None if the client is keeping up, else a future resolved when it has."""

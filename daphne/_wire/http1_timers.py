@@ -22,7 +22,9 @@ from .._errors import BadRequest
 from .http1_state import ConnState
 
 if TYPE_CHECKING:
-    from .._context import DelayedCall, ServerContext
+    from twisted.internet.interfaces import IDelayedCall
+
+    from .._context import ServerContext
 
 __all__ = ["HTTP1Timeouts"]
 
@@ -42,11 +44,11 @@ class HTTP1Timeouts:
     _reject: Callable[[BadRequest, bytes], None]
 
     def _init_timers(self) -> None:
-        self._idle_timer: DelayedCall | None = None
+        self._idle_timer: IDelayedCall | None = None
         self._idle_since = 0.0
         #: When the request head now arriving began to (None while none is).
         self._head_started_at: float | None = None
-        self._head_timer: DelayedCall | None = None
+        self._head_timer: IDelayedCall | None = None
 
     def _enter_idle(self) -> None:
         self.state = ConnState.IDLE

@@ -204,7 +204,8 @@ def start_websocket(conn: HTTP1Connection, head: RequestHead, rest: bytes) -> Ba
     problem = handshake_problem(head)
     if problem is not None:
         return problem
-    stream = WebSocketStream(conn, conn.context, head, conn.facts)
+    # A plain dict: WebSocketStream takes the connection facts as ``dict[str, Any]``.
+    stream = WebSocketStream(conn, conn.context, head, dict(conn.facts))
     conn.hand_over(stream)
     stream.start()
     if rest:
