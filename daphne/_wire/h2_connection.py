@@ -30,9 +30,9 @@ Each h2 internal used here (and ``FrameBuffer._headers_buffer``, read by
 :mod:`daphne._wire.h2_lifetime`) is checked against the installed h2 by
 ``tests/unit/test_dependency_privates.py``; setup.cfg bounds h2's version.
 
-Covered by ``tests/integration/test_http2_functional.py`` (refused stream, client
-GOAWAY), ``tests/integration/test_h2_hardening.py`` and the h2spec cases 4.3,
-5.1.2, 6.5 and 6.8 in ``tests/conformance``.
+Covered by ``tests/unit/test_dependency_privates.py``,
+``tests/integration/test_http2_functional.py`` (refused stream, client GOAWAY) and
+the h2spec cases 4.3, 5.1.2, 6.5 and 6.8 in ``tests/conformance/test_h2_conformance.py``.
 """
 
 from __future__ import annotations
@@ -98,7 +98,8 @@ class ServerConnection(h2.connection.H2Connection):
     refused = 0
 
     # h2 has no hook for a stream over the concurrency limit (it raises a connection
-    # error from inside its frame dispatch), so we override its HEADERS handler.
+    # error from inside its frame dispatch), so we override its HEADERS handler.  This
+    # and the privates it uses are checked by tests/unit/test_dependency_privates.py.
     def _receive_headers_frame(
         self, frame: hyperframe.frame.HeadersFrame
     ) -> tuple[list[hyperframe.frame.Frame], list[h2.events.Event]]:
@@ -124,7 +125,8 @@ class ServerConnection(h2.connection.H2Connection):
             return [reset], []
 
     # h2 has no option to keep a connection open after a GOAWAY(NO_ERROR) from the
-    # client, so we override its GOAWAY handler for that one case.
+    # client, so we override its GOAWAY handler for that one case (checked by
+    # tests/unit/test_dependency_privates.py).
     def _receive_goaway_frame(
         self, frame: hyperframe.frame.GoAwayFrame
     ) -> tuple[list[hyperframe.frame.Frame], list[h2.events.Event]]:
@@ -146,7 +148,8 @@ class ServerConnection(h2.connection.H2Connection):
         payload, as PROTOCOL_ERROR; RFC 9113 asks for COMPRESSION_ERROR (§4.3)
         and FRAME_SIZE_ERROR (§6.5).  h2 takes no error code from us here: it
         queues its GOAWAY itself before raising, so its serialized frame, the
-        last thing queued, is replaced by ours.
+        last thing queued, is replaced by ours (that h2 queues it so, and raises
+        from the cause, is checked by ``tests/unit/test_dependency_privates.py``).
         """
         data = self.data_to_send()
         cause = error.__cause__

@@ -96,6 +96,10 @@ class H2Lifetime:
 
     # -- --keep-alive-timeout and --header-read-timeout -------------------------------
 
+    def busy(self) -> None:
+        """A stream opened: the connection is not idle."""
+        self._idle_since = None
+
     def _idle_from(self, now: float) -> None:
         """No stream is open: the keep-alive timeout runs from ``now``."""
         self._idle_since = now
@@ -132,7 +136,8 @@ class H2Lifetime:
     def _track_header_block(self) -> None:
         """Time an unfinished header block (HEADERS waiting for CONTINUATION)."""
         # h2 keeps the frames of a header block in its frame buffer until END_HEADERS
-        # and has no public way to ask whether one is pending: read its buffer.
+        # and has no public way to ask whether one is pending: read its buffer (checked
+        # by tests/unit/test_dependency_privates.py; setup.cfg bounds h2).
         if not self.conn.incoming_buffer._headers_buffer:
             self._head_since = None
             return

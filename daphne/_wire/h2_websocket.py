@@ -198,7 +198,7 @@ def open_websocket(
         return
     stream = H2WebSocketStream(protocol, stream_id, ConnectHead(path, query, headers))
     protocol.streams[stream_id] = stream
-    protocol._idle_since = None  # busy
+    protocol.busy()
     stream.start()
 
 
