@@ -5,7 +5,7 @@ transport: TLS version, IANA cipher suite number, the server certificate and
 the client's certificate chain (PEM), and the client certificate's subject as
 an RFC 4514 string.
 
-Covered by ``tests/integration/test_extensions.py``.
+Covered by ``tests/unit/test_tls_extension.py`` and ``tests/integration/test_extensions.py``.
 """
 
 from __future__ import annotations
