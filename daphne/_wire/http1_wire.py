@@ -251,11 +251,14 @@ class WebRequest:
             data = prefix + body if prefix else body
         channel = self.channel
         if data:
-            # The last write goes out at once, unless the app still has input queued: it
-            # takes that before it next yields, so the write waits for the loop, and the
-            # client sees the response only after the app saw what was queued (as Daphne).
-            stream = self.stream
-            channel.write(data, end and stream is not None and not stream.input_pending)
+            if end:
+                # The last write goes out at once, unless the app still has input queued:
+                # it takes that before it next yields, so the write waits for the loop, and
+                # the client sees the response only after the app saw what was queued.
+                stream = self.stream
+                channel.write(data, stream is not None and not stream.input_pending)
+            else:
+                channel.write(data)
         if end:
             self._finish()
             return None
