@@ -8,17 +8,49 @@ unit tests (``tests/unit/test_http1.py``), which build their own contexts.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
+
+from twisted.internet.interfaces import IReactorTime
 
 from ._asgi.application import InstanceRegistry
 from ._config import ServerConfig
+from ._types import ActionLogger, ASGIReceive, ASGISend, Scope
 
-__all__ = ["ServerContext"]
+if TYPE_CHECKING:
+    from ._wire.http1 import HTTP1Connection
 
-ActionLogger = Callable[[str, str, dict[str, Any]], None]
+__all__ = ["ConnectionFacts", "KeywordASGIApp", "ServerContext"]
+
+
+class KeywordASGIApp(Protocol):
+    """An ASGI 3 application as the server calls it: with keyword arguments, as Daphne
+    did, run as an asyncio task (so the call returns a coroutine).
+
+    Any ``async def app(scope, receive, send)`` matches; the positional
+    :data:`~daphne._types.ASGIApp` alias cannot say that the parameters carry these names.
+    """
+
+    def __call__(
+        self, *, scope: Scope, receive: ASGIReceive, send: ASGISend
+    ) -> Coroutine[Any, Any, None]:  # Any: what the coroutine yields to the loop, and is sent
+        """Run the application for one connection (or the lifespan)."""
+
+
+class ConnectionFacts(TypedDict):
+    """What one connection knows about itself, for every request on it.
+
+    The connection-level fields of :class:`~daphne._asgi.scope.RequestFacts`.
+    """
+
+    #: ``[host, port]`` of the peer, or None (unix sockets).
+    client: list[str | int] | None
+    #: ``[host, port]`` of the local end, or None.
+    server: list[str | int] | None
+    #: Whether the connection is TLS.
+    secure: bool
 
 
 @dataclass(eq=False)
@@ -27,22 +59,23 @@ class ServerContext:
 
     :ivar application: the ASGI 3 callable.
     :ivar config: the frozen :class:`ServerConfig`.
-    :ivar clock: an ``IReactorTime`` (``seconds()``, ``callLater()``).
+    :ivar clock: the reactor, or a test clock (``seconds()``, ``callLater()``).
     :ivar loop: the asyncio loop application tasks run on.
     :ivar action_logger: ``(protocol, action, details)`` callable, or None.
     :ivar registry: the live application instances.
     """
 
-    application: Any
+    application: KeywordASGIApp
     config: ServerConfig
-    clock: Any
+    clock: IReactorTime
     loop: asyncio.AbstractEventLoop
     action_logger: ActionLogger | None = None
     registry: InstanceRegistry = field(default_factory=InstanceRegistry)
     #: The lifespan ``state`` dict when the app ran lifespan startup, else None.
+    #: Any: the application stores whatever it likes there (ASGI lifespan ``state``).
     lifespan_state: dict[str, Any] | None = None
     #: Open client connections (of every listener), for ``--limit-concurrency`` and shutdown.
-    connections: set[Any] = field(default_factory=set)
+    connections: set[HTTP1Connection] = field(default_factory=set)
     server_name_bytes: bytes = field(init=False)
     _date_second: int = field(default=-1, init=False)
     _date_value: bytes = field(default=b"", init=False)
@@ -71,7 +104,12 @@ class ServerContext:
             return False
         return len(self.registry) >= limit or len(self.connections) > limit
 
-    def log_action(self, protocol: str, action: str, details: dict[str, Any]) -> None:
+    def log_action(
+        self,
+        protocol: str,
+        action: str,
+        details: dict[str, Any],  # Any: free-form access-log details (see ActionLogger)
+    ) -> None:
         """Forward an access-log event to the action logger, if any."""
         if self.action_logger is not None:
             self.action_logger(protocol, action, details)

@@ -11,12 +11,17 @@ Covered by ``tests/compat/test_public_api.py`` and ``tests/compat/test_server_me
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
+from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import ServerFactory
 
 from ._asgi.ws_stream import WebSocketStream, handshake_problem
 from .http_protocol import HTTPFactory
+
+if TYPE_CHECKING:
+    from ._wire.http1 import HTTP1Connection
+    from .server import Server
 
 __all__ = ["WebSocketFactory", "WebSocketProtocol", "handshake_problem"]
 
@@ -24,7 +29,7 @@ __all__ = ["WebSocketFactory", "WebSocketProtocol", "handshake_problem"]
 WebSocketProtocol = WebSocketStream
 
 
-class WebSocketFactory(ServerFactory):
+class WebSocketFactory(ServerFactory["HTTP1Connection"]):
     """Builds connections that serve WebSocket upgrades (and plain HTTP) for a running server.
 
     Takes Daphne's arguments: the :class:`~daphne.server.Server`, then
@@ -36,12 +41,15 @@ class WebSocketFactory(ServerFactory):
     :ivar server_class: the server (Daphne's name for it).
     """
 
-    protocol = WebSocketProtocol
+    #: Daphne's attribute: the class that runs each WebSocket.  ``buildProtocol`` does not
+    #: call it: it builds the HTTP connection, which hands an upgrade over to one.
+    protocol = WebSocketProtocol  # type: ignore[assignment]  # not a connection (see above)
 
-    def __init__(self, server_class: Any, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, server_class: Server, *args: object, **kwargs: object) -> None:
+        # ``*args``/``**kwargs``: autobahn's factory options, accepted and ignored (see above).
         self.server_class = server_class
 
-    def buildProtocol(self, addr: Any) -> Any:
+    def buildProtocol(self, addr: IAddress | None) -> HTTP1Connection:
         """A connection protocol of the running server (RuntimeError before ``run()``)."""
         http_factory: HTTPFactory | None = getattr(self.server_class, "http_factory", None)
         if http_factory is None or http_factory.context is None:

@@ -1,4 +1,7 @@
-"""h2's server connection, with a stream beyond the concurrency limit refused, not fatal.
+"""h2's server connection as we configure and amend it: the one place that leans on h2 internals.
+
+Settings (:func:`new_connection`): what we announce, and the two limits h2
+reads only when a connection is built.
 
 RFC 9113 §5.1.2: a HEADERS frame that would exceed the advertised
 ``SETTINGS_MAX_CONCURRENT_STREAMS`` is a *stream* error (``REFUSED_STREAM`` or
@@ -20,22 +23,72 @@ shutting down gracefully waits for them).  h2 closes its state machine on any
 connection open for a graceful one and only reports it (``ConnectionTerminated``
 with ``NO_ERROR``), so the protocol can finish the open streams first.
 
-Covered by ``tests/integration/test_http2_functional.py`` (refused stream, client
-GOAWAY) and the h2spec cases 5.1.2 and 6.8 in ``tests/conformance``.
+After a connection error, :meth:`ServerConnection.error_data` corrects the
+error code of the ``GOAWAY`` h2 queued where h2 picks too general a one.
+
+Each h2 internal used here (and ``FrameBuffer._headers_buffer``, read by
+:mod:`daphne._wire.h2_lifetime`) is checked against the installed h2 by
+``tests/unit/test_dependency_privates.py``; setup.cfg bounds h2's version.
+
+Covered by ``tests/unit/test_dependency_privates.py``,
+``tests/integration/test_http2_functional.py`` (refused stream, client GOAWAY) and
+the h2spec cases 4.3, 5.1.2, 6.5 and 6.8 in ``tests/conformance/test_h2_conformance.py``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
+import h2.config
 import h2.connection
 import h2.errors
 import h2.events
 import h2.exceptions
+import h2.settings
 import h2.stream
+import hpack.exceptions
+import hyperframe.exceptions
 import hyperframe.frame
 
-__all__ = ["ServerConnection"]
+if TYPE_CHECKING:
+    from .._config import ServerConfig
+
+__all__ = ["ServerConnection", "goaway", "new_connection"]
+
+
+def new_connection(config: ServerConfig) -> ServerConnection:
+    """A server connection announcing our settings (not yet initiated)."""
+    conn = ServerConnection(
+        config=h2.config.H2Configuration(
+            client_side=False,
+            header_encoding=None,
+            validate_inbound_headers=True,
+            # daphne._asgi.headers checks what the app sends, much faster.
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+        )
+    )
+    conn.local_settings = h2.settings.Settings(
+        client=False,
+        initial_values={
+            h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: config.h2_max_concurrent_streams,
+            h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: config.h2_max_header_list_size,
+            h2.settings.SettingCodes.MAX_FRAME_SIZE: config.h2_max_frame_size,
+            # RFC 8441: extended CONNECT, for WebSockets over HTTP/2.
+            h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1,
+        },
+    )
+    # h2 reads these two limits when the connection is built, not from the
+    # settings object replaced above.
+    conn.decoder.max_header_list_size = config.h2_max_header_list_size
+    conn.max_inbound_frame_size = config.h2_max_frame_size
+    return conn
+
+
+def goaway(last_stream_id: int, code: int) -> bytes:
+    """A serialized GOAWAY frame."""
+    frame = hyperframe.frame.GoAwayFrame(0, last_stream_id=last_stream_id, error_code=code)
+    return frame.serialize()
 
 
 class ServerConnection(h2.connection.H2Connection):
@@ -44,7 +97,12 @@ class ServerConnection(h2.connection.H2Connection):
     #: Streams refused for going over the concurrency limit.
     refused = 0
 
-    def _receive_headers_frame(self, frame: Any) -> Any:
+    # h2 has no hook for a stream over the concurrency limit (it raises a connection
+    # error from inside its frame dispatch), so we override its HEADERS handler.  This
+    # and the privates it uses are checked by tests/unit/test_dependency_privates.py.
+    def _receive_headers_frame(
+        self, frame: hyperframe.frame.HeadersFrame
+    ) -> tuple[list[hyperframe.frame.Frame], list[h2.events.Event]]:
         try:
             return super()._receive_headers_frame(frame)
         except h2.exceptions.TooManyStreamsError:
@@ -53,23 +111,25 @@ class ServerConnection(h2.connection.H2Connection):
             # stays the connection error h2 makes of it.
             if stream_id % 2 == 0 or stream_id <= self.highest_inbound_stream_id:
                 raise
-            closed_streams = getattr(self, "_closed_streams", None)
-            closed_by = getattr(h2.stream, "StreamClosedBy", None)
-            decode = getattr(h2.connection, "_decode_headers", None)
-            if closed_streams is None or closed_by is None or decode is None:
-                raise  # an h2 we do not know
-            # h2's own decoding (and its errors): the HPACK state stays in step.
-            decode(self.decoder, frame.data)
+            # h2's own decoding (and its errors): the HPACK state stays in step.  h2
+            # raised before decoding, so the block is decoded exactly once.
+            h2.connection._decode_headers(self.decoder, frame.data)
             self.highest_inbound_stream_id = stream_id
             # Later frames on it (DATA in flight) get RST_STREAM(STREAM_CLOSED), as for
-            # any stream we reset.
-            closed_streams[stream_id] = closed_by.SEND_RST_STREAM
+            # any stream we reset: h2 looks a closed stream up in _closed_streams (there
+            # is no public way to close a stream h2 never opened).
+            self._closed_streams[stream_id] = h2.stream.StreamClosedBy.SEND_RST_STREAM
             self.refused += 1
             reset = hyperframe.frame.RstStreamFrame(stream_id)
             reset.error_code = h2.errors.ErrorCodes.REFUSED_STREAM
             return [reset], []
 
-    def _receive_goaway_frame(self, frame: Any) -> Any:
+    # h2 has no option to keep a connection open after a GOAWAY(NO_ERROR) from the
+    # client, so we override its GOAWAY handler for that one case (checked by
+    # tests/unit/test_dependency_privates.py).
+    def _receive_goaway_frame(
+        self, frame: hyperframe.frame.GoAwayFrame
+    ) -> tuple[list[hyperframe.frame.Frame], list[h2.events.Event]]:
         if (
             frame.error_code != h2.errors.ErrorCodes.NO_ERROR
             or self.state_machine.state is not h2.connection.ConnectionState.SERVER_OPEN
@@ -80,3 +140,29 @@ class ServerConnection(h2.connection.H2Connection):
         event.last_stream_id = frame.last_stream_id
         event.additional_data = frame.additional_data or None
         return [], [event]
+
+    def error_data(self, error: h2.exceptions.ProtocolError) -> bytes:
+        """What h2 queued after ``error``, its GOAWAY corrected where h2 picks too general a code.
+
+        h2 reports every HPACK decoding failure, and a SETTINGS ACK carrying a
+        payload, as PROTOCOL_ERROR; RFC 9113 asks for COMPRESSION_ERROR (§4.3)
+        and FRAME_SIZE_ERROR (§6.5).  h2 takes no error code from us here: it
+        queues its GOAWAY itself before raising, so its serialized frame, the
+        last thing queued, is replaced by ours (that h2 queues it so, and raises
+        from the cause, is checked by ``tests/unit/test_dependency_privates.py``).
+        """
+        data = self.data_to_send()
+        cause = error.__cause__
+        code = None
+        if isinstance(cause, hpack.exceptions.HPACKError) and not isinstance(
+            cause, hpack.exceptions.OversizedHeaderListError
+        ):
+            code = h2.errors.ErrorCodes.COMPRESSION_ERROR
+        elif isinstance(cause, hyperframe.exceptions.InvalidDataError) and "ack" in str(cause):
+            code = h2.errors.ErrorCodes.FRAME_SIZE_ERROR
+        if code is not None:
+            last = self.highest_inbound_stream_id
+            queued = goaway(last, error.error_code)
+            if data.endswith(queued):
+                data = data[: -len(queued)] + goaway(last, code)
+        return data

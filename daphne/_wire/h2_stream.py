@@ -21,7 +21,8 @@ import logging
 import os
 from collections import deque
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import h2.errors
 import h2.exceptions
@@ -30,6 +31,7 @@ from .._asgi.headers import h2_response_fields
 from .._asgi.http_stream import HTTPStream
 
 if TYPE_CHECKING:
+    from .._types import Scope
     from .http2 import H2Protocol
 
 logger = logging.getLogger("daphne.http_protocol")
@@ -45,7 +47,7 @@ class H2Sender:
 
     Outbound: bytes queue as a list of pieces (appending never copies what is
     already queued, and sending copies each byte once); :meth:`pump` sends what
-    the client's windows allow and :meth:`_queue` returns an awaitable while
+    the client's windows allow and :meth:`queue` returns an awaitable while
     bytes are still held back (write backpressure).  A stream stopped by the
     *connection* window asks the protocol to wake it when that window opens
     (:meth:`H2Protocol.wait_for_connection_window`); one stopped by its own
@@ -97,7 +99,11 @@ class H2Sender:
             length, self._unacked = self._unacked, 0
             self.protocol.acknowledge(self.stream_id, length)
 
-    def _queue(self, data: bytes, end: bool) -> Awaitable[None] | None:
+    def queue(self, data: bytes, end: bool) -> Awaitable[None] | None:
+        """Queue ``data`` (``end``: and the stream's end) and send what the windows allow.
+
+        Returns an awaitable while bytes are held back (write backpressure).
+        """
         if self.response_done:
             return None
         if data:
@@ -109,9 +115,10 @@ class H2Sender:
         if pending and pending > self.protocol.context.config.write_high_water:
             self._backlogged = True
         if self._pending_size or (self._pending_end and not self.response_done):
-            if self._drain is None or self._drain.done():
-                self._drain = self.protocol.context.loop.create_future()
-            return self._drain
+            drain = self._drain
+            if drain is None or drain.done():
+                drain = self._drain = self.protocol.context.loop.create_future()
+            return drain
         return self.protocol.channel.drained()
 
     def _take(self, size: int) -> bytes:
@@ -211,7 +218,7 @@ class H2Stream(H2Sender):
         self,
         protocol: H2Protocol,
         stream_id: int,
-        scope: dict[str, Any],
+        scope: Scope,
         declared_length: int | None = None,
         request_pseudo: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
@@ -222,7 +229,7 @@ class H2Stream(H2Sender):
         self.request_ended = False
 
     @property
-    def scope(self) -> dict[str, Any]:
+    def scope(self) -> Scope:
         return self.stream.scope
 
     def start(self) -> None:
@@ -266,12 +273,12 @@ class H2Stream(H2Sender):
             self.protocol.flush()
             self._all_sent()
             return None
-        return self._queue(body, end)
+        return self.queue(body, end)
 
     def send_body(self, body: bytes, end: bool) -> Awaitable[None] | None:
         if self.response_done:
             return None
-        return self._queue(body, end)
+        return self.queue(body, end)
 
     def send_early_hint(self, links: list[bytes]) -> None:
         """A ``103`` informational HEADERS frame with one ``link`` field per entry."""
@@ -287,7 +294,7 @@ class H2Stream(H2Sender):
     def send_trailers(self, headers: list[tuple[bytes, bytes]]) -> Awaitable[None] | None:
         """End the stream with a trailing HEADERS frame once the body is out."""
         self._trailers = h2_response_fields(headers)
-        return self._queue(b"", True)
+        return self.queue(b"", True)
 
     def send_file(self, fd: int, offset: int, count: int, end: bool) -> Awaitable[None]:
         """Send part of a file as DATA, read in pieces as the windows open."""
@@ -312,7 +319,31 @@ class H2Stream(H2Sender):
 
     def push(self, path: str, headers: list[tuple[bytes, bytes]]) -> None:
         """Server push (RFC 9113 §8.4): promise ``path`` and serve it as a new stream."""
-        self.protocol.push(self, path, headers)
+        protocol = self.protocol
+        conn = protocol.conn
+        if (
+            not conn.remote_settings.enable_push
+            or self.response_done
+            or self.stream_id % 2 == 0
+            or protocol.draining
+        ):
+            return
+        authority = dict(self.request_pseudo).get(b":authority", b"")
+        request = [
+            (b":method", b"GET"),
+            (b":path", quote(path, safe="/%;:@&=+$,!~*'()?").encode("ascii")),
+            (b":scheme", self.scope["scheme"].encode("ascii")),
+            (b":authority", authority),
+            *h2_response_fields(headers),
+        ]
+        try:
+            promised = conn.get_next_available_stream_id()
+            conn.push_stream(self.stream_id, promised, request)
+        except (h2.exceptions.ProtocolError, ValueError) as error:
+            logger.debug("Server push of %s not sent: %s", path, error)
+            return
+        protocol.flush()
+        protocol.open_stream(promised, request, True, pushed=True)
 
     def abort(self) -> None:
         if self.response_done:

@@ -13,9 +13,10 @@ Covered by ``tests/integration/test_h2_websocket.py``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import h2.errors
 import h2.exceptions
@@ -28,8 +29,15 @@ from .h2_stream import H2Sender
 
 if TYPE_CHECKING:
     from .http2 import H2Protocol
+    from .tls import TLSInfo
 
-__all__ = ["ConnectHead", "H2WebSocketStream", "connect_problem", "refuse_connect"]
+__all__ = [
+    "ConnectHead",
+    "H2WebSocketStream",
+    "connect_problem",
+    "open_websocket",
+    "refuse_connect",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +76,8 @@ class H2WebSocketStream(H2Sender):
         super().__init__(protocol, stream_id)
         self.disconnected = False
         self.request_ended = False
-        self.ws = H2WebSocketProtocol(self, protocol.context, head, protocol.facts_kwargs)
+        # A plain dict: WebSocketStream takes the connection facts as ``dict[str, Any]``.
+        self.ws = H2WebSocketProtocol(self, protocol.context, head, dict(protocol.facts))
 
     def start(self) -> None:
         self.ws.start()
@@ -90,24 +99,25 @@ class H2WebSocketStream(H2Sender):
 
     # -- the channel interface WebSocketProtocol uses ------------------------------
 
-    def tls_info(self) -> dict[str, Any] | None:
+    def tls_info(self) -> TLSInfo | None:
         return self.protocol.channel.tls_info()
 
     def write(self, data: bytes, flush: bool = False) -> None:
         if not self.disconnected:
-            self._queue(data, False)
+            self.queue(data, False)
 
-    def drained(self) -> Awaitable[None] | None:
+    def drained(self) -> asyncio.Future[None] | None:
         if self._pending_size and not self.response_done:
-            if self._drain is None or self._drain.done():
-                self._drain = self.protocol.context.loop.create_future()
-            return self._drain
+            drain = self._drain
+            if drain is None or drain.done():
+                drain = self._drain = self.protocol.context.loop.create_future()
+            return drain
         return self.protocol.channel.drained()
 
     def close(self) -> None:
         """End our half of the stream once pending frames are out."""
         if not self.disconnected and not self._pending_end:
-            self._queue(b"", True)
+            self.queue(b"", True)
 
     def abort(self) -> None:
         if self.disconnected:
@@ -160,14 +170,36 @@ class H2WebSocketProtocol(WebSocketStream):
         self.channel.send_head(status, headers, end=False)
 
     def _write_denial_body(self, body: bytes, more_body: bool) -> Awaitable[None] | None:
-        return self.channel._queue(body, not more_body)
+        return self.channel.queue(body, not more_body)
 
     def _write_http_error(
         self, status: int, reason: str, extra: list[tuple[bytes, bytes]] | tuple[()] = ()
     ) -> None:
         page = error_page(status, reason)
         self.channel.send_head(status, self._error_headers(page, extra), end=False)
-        self.channel._queue(page, True)
+        self.channel.queue(page, True)
+
+
+def open_websocket(
+    protocol: H2Protocol,
+    stream_id: int,
+    connect_protocol: bytes,
+    path: bytes,
+    query: bytes,
+    headers: list[tuple[bytes, bytes]],
+    ended: bool,
+) -> None:
+    """Extended CONNECT (RFC 8441): run a WebSocket on stream ``stream_id``, or refuse it."""
+    problem = connect_problem(connect_protocol, headers)
+    if problem is None and ended:
+        problem = BadRequest("A WebSocket CONNECT stream cannot end at once")
+    if problem is not None:
+        refuse_connect(protocol, stream_id, problem)
+        return
+    stream = H2WebSocketStream(protocol, stream_id, ConnectHead(path, query, headers))
+    protocol.streams[stream_id] = stream
+    protocol.busy()
+    stream.start()
 
 
 def refuse_connect(protocol: H2Protocol, stream_id: int, problem: BadRequest) -> None:

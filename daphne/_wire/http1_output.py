@@ -15,14 +15,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from twisted.internet import tcp
 
+if TYPE_CHECKING:
+    from .._context import ServerContext
+    from .http1_input import IConnectionTransport
+
 logger = logging.getLogger("daphne.http_protocol")
 
-__all__ = ["SocketOutput", "plain_socket"]
+__all__ = ["SocketOutput", "plain_tcp"]
 
 #: Most bytes one ``os.sendfile`` call may send (keeps the loop responsive).
 _SENDFILE_PIECE = 4 * 1024 * 1024
@@ -30,19 +35,15 @@ _SENDFILE_PIECE = 4 * 1024 * 1024
 _READ_PIECE = 64 * 1024
 
 
-def plain_socket(transport: Any) -> Any:
-    """The socket of a plain TCP/unix transport whose write buffer we can bypass.
+def plain_tcp(transport: object) -> tcp.Connection | None:
+    """``transport`` if it is a plain TCP/unix transport whose write buffer we can bypass.
 
     Twisted's ``write`` always waits for the next writable event; for a
     response that fits the socket buffer (almost all of them) sending at once
     saves a loop iteration and two ``epoll_ctl`` calls.  Only used while
     Twisted's own buffer is empty, so ordering is kept.
     """
-    if isinstance(transport, tcp.Connection) and all(
-        hasattr(transport, name) for name in ("_tempDataBuffer", "dataBuffer", "offset")
-    ):
-        return transport.socket
-    return None
+    return transport if isinstance(transport, tcp.Connection) else None
 
 
 class SocketOutput:
@@ -52,17 +53,40 @@ class SocketOutput:
     ``abort()`` and the state initialised by :meth:`_init_output`.
     """
 
-    context: Any
-    transport: Any
+    context: ServerContext
+    _transport: IConnectionTransport
     disconnected: bool
     abort: Callable[[], None]
 
     def _init_output(self) -> None:
         self._write_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
-        self._socket: Any = None
+        #: The transport, when it is a plain ``tcp.Connection`` we may write to directly.
+        self._tcp: tcp.Connection | None = None
+        self._socket: socket.socket | None = None
         self._pending: list[bytes] | None = None
         self._pending_size = 0
+
+    # -- IPushProducer: the transport tells us about its write buffer --------------
+    # (resumeProducing is the connection's: it may also resume reading.)
+
+    def pauseProducing(self) -> None:
+        self._write_paused = True
+
+    def stopProducing(self) -> None:
+        self._write_paused = False
+        self._wake_drain_waiters()
+
+    @property
+    def write_paused(self) -> bool:
+        """Whether the transport's send buffer is over its high-water mark."""
+        return self._write_paused
+
+    def _wake_drain_waiters(self) -> None:
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def send_file(
         self, prefix: bytes, fd: int, offset: int, count: int, suffix: bytes
@@ -81,7 +105,7 @@ class SocketOutput:
             if self.disconnected:
                 return False
             sock = self._socket
-            if self._socket_writable_directly():
+            if sock is not None and self._socket_writable_directly():
                 try:
                     sent = os.sendfile(sock.fileno(), fd, offset, min(count, _SENDFILE_PIECE))
                 except (BlockingIOError, InterruptedError):
@@ -112,7 +136,7 @@ class SocketOutput:
 
     def _writable(self, loop: asyncio.AbstractEventLoop, fileno: int) -> asyncio.Future[None]:
         """A future resolved once the socket can take more (or the connection is gone)."""
-        waiter = loop.create_future()
+        waiter: asyncio.Future[None] = loop.create_future()
 
         def ready() -> None:
             loop.remove_writer(fileno)
@@ -155,20 +179,32 @@ class SocketOutput:
         if pending and not self.disconnected:
             self._send(pending[0] if len(pending) == 1 else b"".join(pending))
 
+    def _use_socket(self, transport: object) -> None:
+        """Write straight to ``transport``'s socket while its buffer is empty, if we may."""
+        self._tcp = plain_tcp(transport)
+        self._socket = self._tcp.getHandle() if self._tcp is not None else None
+
     def _socket_writable_directly(self) -> bool:
-        """A plain socket whose Twisted write buffer is empty: we may write to it ourselves."""
-        transport = self.transport
+        """A plain socket whose Twisted write buffer is empty: we may write to it ourselves.
+
+        Twisted has no public way to ask whether a transport's write buffer is
+        empty (``IConsumer`` only reports its high-water mark), so this reads
+        ``FileDescriptor``'s buffer fields: ``_tempDataBuffer`` (writes not yet
+        joined), ``dataBuffer`` and ``offset`` (what ``doWrite`` has not sent).
+        Checked against the installed Twisted by
+        ``tests/unit/test_dependency_privates.py``; setup.cfg bounds Twisted.
+        """
+        tcp = self._tcp
         return (
-            self._socket is not None
-            and not transport._tempDataBuffer
-            and transport.offset == len(transport.dataBuffer)
-            and not transport.disconnecting
+            tcp is not None
+            and not tcp._tempDataBuffer
+            and tcp.offset == len(tcp.dataBuffer)
+            and not tcp.disconnecting
         )
 
     def _send(self, data: bytes) -> None:
-        transport = self.transport
         sock = self._socket
-        if self._socket_writable_directly():
+        if sock is not None and self._socket_writable_directly():
             try:
                 sent = sock.send(data)
             except (BlockingIOError, InterruptedError):
@@ -178,12 +214,12 @@ class SocketOutput:
             if sent == len(data):
                 return
             data = data[sent:]
-        transport.write(data)
+        self._transport.write(data)
 
     def drained(self) -> asyncio.Future[None] | None:
         """None if the client is keeping up, else a future resolved when it has."""
         if not self._write_paused or self.disconnected:
             return None
-        waiter = self.context.loop.create_future()
+        waiter: asyncio.Future[None] = self.context.loop.create_future()
         self._drain_waiters.append(waiter)
         return waiter

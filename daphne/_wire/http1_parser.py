@@ -5,7 +5,8 @@ Parse once, validate once (RFC 9112): the request line, every header name
 CVE-2026-44546), and the body framing (Content-Length vs Transfer-Encoding,
 no request smuggling).  Nothing here touches a socket.
 
-Covered by ``tests/unit/test_http1_parser.py`` and ``tests/property/test_parser_props.py``.
+Covered by ``tests/unit/test_pure_layers.py``, ``tests/unit/test_http1_framing.py`` and
+``tests/property/test_parser_props.py``.
 """
 
 from __future__ import annotations

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._asgi.http_stream import HTTPStream
 from .._asgi.responses import error_headers, error_page, status_line
-from .._asgi.scope import RequestFacts, build_http_scope
+from .._asgi.scope import Address, RequestFacts, build_http_scope
 
 if TYPE_CHECKING:
-    from .._context import ServerContext
+    from .._asgi.application import ApplicationInstance
+    from .._context import ConnectionFacts, ServerContext
+    from .http1 import HTTP1Connection
+    from .http1_parser import RequestHead
 
 logger = logging.getLogger("daphne.http_protocol")
 
@@ -46,6 +49,22 @@ def error_response(
     return b"".join(head) + extra_headers + b"Connection: close\r\n\r\n" + page, len(page)
 
 
+def _extensions(channel: HTTP1Connection, head: RequestHead) -> dict[str, dict[str, object]]:
+    """The ``extensions`` of an HTTP/1.x request's scope: what works on its connection."""
+    extensions: dict[str, dict[str, object]] = {"http.response.pathsend": {}}
+    if channel.zero_copy:
+        extensions["http.response.zerocopysend"] = {}
+    if head.http_version == "1.1":
+        extensions["http.response.early_hint"] = {}
+        for name, value in head.headers:
+            if name == b"te" and b"trailers" in value.lower():
+                extensions["http.response.trailers"] = {}
+    tls = channel.tls_info()
+    if tls is not None:
+        extensions["tls"] = dict(tls)
+    return extensions
+
+
 class WebRequest:
     """One HTTP/1.x request's wire (see the module); implements ``HTTPWire``.
 
@@ -55,10 +74,12 @@ class WebRequest:
     :ivar response_done: the response went out whole, or was aborted.
     """
 
-    def __init__(self, channel: Any, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, channel: HTTP1Connection, *args: object, **kwargs: object) -> None:
+        # ``*args``/``**kwargs``: Daphne's signature (Twisted's ``Request``); unused.
         self.channel = channel
         self.stream: HTTPStream | None = None
-        self.head: Any = None
+        self.head: RequestHead | None = None
+        self._version = "1.1"
         self.keep_alive = False
         self.response_done = False
         self.framing: str = "none"  # "length", "chunked", "close", "none"
@@ -68,17 +89,17 @@ class WebRequest:
     # -- Daphne's attributes ----------------------------------------------------
 
     @property
-    def client_addr(self) -> list[Any] | None:
+    def client_addr(self) -> Address:
         """``[host, port]`` of the client (after proxy headers), or None."""
         return self.stream.scope["client"] if self.stream is not None else None
 
     @property
-    def server_addr(self) -> list[Any] | None:
+    def server_addr(self) -> Address:
         """``[host, port]`` of the local end, or None."""
         return self.stream.scope["server"] if self.stream is not None else None
 
     @property
-    def application_queue(self) -> Any:
+    def application_queue(self) -> ApplicationInstance | None:
         """The running application instance (Daphne's name), or None."""
         return self.stream.instance if self.stream is not None else None
 
@@ -95,13 +116,21 @@ class WebRequest:
 
     # -- request side (from the connection) ---------------------------------------
 
-    def begin(self, head: Any, context: ServerContext, facts_kwargs: dict[str, Any]) -> None:
+    def begin(self, head: RequestHead, context: ServerContext, connection: ConnectionFacts) -> None:
         """Build the scope and start the request's stream for a parsed head."""
         self.head = head
+        self._version = head.http_version
         self.keep_alive = head.keep_alive
-        facts = RequestFacts.from_head(head, facts_kwargs)
+        facts = RequestFacts(
+            method=head.method,
+            path=head.path,
+            query_string=head.query_string,
+            http_version=head.http_version,
+            headers=head.headers,
+            **connection,
+        )
         scope = build_http_scope(
-            facts, context.config, context.lifespan_state, self.channel.http_extensions(head)
+            facts, context.config, context.lifespan_state, _extensions(self.channel, head)
         )
         self._continue_pending = head.expect_continue
         self.stream = HTTPStream(
@@ -156,7 +185,7 @@ class WebRequest:
         close: bool,
     ) -> Awaitable[None] | None:
         """Write the status line and headers, plus the first body bytes."""
-        version = self.head.http_version
+        version = self._version
         parts = [status_line(version, status)]
         content_length = None
         for name, value in headers:
@@ -222,10 +251,14 @@ class WebRequest:
             data = prefix + body if prefix else body
         channel = self.channel
         if data:
-            # The last write goes out at once, unless the app still has input queued: it
-            # takes that before it next yields, so the write waits for the loop, and the
-            # client sees the response only after the app saw what was queued (as Daphne).
-            channel.write(data, end and not self.stream.input_pending)  # type: ignore[union-attr]
+            if end:
+                # The last write goes out at once, unless the app still has input queued:
+                # it takes that before it next yields, so the write waits for the loop, and
+                # the client sees the response only after the app saw what was queued.
+                stream = self.stream
+                channel.write(data, stream is not None and not stream.input_pending)
+            else:
+                channel.write(data)
         if end:
             self._finish()
             return None
@@ -286,5 +319,6 @@ class WebRequest:
 
     def _finish(self) -> None:
         self.response_done = True
-        self.stream.response_sent()  # type: ignore[union-attr]
+        if self.stream is not None:
+            self.stream.response_sent()
         self.channel.response_finished(self)

@@ -4,55 +4,46 @@
 when TLS negotiated ``h2`` by ALPN or a cleartext connection opened with the
 HTTP/2 preface (prior knowledge).  Every stream is its own application
 instance, scoped by the same :mod:`daphne._asgi.scope` builder as HTTP/1.1 and
-driven by the same :class:`~daphne._asgi.http_cycle.HTTPResponseCycle`.
+driven by the same :class:`~daphne._asgi.http_stream.HTTPStream`.  This module
+holds the hot path: h2 events in, the stream table, flow control; the
+connection's settings and h2 amendments are :mod:`daphne._wire.h2_connection`'s,
+its timeouts, abuse limits and endings :mod:`daphne._wire.h2_lifetime`'s.
 
 Flow control both ways: request body bytes are acknowledged to the client
 (opening its window) only as the app receives them; response bodies are sent
 within the client's windows and ``send`` waits while a window is exhausted.
+A stream stopped by the *connection* window waits in line (``_starved``) and
+is pumped, oldest first, when that window opens.
 
-Covered by ``tests/integration/test_http2_functional.py``.
+Covered by ``tests/integration/test_http2_functional.py`` and ``tests/unit/test_h2_pipeline.py``.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING
 
-import h2.config
 import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
-import hpack.exceptions
-import hyperframe.exceptions
-import hyperframe.frame
 
-from .._asgi.headers import check_request_field, check_request_target, h2_response_fields
+from .._asgi.headers import check_request_field, check_request_target
 from .._asgi.scope import RequestFacts, build_http_scope
 from .._errors import BadRequest
-from .h2_connection import ServerConnection
-from .h2_stream import H2Stream
+from .h2_connection import new_connection
+from .h2_lifetime import RESET_ALLOWANCE, H2Lifetime
+from .h2_stream import H2Sender, H2Stream
 
-logger = logging.getLogger("daphne.http_protocol")
+if TYPE_CHECKING:
+    from .._context import ConnectionFacts, ServerContext
+    from .h2_websocket import H2WebSocketStream
+    from .http1 import HTTP1Connection
 
 __all__ = ["PREFACE", "H2Protocol"]
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #: The connection-level receive window we announce (streams keep the 64 KiB default).
 CONNECTION_WINDOW = 1024 * 1024
-#: Streams a client may reset before we answer them, beyond twice those it let finish
-#: (rapid reset, CVE-2023-44487).
-_RESET_ALLOWANCE = 100
-#: Frames that make the server do nothing useful (empty DATA without END_STREAM, PING,
-#: SETTINGS, PRIORITY, a WINDOW_UPDATE that lets nothing be sent) a client may send
-#: beyond this allowance, 10 per stream it opened and one per ``_BYTES_PER_IDLE_FRAME``
-#: bytes of DATA the server sent, before it is told to calm down.
-_IDLE_FRAME_ALLOWANCE = 1000
-#: DATA bytes sent that earn the client one more idle frame: a client acknowledging a
-#: download in small WINDOW_UPDATEs stays within it, and a flood costs the client
-#: this much download per frame.
-_BYTES_PER_IDLE_FRAME = 256
 
 
 def _check_request_fields(
@@ -73,71 +64,39 @@ def _check_request_fields(
     return None, declared
 
 
-class H2Protocol:
+class H2Protocol(H2Lifetime):
     """One HTTP/2 connection: the ``h2`` state machine and its streams.
 
-    :ivar closed: the connection is over.
+    :ivar channel: the connection it speaks on (reads, writes, backpressure).
+    :ivar facts: ``client``, ``server`` and ``secure`` of the connection.
+    :ivar streams: the open streams by id.
     """
 
-    def __init__(self, channel: Any, context: Any, facts_kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self, channel: HTTP1Connection, context: ServerContext, facts: ConnectionFacts
+    ) -> None:
         self.channel = channel
         self.context = context
-        self.facts_kwargs = facts_kwargs
-        self.closed = False
-        self.streams: dict[int, H2Stream] = {}
-        self._resets = 0
-        self._completed = 0
-        self._opened = 0
-        self._idle_frames = 0
+        self.facts = facts
+        self.streams: dict[int, H2Stream | H2WebSocketStream] = {}
         #: DATA payload bytes sent on all streams (earns idle-frame allowance).
         self._data_sent = 0
         #: Streams with bytes to send stopped by the connection window, in arrival order.
-        self._starved: dict[int, Any] = {}
-        self.draining = False
+        self._starved: dict[int, H2Sender] = {}
         #: The client sent GOAWAY(NO_ERROR): close once its open streams are answered.
         self._client_left = False
-        self._last_stream_id = 0
-        #: When the connection last had no open stream (None while one is open).
-        self._idle_since: float | None = None
-        self._idle_timer: Any = None
-        #: When an unfinished header block started arriving, and its timer.
-        self._head_since: float | None = None
-        self._head_timer: Any = None
-        config = context.config
-        self.conn = ServerConnection(
-            config=h2.config.H2Configuration(
-                client_side=False,
-                header_encoding=None,
-                validate_inbound_headers=True,
-                # daphne._asgi.headers checks what the app sends, much faster.
-                validate_outbound_headers=False,
-                normalize_outbound_headers=False,
-            )
-        )
-        self.conn.local_settings = h2.settings.Settings(
-            client=False,
-            initial_values={
-                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: config.h2_max_concurrent_streams,
-                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: config.h2_max_header_list_size,
-                h2.settings.SettingCodes.MAX_FRAME_SIZE: config.h2_max_frame_size,
-                # RFC 8441: extended CONNECT, for WebSockets over HTTP/2.
-                h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1,
-            },
-        )
-        # h2 reads these two limits when the connection is built, not from the
-        # settings object replaced above.
-        self.conn.decoder.max_header_list_size = config.h2_max_header_list_size
-        self.conn.max_inbound_frame_size = config.h2_max_frame_size
+        self._init_lifetime()
+        self.conn = new_connection(context.config)
 
     def start(self, data: bytes = b"") -> None:
         self.conn.initiate_connection()
-        self._open_connection_window()
+        self.open_connection_window()
         self.flush()
         self._idle_from(self.context.clock.seconds())
         if data:
             self.data_received(data)
 
-    def _open_connection_window(self) -> None:
+    def open_connection_window(self) -> None:
         """Widen the connection's receive window from 64 KiB to :data:`CONNECTION_WINDOW`.
 
         Read backpressure withholds a paused stream's credit, and that credit is
@@ -148,86 +107,7 @@ class H2Protocol:
         """
         self.conn.increment_flow_control_window(CONNECTION_WINDOW - 65535)
 
-    # -- timers: --keep-alive-timeout and --header-read-timeout ---------------------------
-
-    def _busy(self) -> None:
-        """A stream opened: the connection is no longer idle."""
-        self._idle_since = None
-
-    def _idle_from(self, now: float) -> None:
-        """No stream is open: the keep-alive timeout runs from ``now``."""
-        self._idle_since = now
-        if self._idle_timer is None and not self.closed:
-            self._idle_timer = self.context.clock.callLater(
-                self.context.config.keep_alive_timeout, self._idle_check
-            )
-
-    def _idle_check(self) -> None:
-        """Close a connection with no open stream for ``keep_alive_timeout`` seconds.
-
-        The timer runs as long as the connection does (one per connection); a
-        busy connection just looks again a timeout later.
-        """
-        self._idle_timer = None
-        if self.closed or self.draining:
-            return
-        timeout = self.context.config.keep_alive_timeout
-        now = self.context.clock.seconds()
-        if self.streams or self._head_since is not None:
-            self._idle_since = None  # busy, or --header-read-timeout decides
-        elif self._idle_since is None:
-            self._idle_since = now
-        since = self._idle_since
-        if since is None or since + timeout > now:
-            delay = timeout if since is None else since + timeout - now
-            self._idle_timer = self.context.clock.callLater(delay, self._idle_check)
-            return
-        # RFC 9113 §6.8: GOAWAY(NO_ERROR) with the last stream we processed, then close.
-        self.conn.close_connection(h2.errors.ErrorCodes.NO_ERROR)
-        self._close_all()
-        self._goodbye()
-
-    def _track_header_block(self) -> None:
-        """Time an unfinished header block (HEADERS waiting for CONTINUATION)."""
-        # h2 keeps the frames of a header block in its frame buffer until
-        # END_HEADERS; it has no public way to ask whether one is pending.
-        pending = bool(getattr(self.conn.incoming_buffer, "_headers_buffer", None))
-        if not pending:
-            self._head_since = None
-            return
-        if self._head_since is None:
-            self._head_since = self.context.clock.seconds()
-        if self._head_timer is None:
-            self._head_timer = self.context.clock.callLater(
-                self.context.config.header_read_timeout, self._head_check
-            )
-
-    def _head_check(self) -> None:
-        self._head_timer = None
-        started = self._head_since
-        if started is None or self.closed:
-            return
-        remaining = started + self.context.config.header_read_timeout
-        remaining -= self.context.clock.seconds()
-        if remaining > 0:
-            self._head_timer = self.context.clock.callLater(remaining, self._head_check)
-            return
-        logger.info(
-            "HTTP/2 client %s: header block not finished in %ss; closing the connection",
-            self.facts_kwargs.get("client"),
-            self.context.config.header_read_timeout,
-        )
-        self.conn.close_connection(h2.errors.ErrorCodes.NO_ERROR)
-        self.flush()
-        self._close_all()
-        self.channel.close()
-
-    def _cancel_timers(self) -> None:
-        for name in ("_idle_timer", "_head_timer"):
-            timer = getattr(self, name)
-            setattr(self, name, None)
-            if timer is not None and timer.active():
-                timer.cancel()
+    # -- flow control -----------------------------------------------------------------
 
     def flush(self) -> None:
         data = self.conn.data_to_send()
@@ -245,7 +125,7 @@ class H2Protocol:
         """A stream sent ``length`` bytes of DATA."""
         self._data_sent += length
 
-    def wait_for_connection_window(self, stream: Any) -> None:
+    def wait_for_connection_window(self, stream: H2Sender) -> None:
         """``stream`` has bytes to send: pump it when the connection window opens."""
         self._starved[stream.stream_id] = stream
 
@@ -264,6 +144,8 @@ class H2Protocol:
             if self.streams.get(stream_id) is stream:
                 stream.pump()
 
+    # -- the stream table -------------------------------------------------------------
+
     def reset_stream(self, stream_id: int, code: int = h2.errors.ErrorCodes.INTERNAL_ERROR) -> None:
         try:
             self.conn.reset_stream(stream_id, code)
@@ -275,7 +157,7 @@ class H2Protocol:
             # The last stream of a draining connection may end this way too.
             self._close_when_idle()
 
-    def stream_finished(self, stream: Any, reset_code: int | None = None) -> None:
+    def stream_finished(self, stream: H2Sender, reset_code: int | None = None) -> None:
         """A stream's response is complete; ``reset_code``: reset it too (its request is not)."""
         self._starved.pop(stream.stream_id, None)
         if self.streams.pop(stream.stream_id, None) is not None:
@@ -298,17 +180,13 @@ class H2Protocol:
     # -- bytes from the client ------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        if self.closed:
-            return
+        # Once closed, the channel is closed too and hands on no more bytes.
         try:
             events = self.conn.receive_data(data)
         except h2.exceptions.ProtocolError as error:
-            logger.debug("HTTP/2 protocol error: %s", error)
-            self._goaway_after(error)
-            self._close_all()
-            self.channel.close()
+            self._protocol_error(error)
             return
-        if self.conn.refused > _RESET_ALLOWANCE + 2 * self._completed:
+        if self.conn.refused > RESET_ALLOWANCE + 2 * self._completed:
             self._calm_down("too many streams opened beyond the concurrency limit")
             return
         for event in events:
@@ -322,62 +200,7 @@ class H2Protocol:
             # stop reading it too until it does.
             self.channel.pause_reading()
 
-    def _goaway_after(self, error: h2.exceptions.ProtocolError) -> None:
-        """Send what h2 queued, its GOAWAY corrected where h2 picks too general a code.
-
-        h2 reports every HPACK decoding failure, and a SETTINGS ACK carrying a
-        payload, as PROTOCOL_ERROR; RFC 9113 asks for COMPRESSION_ERROR (§4.3)
-        and FRAME_SIZE_ERROR (§6.5).
-        """
-        data = self.conn.data_to_send()
-        cause = error.__cause__
-        code = None
-        if isinstance(cause, hpack.exceptions.HPACKError) and not isinstance(
-            cause, hpack.exceptions.OversizedHeaderListError
-        ):
-            code = h2.errors.ErrorCodes.COMPRESSION_ERROR
-        elif isinstance(cause, hyperframe.exceptions.InvalidDataError) and "ack" in str(cause):
-            code = h2.errors.ErrorCodes.FRAME_SIZE_ERROR
-        if code is not None:
-            last = self.conn.highest_inbound_stream_id
-            queued = hyperframe.frame.GoAwayFrame(
-                0, last_stream_id=last, error_code=error.error_code
-            ).serialize()
-            if data.endswith(queued):
-                data = (
-                    data[: -len(queued)]
-                    + hyperframe.frame.GoAwayFrame(
-                        0, last_stream_id=last, error_code=code
-                    ).serialize()
-                )
-        if data:
-            self.channel.write(data)
-
-    def _count_idle_frame(self) -> bool:
-        """Count a frame that made us do nothing useful; False once the client overdid it."""
-        self._idle_frames += 1
-        allowance = (
-            _IDLE_FRAME_ALLOWANCE + 10 * self._opened + self._data_sent // _BYTES_PER_IDLE_FRAME
-        )
-        if self._idle_frames > allowance:
-            self._calm_down(
-                "too many frames that make no work (PING, SETTINGS, PRIORITY, WINDOW_UPDATE"
-                " or empty DATA flood)"
-            )
-            return False
-        return True
-
-    def _calm_down(self, why: str) -> None:
-        """Answer abuse with GOAWAY(ENHANCE_YOUR_CALM) and close (RFC 9113 §5.4.1)."""
-        logger.warning(
-            "HTTP/2 client %s: %s; closing the connection", self.facts_kwargs.get("client"), why
-        )
-        self.conn.close_connection(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM)
-        self.flush()
-        self._close_all()
-        self.channel.close()
-
-    def _dispatch(self, event: Any) -> None:
+    def _dispatch(self, event: h2.events.Event) -> None:
         if isinstance(event, h2.events.DataReceived):
             ended = event.stream_ended is not None
             if not event.data and not ended and not self._count_idle_frame():
@@ -401,7 +224,7 @@ class H2Protocol:
             if stream is not None:
                 stream.reset()
                 self._resets += 1
-                if self._resets > _RESET_ALLOWANCE + 2 * self._completed:
+                if self._resets > RESET_ALLOWANCE + 2 * self._completed:
                     self._calm_down("too many streams reset before an answer (rapid reset)")
                     return
             self._close_when_idle()
@@ -435,9 +258,18 @@ class H2Protocol:
             self._close_all()
             self.channel.close()
 
-    def _extensions(self, pushed: bool) -> dict[str, Any]:
+    # -- new streams ------------------------------------------------------------------
+
+    def _request(self, event: h2.events.RequestReceived) -> None:
+        self._opened += 1
+        if self.draining and event.stream_id > self._last_stream_id:
+            self.reset_stream(event.stream_id, h2.errors.ErrorCodes.REFUSED_STREAM)
+            return
+        self.open_stream(event.stream_id, event.headers, event.stream_ended is not None)
+
+    def _extensions(self, pushed: bool) -> dict[str, dict[str, object]]:
         """The ``extensions`` of a stream's scope: what works on this connection."""
-        extensions: dict[str, Any] = {
+        extensions: dict[str, dict[str, object]] = {
             "http.response.early_hint": {},
             "http.response.trailers": {},
             "http.response.pathsend": {},
@@ -449,46 +281,14 @@ class H2Protocol:
             extensions["tls"] = dict(tls)
         return extensions
 
-    def _request(self, event: Any) -> None:
-        self._opened += 1
-        if self.draining and event.stream_id > self._last_stream_id:
-            self.reset_stream(event.stream_id, h2.errors.ErrorCodes.REFUSED_STREAM)
-            return
-        self._open_stream(event.stream_id, event.headers, event.stream_ended is not None)
-
-    def start_upgraded(self, settings_header: bytes, head: Any, body_done: bool = True) -> None:
-        """Continue an HTTP/1.1 ``Upgrade: h2c`` request as stream 1 (RFC 7540 §3.2)."""
-        settings_header = settings_header.strip()
-        # h2 wants the padding RFC 7540 §3.2.1 tells clients to leave out.
-        self.conn.initiate_upgrade_connection(settings_header + b"=" * (-len(settings_header) % 4))
-        self._open_connection_window()
-        self.flush()
-        host = next((value for name, value in head.headers if name == b"host"), b"")
-        target = head.path + (b"?" + head.query_string if head.query_string else b"")
-        headers = [
-            (b":method", head.method.encode("ascii")),
-            (b":path", target),
-            (b":scheme", b"http"),
-            (b":authority", host),
-        ]
-        skip = {
-            b"host",
-            b"connection",
-            b"upgrade",
-            b"http2-settings",
-            b"keep-alive",
-            b"transfer-encoding",
-        }
-        headers += [(name, value) for name, value in head.headers if name not in skip]
-        self._open_stream(1, headers, body_done)
-
-    def _open_stream(
+    def open_stream(
         self,
         stream_id: int,
         raw_headers: list[tuple[bytes, bytes]],
         ended: bool,
         pushed: bool = False,
     ) -> None:
+        """Start a request stream from its fields (a request, an h2c upgrade or a push)."""
         pseudo: dict[bytes, bytes] = {}
         headers: list[tuple[bytes, bytes]] = []
         cookies: list[bytes] = []
@@ -527,7 +327,9 @@ class H2Protocol:
             path, _, query = target.partition(b"?")
         connect_protocol = pseudo.get(b":protocol")
         if connect_protocol is not None and method == "CONNECT" and target_problem is None:
-            self._open_websocket(stream_id, connect_protocol, path, query, headers, ended)
+            from .h2_websocket import open_websocket  # RFC 8441: rare, loaded when used
+
+            open_websocket(self, stream_id, connect_protocol, path, query, headers, ended)
             return
         problem, declared_length = _check_request_fields(headers)
         problem = target_problem or problem
@@ -539,7 +341,7 @@ class H2Protocol:
             query_string=query,
             http_version="2",
             headers=headers,
-            **self.facts_kwargs,
+            **self.facts,
         )
         scope = build_http_scope(
             facts, self.context.config, self.context.lifespan_state, self._extensions(pushed)
@@ -549,7 +351,7 @@ class H2Protocol:
             scope["scheme"] = scheme.decode("ascii")
         stream = H2Stream(self, stream_id, scope, declared_length, list(pseudo.items()))
         self.streams[stream_id] = stream
-        self._busy()
+        self._idle_since = None  # busy
         if problem is not None:
             stream.stream.error(problem.status, problem.reason)
             return
@@ -558,95 +360,3 @@ class H2Protocol:
             stream.feed_body(b"", 0, True)
         else:
             stream.stream.await_body()
-
-    def push(self, parent: H2Stream, path: str, headers: list[tuple[bytes, bytes]]) -> None:
-        """Promise ``path`` on ``parent`` and serve it as a new stream (RFC 9113 §8.4)."""
-        conn = self.conn
-        if (
-            not conn.remote_settings.enable_push
-            or parent.response_done
-            or parent.stream_id % 2 == 0
-            or self.draining
-        ):
-            return
-        authority = dict(parent.request_pseudo).get(b":authority", b"")
-        request = [
-            (b":method", b"GET"),
-            (b":path", quote(path, safe="/%;:@&=+$,!~*'()?").encode("ascii")),
-            (b":scheme", parent.scope["scheme"].encode("ascii")),
-            (b":authority", authority),
-            *h2_response_fields(headers),
-        ]
-        try:
-            promised = conn.get_next_available_stream_id()
-            conn.push_stream(parent.stream_id, promised, request)
-        except (h2.exceptions.ProtocolError, ValueError) as error:
-            logger.debug("Server push of %s not sent: %s", path, error)
-            return
-        self.flush()
-        self._open_stream(promised, request, True, pushed=True)
-
-    def _open_websocket(
-        self,
-        stream_id: int,
-        connect_protocol: bytes,
-        path: bytes,
-        query: bytes,
-        headers: list[tuple[bytes, bytes]],
-        ended: bool,
-    ) -> None:
-        """Extended CONNECT (RFC 8441): a WebSocket on this stream."""
-        from .h2_websocket import ConnectHead, H2WebSocketStream, connect_problem, refuse_connect
-
-        problem = connect_problem(connect_protocol, headers)
-        if problem is None and ended:
-            problem = BadRequest("A WebSocket CONNECT stream cannot end at once")
-        if problem is not None:
-            refuse_connect(self, stream_id, problem)
-            return
-        stream = H2WebSocketStream(self, stream_id, ConnectHead(path, query, headers))
-        self.streams[stream_id] = stream
-        self._busy()
-        stream.start()
-
-    # -- endings --------------------------------------------------------------------
-
-    def _close_all(self) -> None:
-        self.closed = True
-        self._cancel_timers()
-        self._starved.clear()
-        for stream in list(self.streams.values()):
-            stream.reset()
-        self.streams.clear()
-
-    def drain(self) -> None:
-        """The server is stopping: GOAWAY with the last stream id; open streams may finish.
-
-        The GOAWAY frame is written by hand: ``h2`` refuses to send anything
-        more once it has sent one itself, and open streams still need to.  Streams
-        the client opens afterwards are refused (RFC 9113 §6.8).
-        """
-        if self.draining or self.closed:
-            return
-        self.draining = True
-        self._last_stream_id = self.conn.highest_inbound_stream_id
-        self.flush()
-        frame = hyperframe.frame.GoAwayFrame(
-            0, last_stream_id=self._last_stream_id, error_code=h2.errors.ErrorCodes.NO_ERROR
-        )
-        self.channel.write(frame.serialize())
-        for stream in list(self.streams.values()):
-            drain = getattr(stream, "drain", None)
-            if drain is not None:
-                drain()
-        self.flush()
-        if not self.streams:
-            self._goodbye()
-
-    def _goodbye(self) -> None:
-        # Our GOAWAY already went out: flush what is left and close.
-        self.flush()
-        self.channel.close()
-
-    def connection_lost(self) -> None:
-        self._close_all()

@@ -27,18 +27,24 @@ import binascii
 import enum
 import logging
 import re
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .._asgi.ws_stream import WebSocketStream, handshake_problem
-from .._context import ServerContext
 from .._errors import BadRequest
+
+if TYPE_CHECKING:
+    from .http1 import HTTP1Connection
+    from .http1_parser import RequestHead
 
 logger = logging.getLogger("daphne.http_protocol")
 
 __all__ = [
     "H2C_MAX_BODY",
+    "NOT_UPGRADED",
     "Choice",
+    "Upgraded",
     "first_bytes",
+    "h2c_request_fields",
     "h2c_upgradable",
     "start_h2c",
     "start_http2",
@@ -63,17 +69,34 @@ class Choice(enum.Enum):
     UNDECIDED = "undecided"  # could still be the HTTP/2 preface: wait for more bytes
 
 
-class Connection(Protocol):
-    """What the switcher needs from the connection it hands over."""
+class Upgraded(Protocol):
+    """What a connection is handed over to: :class:`~daphne._wire.http2.H2Protocol`
+    or :class:`~daphne._asgi.ws_stream.WebSocketStream`."""
 
-    context: ServerContext
-    facts: dict[str, Any]
+    def data_received(self, data: bytes) -> None:
+        """Bytes from the client."""
 
-    def hand_over(self, protocol: Any) -> None: ...
+    def connection_lost(self) -> None:
+        """The client went away."""
 
-    def write(self, data: bytes, flush: bool = False) -> None: ...
+    def drain(self) -> None:
+        """The server is stopping: finish what is in flight, then close."""
 
-    def abort(self) -> None: ...
+
+class _NotUpgraded:
+    """Stands in for the protocol taken over to, before a hand-over and after the end."""
+
+    def data_received(self, data: bytes) -> None:
+        pass
+
+    def connection_lost(self) -> None:
+        pass
+
+    def drain(self) -> None:
+        pass
+
+
+NOT_UPGRADED: Upgraded = _NotUpgraded()
 
 
 def first_bytes(pending: bytes, negotiated: bytes | None, h2c: bool) -> Choice:
@@ -85,7 +108,7 @@ def first_bytes(pending: bytes, negotiated: bytes | None, h2c: bool) -> Choice:
     return Choice.HTTP2 if len(pending) >= len(PREFACE) else Choice.UNDECIDED
 
 
-def start_http2(conn: Connection, pending: bytes) -> None:
+def start_http2(conn: HTTP1Connection, pending: bytes) -> None:
     """Speak HTTP/2 on ``conn`` from now on; ``pending``: the bytes read so far."""
     from .http2 import H2Protocol
 
@@ -94,7 +117,7 @@ def start_http2(conn: Connection, pending: bytes) -> None:
     protocol.start(pending)
 
 
-def h2c_upgradable(head: Any, h2c: bool, secure: bool) -> bool:
+def h2c_upgradable(head: RequestHead, h2c: bool, secure: bool) -> bool:
     """An ``Upgrade: h2c`` we can honour (RFC 7540 §3.2); otherwise it is ignored.
 
     ``h2c``: whether upgrades are on at all (``--h2c-upgrade`` and not ``--no-h2c``).
@@ -119,7 +142,28 @@ def h2c_upgradable(head: Any, h2c: bool, secure: bool) -> bool:
     return len(payload) % 6 == 0
 
 
-def start_h2c(conn: Connection, head: Any, body: bytes, rest: bytes) -> None:
+#: HTTP/1.1 fields an ``Upgrade: h2c`` request's stream 1 leaves out: the
+#: connection-specific ones (RFC 9113 §8.2.2) and ``Host``, which becomes ``:authority``.
+_H2C_SKIPPED = frozenset(
+    (b"host", b"connection", b"upgrade", b"http2-settings", b"keep-alive", b"transfer-encoding")
+)
+
+
+def h2c_request_fields(head: RequestHead) -> list[tuple[bytes, bytes]]:
+    """``head`` as the fields of an HTTP/2 request (stream 1 of an h2c upgrade)."""
+    host = next((value for name, value in head.headers if name == b"host"), b"")
+    target = head.path + (b"?" + head.query_string if head.query_string else b"")
+    fields = [
+        (b":method", head.method.encode("ascii")),
+        (b":path", target),
+        (b":scheme", b"http"),
+        (b":authority", host),
+    ]
+    fields += [(name, value) for name, value in head.headers if name not in _H2C_SKIPPED]
+    return fields
+
+
+def start_h2c(conn: HTTP1Connection, head: RequestHead, body: bytes, rest: bytes) -> None:
     """Answer ``101`` and continue ``head`` (with its whole ``body``) as HTTP/2 stream 1.
 
     ``rest``: bytes the client sent after the request (its HTTP/2 preface...).
@@ -133,8 +177,13 @@ def start_h2c(conn: Connection, head: Any, body: bytes, rest: bytes) -> None:
     )
     protocol = H2Protocol(conn, conn.context, conn.facts)
     conn.hand_over(protocol)
+    settings = settings.strip()
     try:
-        protocol.start_upgraded(settings, head, body_done=not body)
+        # h2 wants the padding RFC 7540 §3.2.1 tells clients to leave out.
+        protocol.conn.initiate_upgrade_connection(settings + b"=" * (-len(settings) % 4))
+        protocol.open_connection_window()
+        protocol.flush()
+        protocol.open_stream(1, h2c_request_fields(head), ended=not body)
     except Exception:
         logger.debug("Bad HTTP2-Settings in an h2c upgrade", exc_info=True)
         conn.abort()
@@ -147,7 +196,7 @@ def start_h2c(conn: Connection, head: Any, body: bytes, rest: bytes) -> None:
         protocol.data_received(rest)
 
 
-def start_websocket(conn: Connection, head: Any, rest: bytes) -> BadRequest | None:
+def start_websocket(conn: HTTP1Connection, head: RequestHead, rest: bytes) -> BadRequest | None:
     """Run a WebSocket on ``conn`` for an upgrade request, or say why it cannot be one.
 
     ``rest``: bytes the client sent after the request (frames it did not wait to send).
@@ -155,7 +204,8 @@ def start_websocket(conn: Connection, head: Any, rest: bytes) -> BadRequest | No
     problem = handshake_problem(head)
     if problem is not None:
         return problem
-    stream = WebSocketStream(conn, conn.context, head, conn.facts)
+    # A plain dict: WebSocketStream takes the connection facts as ``dict[str, Any]``.
+    stream = WebSocketStream(conn, conn.context, head, dict(conn.facts))
     conn.hand_over(stream)
     stream.start()
     if rest:

@@ -5,7 +5,7 @@ transport: TLS version, IANA cipher suite number, the server certificate and
 the client's certificate chain (PEM), and the client certificate's subject as
 an RFC 4514 string.
 
-Covered by ``tests/integration/test_extensions.py``.
+Covered by ``tests/unit/test_tls_extension.py`` and ``tests/integration/test_extensions.py``.
 """
 
 from __future__ import annotations
@@ -13,11 +13,17 @@ from __future__ import annotations
 import functools
 import logging
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from OpenSSL.crypto import X509
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["tls_extension"]
+__all__ = ["TLSInfo", "tls_extension"]
+
+#: The ASGI ``tls`` extension of a connection, as it goes into the scope.
+TLSInfo = dict[str, object]
 
 
 @functools.cache
@@ -31,17 +37,19 @@ def _cipher_ids() -> dict[str, int]:
     return {cipher["name"]: cipher["id"] & 0xFFFF for cipher in context.get_ciphers()}
 
 
-def _pem(certificate: Any) -> str:
+def _pem(certificate: X509) -> str:
     from OpenSSL import crypto
 
     return crypto.dump_certificate(crypto.FILETYPE_PEM, certificate).decode("ascii")
 
 
-def tls_extension(transport: Any) -> dict[str, Any] | None:
+def tls_extension(transport: object) -> TLSInfo | None:
     """The ``tls`` scope extension for a Twisted TLS transport, or None if not TLS."""
+    from OpenSSL import SSL  # loaded already on a TLS connection: not at start-up
+
     get_handle = getattr(transport, "getHandle", None)
     connection = get_handle() if get_handle is not None else None
-    if connection is None or not hasattr(connection, "get_cipher_name"):
+    if not isinstance(connection, SSL.Connection):
         return None
     try:
         server_cert = connection.get_certificate()

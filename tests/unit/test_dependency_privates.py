@@ -1,0 +1,381 @@
+"""The private parts of Twisted and h2 that the wire layer relies on, checked on real objects.
+
+Each use has a comment at its site saying why no public API serves.  These tests
+drive the installed library the way daphne does and check that the attribute or
+method is there *and* behaves as daphne assumes, so that a release that renames
+or changes one fails here, loudly and by name, instead of slowing the server
+down or breaking HTTP/2 silently:
+
+* Twisted ``tcp.Connection``'s write buffer, ``_tempDataBuffer``, ``dataBuffer``
+  and ``offset`` (``daphne/_wire/http1_output.py``,
+  ``SocketOutput._socket_writable_directly``): daphne writes to the socket itself
+  only while Twisted has nothing queued;
+* h2 ``H2Connection._receive_headers_frame`` (overridden in
+  ``daphne/_wire/h2_connection.py``) raising ``TooManyStreamsError`` before it
+  decodes the header block, and what the override uses to refuse the stream:
+  ``h2.connection._decode_headers``, ``H2Connection._closed_streams`` and
+  ``h2.stream.StreamClosedBy``;
+* h2 ``H2Connection._receive_goaway_frame`` (overridden there too) and the
+  connection state it checks;
+* h2 ``FrameBuffer._headers_buffer`` (``daphne/_wire/h2_lifetime.py``,
+  ``_track_header_block``): the frames of an unfinished header block;
+* the bytes of the GOAWAY h2 queues after a protocol error, and the error's
+  ``__cause__`` (``ServerConnection.error_data``), which daphne rewrites.
+
+The upper bounds on Twisted and h2 in ``setup.cfg`` are raised only once these pass
+on the new release (Twisted's other privates: ``tests/unit/test_twisted_privates.py``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import socket
+from collections.abc import Iterator
+from importlib.metadata import version
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+import h2.frame_buffer
+import h2.settings
+import h2.stream
+import hpack
+import hpack.exceptions
+import hyperframe.exceptions
+import hyperframe.frame
+import pytest
+from twisted.internet import tcp
+from twisted.internet.protocol import Protocol
+
+from daphne._config import ServerConfig
+from daphne._wire.h2_connection import ServerConnection, goaway, new_connection
+from daphne._wire.http1_output import SocketOutput, plain_tcp
+
+TWISTED = f"Twisted {version('twisted')}"
+H2 = f"h2 {version('h2')}"
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def missing(library: str, owner: str, attribute: str, where: str) -> str:
+    return (
+        f"{library}: {owner} has no {attribute!r} any more; daphne relies on it in {where}. "
+        "Find the new way, fix that code, then raise the bound in setup.cfg."
+    )
+
+
+# -- Twisted: the write buffer of tcp.Connection -------------------------------------------
+
+
+class _FDReactor:
+    """Just enough of ``IReactorFDSet`` for a ``tcp.Connection`` that is never run."""
+
+    def __init__(self) -> None:
+        self.writers: set[object] = set()
+
+    def addWriter(self, writer: object) -> None:
+        self.writers.add(writer)
+
+    def removeWriter(self, writer: object) -> None:
+        self.writers.discard(writer)
+
+    def addReader(self, reader: object) -> None:
+        pass
+
+    def removeReader(self, reader: object) -> None:
+        pass
+
+
+@pytest.fixture
+def connection() -> Iterator[tuple[tcp.Connection, socket.socket]]:
+    """A Twisted TCP connection over one end of a socket pair, and the other end."""
+    ours, peer = socket.socketpair()
+    made = tcp.Connection(ours, Protocol(), _FDReactor())  # type: ignore[arg-type]  # a fake
+    made.connected = True  # as tcp.Server is once accepted
+    yield made, peer
+    ours.close()
+    peer.close()
+
+
+def test_tcp_connection_write_buffer(connection: tuple[tcp.Connection, socket.socket]) -> None:
+    """Empty buffer <=> no ``_tempDataBuffer`` and ``offset == len(dataBuffer)``; a write lands
+    in ``_tempDataBuffer`` first; ``doWrite`` moves it out and sends it."""
+    conn, peer = connection
+    where = "daphne/_wire/http1_output.py (SocketOutput._socket_writable_directly)"
+    for name in ("_tempDataBuffer", "dataBuffer", "offset", "disconnecting"):
+        assert hasattr(conn, name), missing(TWISTED, "tcp.Connection", name, where)
+    assert plain_tcp(conn) is conn
+    output = SocketOutput()
+    output._init_output()
+    output._use_socket(conn)
+    assert output._socket is conn.getHandle() is conn.socket
+    assert output._socket_writable_directly(), f"{TWISTED}: a new connection's buffer is not empty"
+    conn.write(b"queued")
+    assert conn._tempDataBuffer == [b"queued"], (
+        f"{TWISTED}: tcp.Connection.write no longer queues in _tempDataBuffer ({where})"
+    )
+    assert not output._socket_writable_directly(), (
+        f"{TWISTED}: a queued write no longer shows in _tempDataBuffer/dataBuffer/offset; "
+        f"daphne would send past it, out of order ({where})"
+    )
+    conn.doWrite()
+    assert peer.recv(100) == b"queued"
+    assert output._socket_writable_directly(), (
+        f"{TWISTED}: after doWrite sent everything, _tempDataBuffer/dataBuffer/offset do not "
+        f"say the buffer is empty; daphne would never write directly again ({where})"
+    )
+
+
+def test_tcp_connection_partly_sent_buffer(
+    connection: tuple[tcp.Connection, socket.socket],
+) -> None:
+    """What ``doWrite`` could not send stays in ``dataBuffer`` past ``offset``."""
+    conn, _ = connection
+    output = SocketOutput()
+    output._init_output()
+    output._use_socket(conn)
+    conn.write(b"x" * (8 * 1024 * 1024))  # more than a socket pair's buffers take
+    conn.doWrite()
+    assert not conn._tempDataBuffer
+    assert conn.offset < len(conn.dataBuffer), (
+        f"{TWISTED}: unsent bytes are no longer dataBuffer[offset:] "
+        "(daphne/_wire/http1_output.py, SocketOutput._socket_writable_directly)"
+    )
+    assert not output._socket_writable_directly()
+
+
+# -- h2: refusing a stream over the concurrency limit -----------------------------------------
+
+
+def _client() -> h2.connection.H2Connection:
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    client.initiate_connection()
+    return client
+
+
+def _request(client: h2.connection.H2Connection, stream_id: int, marker: bytes) -> bytes:
+    """A request whose ``x-marker`` field goes into the HPACK dynamic table."""
+    fields = [
+        (b":method", b"GET"),
+        (b":path", b"/"),
+        (b":scheme", b"http"),
+        (b":authority", b"x"),
+        (b"x-marker", marker),
+    ]
+    client.send_headers(stream_id, fields)
+    return client.data_to_send()
+
+
+def _limited(cls: type[h2.connection.H2Connection]) -> h2.connection.H2Connection:
+    """A server connection (of ``cls``) allowing one concurrent stream, past its preface."""
+    server = cls(h2.config.H2Configuration(client_side=False, header_encoding=None))
+    server.local_settings = h2.settings.Settings(
+        client=False, initial_values={h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1}
+    )
+    server.initiate_connection()
+    server.data_to_send()
+    return server
+
+
+def _signature(function: object) -> list[str]:
+    return list(inspect.signature(function).parameters)  # type: ignore[arg-type]
+
+
+def test_receive_headers_frame_raises_before_decoding() -> None:
+    """h2 refuses a stream over the limit with TooManyStreamsError *before* decoding its
+    header block: ServerConnection then decodes it once itself."""
+    where = "daphne/_wire/h2_connection.py (ServerConnection._receive_headers_frame)"
+    method = getattr(h2.connection.H2Connection, "_receive_headers_frame", None)
+    assert method is not None, missing(H2, "H2Connection", "_receive_headers_frame", where)
+    assert _signature(method) == ["self", "frame"], (
+        f"{H2}: H2Connection._receive_headers_frame{inspect.signature(method)} changed ({where})"
+    )
+    client = _client()
+    server = _limited(h2.connection.H2Connection)
+    server.receive_data(client.data_to_send() + _request(client, 1, b"one"))
+    table = server.decoder.header_table.dynamic_entries
+    entries = len(table)
+    with pytest.raises(h2.exceptions.TooManyStreamsError):
+        server.receive_data(_request(client, 3, b"three"))
+    assert len(table) == entries, (
+        f"{H2}: H2Connection._receive_headers_frame now decodes the header block before "
+        f"refusing the stream; ServerConnection would decode it twice ({where})"
+    )
+
+
+def test_refused_stream_relies_on_closed_streams_and_decode_headers() -> None:
+    """``_decode_headers(decoder, block)``, ``_closed_streams`` and ``StreamClosedBy``: the
+    refused stream's block is decoded (later blocks still decode), and DATA on it gets
+    RST_STREAM(STREAM_CLOSED)."""
+    where = "daphne/_wire/h2_connection.py (ServerConnection._receive_headers_frame)"
+    decode = getattr(h2.connection, "_decode_headers", None)
+    assert decode is not None, missing(H2, "h2.connection", "_decode_headers", where)
+    assert _signature(decode) == ["decoder", "encoded_header_block"], (
+        f"{H2}: h2.connection._decode_headers{inspect.signature(decode)} changed ({where})"
+    )
+    assert hasattr(h2.stream, "StreamClosedBy") and hasattr(
+        h2.stream.StreamClosedBy, "SEND_RST_STREAM"
+    ), missing(H2, "h2.stream", "StreamClosedBy.SEND_RST_STREAM", where)
+    client = _client()
+    server = _limited(ServerConnection)
+    assert isinstance(getattr(server, "_closed_streams", None), dict), missing(
+        H2, "H2Connection", "_closed_streams", where
+    )
+    server.receive_data(client.data_to_send() + _request(client, 1, b"one"))
+    server.data_to_send()
+    server.receive_data(_request(client, 3, b"three"))
+    refused = client.receive_data(server.data_to_send())
+    assert [(type(e), e.error_code) for e in refused] == [
+        (h2.events.StreamReset, h2.errors.ErrorCodes.REFUSED_STREAM)
+    ]
+    data = hyperframe.frame.DataFrame(3, data=b"late")
+    server.receive_data(data.serialize())
+    resets = [
+        f for f in _frames(server.data_to_send()) if isinstance(f, hyperframe.frame.RstStreamFrame)
+    ]
+    assert [(f.stream_id, f.error_code) for f in resets] == [
+        (3, h2.errors.ErrorCodes.STREAM_CLOSED)
+    ], (
+        f"{H2}: a stream recorded in _closed_streams as SEND_RST_STREAM no longer gets "
+        f"RST_STREAM(STREAM_CLOSED) for late frames ({where})"
+    )
+    client.end_stream(1)
+    server.receive_data(client.data_to_send())
+    server.send_headers(1, [(b":status", b"200")], end_stream=True)
+    events = server.receive_data(_request(client, 5, b"three"))  # indexed from the table
+    received = [e for e in events if isinstance(e, h2.events.RequestReceived)]
+    assert received and (b"x-marker", b"three") in received[0].headers, (
+        f"{H2}: after _decode_headers of a refused stream the HPACK state is out of step ({where})"
+    )
+
+
+def _frames(data: bytes) -> list[hyperframe.frame.Frame]:
+    buffer = h2.frame_buffer.FrameBuffer(server=False)
+    buffer.max_frame_size = 2**24 - 1
+    buffer.add_data(data)
+    return list(buffer)
+
+
+# -- h2: a client's graceful GOAWAY ------------------------------------------------------------
+
+
+def test_receive_goaway_frame_and_connection_state() -> None:
+    """h2 closes on any GOAWAY (so the override is still needed); ServerConnection keeps
+    a graceful one's connection open, telling it by ``state_machine.state``."""
+    where = "daphne/_wire/h2_connection.py (ServerConnection._receive_goaway_frame)"
+    method = getattr(h2.connection.H2Connection, "_receive_goaway_frame", None)
+    assert method is not None, missing(H2, "H2Connection", "_receive_goaway_frame", where)
+    assert _signature(method) == ["self", "frame"], (
+        f"{H2}: H2Connection._receive_goaway_frame{inspect.signature(method)} changed ({where})"
+    )
+    for cls, stays_open in ((h2.connection.H2Connection, False), (ServerConnection, True)):
+        client = _client()
+        server = _limited(cls)
+        server.receive_data(client.data_to_send() + _request(client, 1, b"one"))
+        open_state = server.state_machine.state
+        assert open_state is h2.connection.ConnectionState.SERVER_OPEN, (
+            f"{H2}: an open server connection's state_machine.state is {open_state} ({where})"
+        )
+        client.close_connection()
+        events = server.receive_data(client.data_to_send())
+        assert [type(e) for e in events] == [h2.events.ConnectionTerminated]
+        if stays_open:
+            server.send_headers(1, [(b":status", b"200")], end_stream=True)
+        else:
+            with pytest.raises(h2.exceptions.ProtocolError):
+                server.send_headers(1, [(b":status", b"200")], end_stream=True)
+
+
+# -- h2: the frames of an unfinished header block ------------------------------------------------
+
+
+def test_frame_buffer_holds_an_unfinished_header_block() -> None:
+    """``FrameBuffer._headers_buffer`` holds HEADERS until the CONTINUATION with END_HEADERS."""
+    where = "daphne/_wire/h2_lifetime.py (H2Lifetime._track_header_block)"
+    server = new_connection(ServerConfig())
+    server.initiate_connection()
+    buffer = server.incoming_buffer
+    assert isinstance(getattr(buffer, "_headers_buffer", None), list), missing(
+        H2, "FrameBuffer", "_headers_buffer", where
+    )
+    block = hpack.Encoder().encode(
+        [(b":method", b"GET"), (b":path", b"/"), (b":scheme", b"http"), (b":authority", b"x")]
+    )
+    headers = hyperframe.frame.HeadersFrame(1, data=block[:3], flags=["END_STREAM"])
+    rest = hyperframe.frame.ContinuationFrame(1, data=block[3:], flags=["END_HEADERS"])
+    server.receive_data(PREFACE + hyperframe.frame.SettingsFrame(0).serialize())
+    server.receive_data(headers.serialize())
+    assert server.incoming_buffer._headers_buffer, (
+        f"{H2}: FrameBuffer._headers_buffer no longer holds a header block waiting for "
+        f"CONTINUATION; --header-read-timeout would not see it ({where})"
+    )
+    events = server.receive_data(rest.serialize())
+    assert any(isinstance(e, h2.events.RequestReceived) for e in events)
+    assert not server.incoming_buffer._headers_buffer, (
+        f"{H2}: FrameBuffer._headers_buffer is not emptied by END_HEADERS ({where})"
+    )
+
+
+# -- h2: the GOAWAY after a protocol error ------------------------------------------------------
+
+
+def _ready_server() -> ServerConnection:
+    """Daphne's server connection, past the client's preface and SETTINGS."""
+    server = new_connection(ServerConfig())
+    server.initiate_connection()
+    server.receive_data(PREFACE + hyperframe.frame.SettingsFrame(0).serialize())
+    server.data_to_send()
+    return server
+
+
+@pytest.mark.parametrize(
+    ("frame", "cause", "corrected"),
+    [
+        (
+            hyperframe.frame.HeadersFrame(1, data=b"\xff\xff\xff\xff", flags=["END_HEADERS"]),
+            hpack.exceptions.HPACKError,
+            h2.errors.ErrorCodes.COMPRESSION_ERROR,
+        ),
+        (
+            hyperframe.frame.SettingsFrame(0, flags=["ACK"]),
+            hyperframe.exceptions.InvalidDataError,
+            h2.errors.ErrorCodes.FRAME_SIZE_ERROR,
+        ),
+    ],
+    ids=["bad HPACK", "SETTINGS ACK with payload"],
+)
+def test_goaway_after_a_protocol_error(
+    frame: hyperframe.frame.Frame, cause: type[Exception], corrected: int
+) -> None:
+    """h2 queues GOAWAY(highest stream, PROTOCOL_ERROR) last and raises ProtocolError from
+    the cause; ServerConnection.error_data swaps that frame for the precise code."""
+    where = "daphne/_wire/h2_connection.py (ServerConnection.error_data)"
+    server = _ready_server()
+    data = frame.serialize()
+    if isinstance(frame, hyperframe.frame.SettingsFrame):
+        # A SETTINGS ACK must be empty: give it a 6-byte payload by hand.
+        data = b"\x00\x00\x06" + data[3:] + b"\x00\x01\x00\x00\x10\x00"
+    with pytest.raises(h2.exceptions.ProtocolError) as raised:
+        server.receive_data(data)
+    error = raised.value
+    assert isinstance(error.__cause__, cause), (
+        f"{H2}: the ProtocolError is no longer raised from a {cause.__qualname__} "
+        f"(got {error.__cause__!r}); the GOAWAY's code is not corrected ({where})"
+    )
+    if cause is hyperframe.exceptions.InvalidDataError:
+        assert "ack" in str(error.__cause__), (
+            f"{H2}/hyperframe: the SETTINGS ACK error no longer says 'ack' ({where})"
+        )
+    queued = goaway(server.highest_inbound_stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+    pending = server.data_to_send()
+    assert pending.endswith(queued), (
+        f"{H2}: after a protocol error h2 no longer queues GOAWAY(last stream, "
+        f"PROTOCOL_ERROR) as its last frame; daphne cannot correct its code ({where})"
+    )
+    # What daphne sends: the same bytes, the GOAWAY's code corrected.
+    again = _ready_server()
+    with pytest.raises(h2.exceptions.ProtocolError) as raised_again:
+        again.receive_data(data)
+    sent = again.error_data(raised_again.value)
+    assert sent.endswith(goaway(again.highest_inbound_stream_id, corrected))
