@@ -30,7 +30,7 @@ from twisted.internet import defer
 from ._asgi.application import ApplicationInstance
 from ._asgi.http_cycle import check_header_types
 from ._context import ServerContext
-from ._types import ActionLogger, ASGIApp, ASGIReceive, ASGISend, Message, Scope
+from ._types import ActionLogger, ASGIReceive, ASGISend, KeywordASGIApp, Message, Scope
 
 __all__ = [
     "DaphneProtocol",
@@ -43,9 +43,9 @@ __all__ = [
 logger = logging.getLogger("daphne.server")
 
 
-def single_callable(application: object) -> ASGIApp:
+def single_callable(application: object) -> KeywordASGIApp:
     """``application`` as an ASGI 3 callable: an ASGI 2 "double callable" is wrapped."""
-    wrapped: ASGIApp = guarantee_single_callable(application)  # type: ignore[no-untyped-call]  # asgiref is untyped
+    wrapped: KeywordASGIApp = guarantee_single_callable(application)  # type: ignore[no-untyped-call]  # asgiref is untyped
     return wrapped
 
 

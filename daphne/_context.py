@@ -8,35 +8,20 @@ unit tests (``tests/unit/test_http1.py``), which build their own contexts.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from twisted.internet.interfaces import IReactorTime
 
 from ._asgi.application import InstanceRegistry
 from ._config import ServerConfig
-from ._types import ActionLogger, ASGIReceive, ASGISend, Scope
+from ._types import ActionLogger, KeywordASGIApp
 
 if TYPE_CHECKING:
     from ._wire.http1 import HTTP1Connection
 
-__all__ = ["ConnectionFacts", "KeywordASGIApp", "ServerContext"]
-
-
-class KeywordASGIApp(Protocol):
-    """An ASGI 3 application as the server calls it: with keyword arguments, as Daphne
-    did, run as an asyncio task (so the call returns a coroutine).
-
-    Any ``async def app(scope, receive, send)`` matches; the positional
-    :data:`~daphne._types.ASGIApp` alias cannot say that the parameters carry these names.
-    """
-
-    def __call__(
-        self, *, scope: Scope, receive: ASGIReceive, send: ASGISend
-    ) -> Coroutine[Any, Any, None]:  # Any: what the coroutine yields to the loop, and is sent
-        """Run the application for one connection (or the lifespan)."""
+__all__ = ["ConnectionFacts", "ServerContext"]
 
 
 class ConnectionFacts(TypedDict):

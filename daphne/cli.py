@@ -25,7 +25,7 @@ from ._process.log_stream import LoopBatchedStream
 from ._process.supervisor import SupervisorError, supervise, supervisor_requested
 from ._process.worker import WorkerSettings
 from ._reactor import LoopUnavailable, install_asyncio_reactor, loop_name
-from ._types import ActionLogger, ASGIApp
+from ._types import ActionLogger, KeywordASGIApp
 from .access import AccessLogGenerator
 from .endpoints import build_endpoint_description_strings
 from .utils import import_by_path
@@ -283,7 +283,7 @@ class CommandLineInterface:
         loaded: object = import_by_path(asgi_app_path)
         return loaded
 
-    def _load_application(self, path: str) -> ASGIApp:
+    def _load_application(self, path: str) -> KeywordASGIApp:
         """The application ``path`` names, as an ASGI 3 callable (ASGI 2 ones are wrapped)."""
         if ":" not in path:
             raise CLIError(
