@@ -24,7 +24,8 @@ from types import FrameType  # noqa: E402
 from typing import Any, Protocol, cast  # noqa: E402
 
 from twisted.internet import defer, reactor  # noqa: E402
-from twisted.logger import STDLibLogObserver, globalLogBeginner  # noqa: E402
+from twisted.internet.interfaces import IListeningPort  # noqa: E402
+from twisted.logger import ILogObserver, STDLibLogObserver, globalLogBeginner  # noqa: E402
 from twisted.python.failure import Failure  # noqa: E402
 
 from ._asgi.lifespan import MODES, Lifespan, LifespanFailure  # noqa: E402
@@ -128,10 +129,9 @@ class Server(DaphneServerMethods):
             application_close_timeout=application_close_timeout, server_name=server_name,
             **options,
         )  # fmt: skip
-        # Any (listeners, ports): Twisted's IListeningPort is a zope interface (see above).
-        self.listeners: list[defer.Deferred[Any]] = []
+        self.listeners: list[defer.Deferred[IListeningPort]] = []
         self.listening_addresses: list[tuple[str, int]] = []
-        self.ports: list[Any] = []
+        self.ports: list[IListeningPort] = []
         self.abort_start = False
         self.context: ServerContext | None = None
         self.http_factory: HTTPFactory | None = None
@@ -227,18 +227,22 @@ class Server(DaphneServerMethods):
         listener.addCallbacks(self.listen_success, self.listen_error, errbackArgs=(description,))
         self.listeners.append(listener)
 
-    def listen_success(self, port: Any) -> Any:  # Any: an IListeningPort (see ``ports``)
+    def listen_success(self, port: IListeningPort) -> IListeningPort:
         """Record a listening port (and its real address for ``-p 0``)."""
         self.ports.append(port)
-        address = port.getHost()
+        # An IPv4Address/IPv6Address (host, port), a UNIXAddress (name), or another kind.
+        address: object = port.getHost()
         host = getattr(address, "host", None)
-        if host is not None and getattr(address, "port", None) is not None:
-            self.listening_addresses.append((host, address.port))
+        number = getattr(address, "port", None)
+        name = getattr(address, "name", None)
+        if host is not None and number is not None:
+            self.listening_addresses.append((host, number))
             shown = f"[{host}]" if ":" in host else host
-            logger.info("Listening on TCP address %s:%s", shown, address.port)
-        elif getattr(address, "name", None) is not None:
-            name = address.name.decode() if isinstance(address.name, bytes) else address.name
-            logger.info("Listening on UNIX socket %s", name)
+            logger.info("Listening on TCP address %s:%s", shown, number)
+        elif name is not None:
+            logger.info(
+                "Listening on UNIX socket %s", name.decode() if isinstance(name, bytes) else name
+            )
         return port
 
     def listen_error(self, failure: Failure, description: str = "") -> None:
@@ -308,9 +312,10 @@ class Server(DaphneServerMethods):
     # -- Twisted logging -----------------------------------------------------
 
     def _begin_twisted_logging(self) -> None:
-        observers: list[Any]  # Any: ILogObserver is a zope interface (see ``_asyncio_reactor``)
+        observers: list[ILogObserver]
         if self.config.verbosity >= 2:
             observers = [STDLibLogObserver(name="daphne.server")]
         else:
-            observers = [lambda event: None]
+            # Any callable is a log observer; zope cannot mark a lambda as providing it.
+            observers = [cast(ILogObserver, lambda event: None)]
         globalLogBeginner.beginLoggingTo(observers, discardBuffer=True, redirectStandardIO=False)
