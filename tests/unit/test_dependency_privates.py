@@ -379,3 +379,27 @@ def test_goaway_after_a_protocol_error(
         again.receive_data(data)
     sent = again.error_data(raised_again.value)
     assert sent.endswith(goaway(again.highest_inbound_stream_id, corrected))
+
+
+def test_autobahn_native_masker_is_found_and_agrees() -> None:
+    """autobahn's native XOR masker (``xormasker.create_xor_masker``, found at run time and
+    not declared by autobahn's types; ``daphne/_asgi/ws_frames.py``) is what daphne unmasks
+    large frames with: where autobahn says it runs natively (``USES_NVX``), the factory must
+    be there and mask exactly as RFC 6455 §5.3 says, or large WebSocket frames would fall
+    back to the slower pure-Python path without anyone noticing."""
+    import autobahn.websocket
+    from autobahn.websocket import xormasker
+
+    from daphne._asgi import ws_frames
+
+    where = f"autobahn {version('autobahn')}"
+    if not autobahn.websocket.USES_NVX:
+        pytest.skip(f"{where} has no native masker on this machine")
+    assert hasattr(xormasker, "create_xor_masker"), f"{where}: xormasker.create_xor_masker is gone"
+    payload = bytes(range(256)) * 16
+    mask = b"\x01\x80\x7f\xff"
+    expected = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+    masker = xormasker.create_xor_masker(mask, len(payload))
+    assert masker.process(payload) == expected, f"{where}: the native masker masks differently"
+    assert ws_frames.unmask(payload, mask) == expected
+    assert ws_frames._load_native_masker() is not None, f"{where}: daphne did not find it"
