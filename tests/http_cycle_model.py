@@ -122,7 +122,7 @@ FIELDS: dict[str, dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]
     PATHSEND: {
         "path": (
             st.just(PATH),
-            st.sampled_from([OMIT, "relative.txt", "/no/such/daphne-file", 7, None, b"/x"]),
+            st.sampled_from([OMIT, "relative.txt", "/no/such/daphne-file", "/", 7, None, b"/x"]),
         )
     },
     ZEROCOPYSEND: {

@@ -103,7 +103,12 @@ FIELDS: dict[str, dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]
     },
     DENY_BODY: {
         "body": (
-            st.one_of(st.just(OMIT), st.binary(max_size=5), st.binary(max_size=5).map(bytearray)),
+            st.one_of(
+                st.just(OMIT),
+                st.binary(max_size=5),
+                st.binary(max_size=5).map(bytearray),
+                st.binary(max_size=5).map(memoryview),
+            ),
             st.sampled_from(["text", 5, None, [1]]),
         ),
         "more_body": (MAYBE_BOOL, None),
@@ -265,7 +270,7 @@ class Model:
             return False
         if state is WSState.DENYING and kind == DENY_BODY:
             body = get("body", b"")
-            if not isinstance(body, (bytes, bytearray)):
+            if not isinstance(body, (bytes, bytearray, memoryview)):
                 return True
             more = bool(get("more_body"))
             self.calls.append(("deny_body", bytes(body), more))

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import enum
 import os
+import stat
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any, NoReturn
 
@@ -293,11 +294,16 @@ class HTTPResponseCycle:
         except OSError as error:
             self._fail(f"cannot open {path!r} for http.response.pathsend: {error.strerror}")
         try:
-            size = os.fstat(fd).st_size
+            status = os.fstat(fd)
         except OSError:
             os.close(fd)
             raise
-        return self._send_file(write_file, fd, 0, size, False, close=True)
+        if not stat.S_ISREG(status.st_mode):
+            os.close(fd)
+            self._fail(
+                f"expected 'path' to name a regular file for http.response.pathsend: {path!r}"
+            )
+        return self._send_file(write_file, fd, 0, status.st_size, False, close=True)
 
     def _zerocopysend(self, message: Message, write_file: _FileWriter) -> Awaitable[None]:
         try:

@@ -114,7 +114,7 @@ class WebSocketCycle:
             return None
         if kind == "websocket.http.response.body" and state is WSState.DENYING:
             body = message.get("body", b"")
-            if not isinstance(body, (bytes, bytearray)):
+            if not isinstance(body, (bytes, bytearray, memoryview)):
                 raise ApplicationMessageError(
                     f"expected 'body' to be bytes, got {type(body).__name__}"
                 )

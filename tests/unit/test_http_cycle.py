@@ -40,6 +40,7 @@ from hypothesis import strategies as st
 
 from daphne._asgi.http_cycle import (
     EARLY_HINT,
+    PATHSEND,
     PUSH,
     TRAILERS,
     ZEROCOPYSEND,
@@ -274,6 +275,12 @@ FAILED_AFTER_HEAD = ([("fail", True)], ABORTED)
             "offset not an int",
             _streaming,
             {"type": ZEROCOPYSEND, "file": FILE, "offset": "1"},
+            FAILED_BEFORE_HEAD,
+        ),
+        (
+            "pathsend of a directory",
+            _streaming,
+            {"type": PATHSEND, "path": "/"},
             FAILED_BEFORE_HEAD,
         ),
     ],
