@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cycle_property import one_field_broken
 from hypothesis import strategies as st
 
 from daphne._asgi.ws_cycle import WSState
@@ -134,14 +135,7 @@ def valid_message(kind: str, **fixed: st.SearchStrategy[Any]) -> st.SearchStrate
 
 def invalid_message(kind: str) -> st.SearchStrategy[dict[str, Any]]:
     """A valid message with exactly one field made invalid."""
-    names = sorted(name for name, (_, bad) in FIELDS[kind].items() if bad is not None)
-
-    def corrupt(name: str) -> st.SearchStrategy[dict[str, Any]]:
-        bad = FIELDS[kind][name][1]
-        assert bad is not None
-        return valid_message(kind, **{name: bad})
-
-    return st.sampled_from(names).flatmap(corrupt)
+    return one_field_broken(FIELDS, valid_message, kind)
 
 
 UNKNOWN = st.one_of(

@@ -46,7 +46,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from .._config import ServerConfig
 from .shared_sockets import Listener, UnsupportedEndpoint, open_listeners
 from .worker import READY, RECYCLE
 from .worker_process import Worker, start_worker, worker_argv
@@ -62,7 +61,6 @@ __all__ = [
     "several_processes",
     "supervise",
     "supervisor_requested",
-    "worker_argv",
 ]
 
 #: A worker that dies younger than this (seconds) counts as crashing: the restart back-off grows.
@@ -349,11 +347,7 @@ def supervise(args: argparse.Namespace, argv: Sequence[str], endpoints: Sequence
         worker_argv(argv),
         listeners,
         args.workers,
-        graceful_timeout=(
-            args.graceful_timeout
-            if args.graceful_timeout is not None
-            else ServerConfig.graceful_timeout
-        ),
+        graceful_timeout=args.graceful_timeout,  # the parser's default is ServerConfig's
         max_requests=args.max_requests,
         max_requests_jitter=args.max_requests_jitter,
         changes=changes,

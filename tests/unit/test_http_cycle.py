@@ -14,13 +14,13 @@ documented errors and the disagreements the property found (all fixed) as regres
 from __future__ import annotations
 
 import contextlib
-import copy
 import os
 import tempfile
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from cycle_property import judge, walk_to
 from http_cycle_model import (
     ACTIVE,
     ALL,
@@ -35,7 +35,7 @@ from http_cycle_model import (
     deliver,
     resolved,
 )
-from hypothesis import event, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from daphne._asgi.http_cycle import (
@@ -74,53 +74,23 @@ def test_any_state_any_message(file_path: str, data: st.DataObject) -> None:
     writer = Writer()
     cycle = HTTPResponseCycle(writer, extensions)
     model = Model(extensions)
-    detours = data.draw(st.integers(0, 4), "detours")  # steps that keep a state
-    for _ in range(12):
-        arrived = model.state is target
-        if arrived and (not detours or target not in ACTIVE):
-            break
-        stay = detours > 0 and (arrived or data.draw(st.booleans(), "detour here?"))
-        detours -= stay
-        choice = model.towards(target, stay)
-        if choice is None:  # no step keeps this state
-            if arrived:
-                break
-            choice = model.towards(target, stay=False)
-        step = data.draw(choice, "step")
-        if step in EXTERNAL:
-            getattr(cycle, step[:-2])()
-            model.external(step)
-        else:
-            with resolved(step, file_path) as message:
-                with contextlib.suppress(ApplicationMessageError):
-                    deliver(cycle, message)
-            model.step(step)
-        assert (cycle.state, writer.calls) == (model.state, model.calls), step
-    assert model.state is target
+
+    def send(message: Any) -> None:
+        with resolved(message, file_path) as real:
+            deliver(cycle, real)
+
+    def apply(step: Any) -> None:
+        with contextlib.suppress(ApplicationMessageError):
+            send(step)
+        model.step(step)
+
+    walk_to(data, cycle, writer, model, target, target not in ACTIVE, EXTERNAL, apply)
     for _ in range(data.draw(st.integers(1, 2), "messages")):
         message = data.draw(any_message(model.state), "message")
-        before = copy.deepcopy(model)
         kind = message.get("type") if isinstance(message, dict) else None
         name = kind if isinstance(kind, str) else "no type"
-        event(f"{before.state.name} x {name}{'' if name in extensions else ' (not advertised)'}")
-        invalid = model.step(message)
-        error: BaseException | None = None
-        with resolved(message, file_path) as real:
-            try:
-                deliver(cycle, real)
-            except Exception as raised:  # judged against the model below
-                error = raised
-        agrees = (cycle.state, writer.calls) == (model.state, model.calls) and (
-            isinstance(error, ApplicationMessageError) if invalid else error is None
-        )
-        if not agrees:
-            if isinstance(error, AssertionError):
-                raise error  # the writer saw a malformed sequence
-            raise AssertionError(
-                f"{message!r} in {before.state}: state {cycle.state}, calls "
-                f"{writer.calls[len(before.calls) :]}, raised {error!r}; the model "
-                f"expected {model.state}, {model.calls[len(before.calls) :]}, invalid={invalid}"
-            )
+        label = "" if name in extensions else " (not advertised)"
+        judge(cycle, writer, model, message, send, label)
 
 
 # -- the documented errors, by example -------------------------------------------------

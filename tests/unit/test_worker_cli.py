@@ -13,8 +13,9 @@ import pytest
 from cli_fakes import FakeServer, RecordingCLI, keep_logging, run_cli  # noqa: F401 - keep_logging is an autouse fixture
 
 from daphne._process import worker as _worker
-from daphne._process.supervisor import Supervisor, Worker
+from daphne._process.supervisor import Supervisor
 from daphne._process.worker import ENDPOINTS_ENV, MAX_REQUESTS_ENV, READY_FD_ENV, RequestBudget
+from daphne._process.worker_process import Worker
 from daphne.cli import CLIError
 
 

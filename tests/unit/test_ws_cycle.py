@@ -13,11 +13,11 @@ fixed) as regressions.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
-from hypothesis import event, given, settings
+from cycle_property import judge, walk_to
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from ws_cycle_model import (
     ACCEPT,
@@ -47,49 +47,16 @@ def test_any_state_any_message(data: st.DataObject) -> None:
     writer = Writer()
     cycle = WebSocketCycle(writer, offered)
     model = Model(offered)
-    detours = data.draw(st.integers(0, 4), "detours")  # steps that keep a state
-    for _ in range(12):
-        arrived = model.state is target
-        if arrived and (not detours or target is WSState.CLOSED):
-            break
-        stay = detours > 0 and (arrived or data.draw(st.booleans(), "detour here?"))
-        detours -= stay
-        choice = model.towards(target, stay)
-        if choice is None:  # no step keeps this state
-            if arrived:
-                break
-            choice = model.towards(target, stay=False)
-        step = data.draw(choice, "step")
-        if step in EXTERNAL:
-            getattr(cycle, step[:-2])()
-            model.external(step)
-        else:
-            cycle.handle(step)
-            assert not model.step(step), step
-        assert (cycle.state, writer.calls) == (model.state, model.calls), step
-    assert model.state is target
+
+    def apply(step: Any) -> None:
+        cycle.handle(step)
+        assert not model.step(step), step
+
+    final = target is WSState.CLOSED
+    walk_to(data, cycle, writer, model, target, final, EXTERNAL, apply)
     for _ in range(data.draw(st.integers(1, 2), "messages")):
         message = data.draw(any_message(model.state), "message")
-        before = copy.deepcopy(model)
-        kind = message.get("type") if isinstance(message, dict) else None
-        event(f"{before.state.name} x {kind if isinstance(kind, str) else 'no type'}")
-        invalid = model.step(message)
-        error: BaseException | None = None
-        try:
-            cycle.handle(message)
-        except Exception as raised:  # judged against the model below
-            error = raised
-        agrees = (cycle.state, writer.calls) == (model.state, model.calls) and (
-            isinstance(error, ApplicationMessageError) if invalid else error is None
-        )
-        if not agrees:
-            if isinstance(error, AssertionError):
-                raise error  # the writer saw a malformed sequence
-            raise AssertionError(
-                f"{message!r} in {before.state}: state {cycle.state}, calls "
-                f"{writer.calls[len(before.calls) :]}, raised {error!r}; the model expected "
-                f"{model.state}, {model.calls[len(before.calls) :]}, invalid={invalid}"
-            )
+        judge(cycle, writer, model, message, cycle.handle)
 
 
 # -- the documented errors, by example ---------------------------------------------------
