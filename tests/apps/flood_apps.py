@@ -19,16 +19,7 @@ import asyncio
 import os
 from typing import Any
 
-
-async def read_body(receive: Any) -> bytes | None:
-    parts = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        parts.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(parts)
+from .functional import read_body
 
 
 async def respond(send: Any, data: bytes) -> None:
