@@ -34,13 +34,23 @@ import enum
 import os
 import stat
 from collections.abc import Awaitable, Callable, Collection
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 from .._errors import ApplicationMessageError
 from .._types import Headers, Message
 from .interfaces import ResponseExtensions, ResponseWriter
 
-__all__ = ["CycleState", "HTTPResponseCycle", "ResponseWriter", "check_header_types"]
+__all__ = [
+    "CYCLE_ABORTED",
+    "CYCLE_AWAITING_START",
+    "CYCLE_COMPLETE",
+    "CYCLE_STREAMING",
+    "CYCLE_TRAILERS",
+    "CycleState",
+    "HTTPResponseCycle",
+    "ResponseWriter",
+    "check_header_types",
+]
 
 
 class CycleState(enum.Enum):
@@ -49,6 +59,16 @@ class CycleState(enum.Enum):
     TRAILERS = "trailers"
     COMPLETE = "complete"
     ABORTED = "aborted"
+
+
+# The members as module globals, for the code that reads them per request or per
+# message: on Python 3.10 and 3.11 every ``CycleState.X`` lookup goes through
+# ``EnumType.__getattr__``, about ten times a global's cost (3.12 dropped it).
+CYCLE_AWAITING_START: Final = CycleState.AWAITING_START
+CYCLE_STREAMING: Final = CycleState.STREAMING
+CYCLE_TRAILERS: Final = CycleState.TRAILERS
+CYCLE_COMPLETE: Final = CycleState.COMPLETE
+CYCLE_ABORTED: Final = CycleState.ABORTED
 
 
 def check_header_types(headers: Any) -> Headers:  # Any: whatever the app sent, checked here
@@ -122,7 +142,7 @@ class HTTPResponseCycle:
 
     def __init__(self, writer: ResponseWriter, extensions: Collection[str] = ()) -> None:
         self._writer = writer
-        self.state = CycleState.AWAITING_START
+        self.state = CYCLE_AWAITING_START
         self.status: int | None = None
         #: The checked status and headers, held from ``http.response.start`` until
         #: the first body (Rule 1); None before the start and once written.
@@ -141,15 +161,15 @@ class HTTPResponseCycle:
         try:
             message_type = message["type"]
         except (KeyError, TypeError):
-            if state is CycleState.COMPLETE or state is CycleState.ABORTED:
+            if state is CYCLE_COMPLETE or state is CYCLE_ABORTED:
                 return None  # Rule 3
             self._fail("Message has no type defined")
-        if state is CycleState.STREAMING and message_type == "http.response.body":
+        if state is CYCLE_STREAMING and message_type == "http.response.body":
             return self._body(message)
-        if state is CycleState.AWAITING_START and message_type == "http.response.start":
+        if state is CYCLE_AWAITING_START and message_type == "http.response.start":
             self._start(message)
             return None
-        if state is CycleState.COMPLETE or state is CycleState.ABORTED:
+        if state is CYCLE_COMPLETE or state is CYCLE_ABORTED:
             return None
         if type(message_type) is not str:
             self._fail(f"expected the message 'type' to be a string, got {message_type!r}")
@@ -159,9 +179,7 @@ class HTTPResponseCycle:
             return None
         if message_type in ("http.response.start", "http.response.body"):
             expected = (
-                "http.response.start"
-                if state is CycleState.AWAITING_START
-                else "http.response.body"
+                "http.response.start" if state is CYCLE_AWAITING_START else "http.response.body"
             )
             if message_type == "http.response.start":
                 self._fail(
@@ -179,20 +197,20 @@ class HTTPResponseCycle:
 
     def abort(self) -> None:
         """The response is being failed or cut short: ignore every later message."""
-        if self.state is not CycleState.COMPLETE:
-            self.state = CycleState.ABORTED
+        if self.state is not CYCLE_COMPLETE:
+            self.state = CYCLE_ABORTED
 
     def detach(self) -> None:
         """Forget the writer (the response is over); later messages are ignored."""
-        if self.state in (CycleState.AWAITING_START, CycleState.STREAMING, CycleState.TRAILERS):
-            self.state = CycleState.ABORTED
+        if self.state in (CYCLE_AWAITING_START, CYCLE_STREAMING, CYCLE_TRAILERS):
+            self.state = CYCLE_ABORTED
         self._writer = _DETACHED
 
     def _fail(self, text: str) -> NoReturn:
         # The head is out once a status was accepted and is no longer held (STREAMING
         # after the first body, or TRAILERS).
         started = self.status is not None and self._head is None
-        self.state = CycleState.ABORTED
+        self.state = CYCLE_ABORTED
         self._writer.fail_response(started)
         raise ApplicationMessageError(text)
 
@@ -216,7 +234,7 @@ class HTTPResponseCycle:
         self._head = (status, headers)
         if message.get("trailers") and TRAILERS in self.extensions:
             self._trailers = []
-        self.state = CycleState.STREAMING
+        self.state = CYCLE_STREAMING
 
     def _body(self, message: Message) -> Awaitable[None] | None:
         body = message.get("body", b"")
@@ -229,10 +247,10 @@ class HTTPResponseCycle:
         if not more_body:
             if self._trailers is not None:
                 # The response ends with the trailers, not with this body.
-                self.state = CycleState.TRAILERS
+                self.state = CYCLE_TRAILERS
                 more_body = True
             else:
-                self.state = CycleState.COMPLETE
+                self.state = CYCLE_COMPLETE
         head = self._head
         if head is not None:
             self._head = None
@@ -247,7 +265,7 @@ class HTTPResponseCycle:
         if not isinstance(writer, ResponseExtensions):
             raise TypeError(f"{type(writer).__name__} implements no ASGI extension messages")
         if message_type == EARLY_HINT:
-            if state is CycleState.TRAILERS or (self.status is not None and self._head is None):
+            if state is CYCLE_TRAILERS or (self.status is not None and self._head is None):
                 return None  # the final head is out: too late for hints, not an error
             links = message.get("links", ())
             if (
@@ -260,7 +278,7 @@ class HTTPResponseCycle:
             return None
         if message_type == TRAILERS:
             trailers = self._trailers
-            if state is not CycleState.TRAILERS or trailers is None:
+            if state is not CYCLE_TRAILERS or trailers is None:
                 self._fail(
                     "Cannot send trailers before the final body of a response started "
                     "with 'trailers': True"
@@ -268,9 +286,9 @@ class HTTPResponseCycle:
             trailers.extend(self._checked_headers(message.get("headers", ())))
             if message.get("more_trailers", False):
                 return None
-            self.state = CycleState.COMPLETE
+            self.state = CYCLE_COMPLETE
             return writer.write_trailers(trailers)
-        if state is not CycleState.STREAMING:
+        if state is not CYCLE_STREAMING:
             self._fail(
                 f"HTTP response has not yet been started but got '{message_type}': "
                 f"expected 'http.response.start', got '{message_type}'"
@@ -335,9 +353,9 @@ class HTTPResponseCycle:
     ) -> Awaitable[None]:
         if not more_body:
             if self._trailers is not None:
-                self.state = CycleState.TRAILERS
+                self.state = CYCLE_TRAILERS
             else:
-                self.state = CycleState.COMPLETE
+                self.state = CYCLE_COMPLETE
         ends = not more_body and self._trailers is None
         head = self._head
         if head is not None:

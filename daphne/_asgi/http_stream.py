@@ -39,13 +39,18 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .._errors import ApplicationMessageError
 from .._types import Headers, Scope, Timer
 from .application import ApplicationInstance
 from .headers import check_response_headers, with_defaults
-from .http_cycle import CycleState, HTTPResponseCycle
+from .http_cycle import (
+    CYCLE_ABORTED,
+    CYCLE_STREAMING,
+    CYCLE_TRAILERS,
+    HTTPResponseCycle,
+)
 from .http_input import INPUT_TURN, MAX_QUEUED_MESSAGES, RequestInput
 from .interfaces import EarlyHintsWire, FileWire, HTTPWire, PushWire, TrailersWire
 from .responses import error_headers, error_page
@@ -56,7 +61,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("daphne.http_protocol")
 
-__all__ = ["INPUT_TURN", "MAX_QUEUED_MESSAGES", "HTTPStream", "HTTPWire", "StreamState"]
+__all__ = [
+    "INPUT_TURN",
+    "MAX_QUEUED_MESSAGES",
+    "STREAM_DONE",
+    "STREAM_OPEN",
+    "HTTPStream",
+    "HTTPWire",
+    "StreamState",
+]
 
 _DISCONNECT = {"type": "http.disconnect"}
 _NO_BODY_STATUSES = frozenset((204, 304))
@@ -67,7 +80,11 @@ class StreamState(enum.Enum):
     DONE = "done"
 
 
-_DONE = StreamState.DONE
+# The members as module globals, for the code that reads them per request or per
+# message: on Python 3.10 and 3.11 every ``StreamState.X`` lookup goes through
+# ``EnumType.__getattr__``, about ten times a global's cost (3.12 dropped it).
+STREAM_OPEN: Final = StreamState.OPEN
+STREAM_DONE: Final = StreamState.DONE
 
 
 class _NoWire:
@@ -145,7 +162,7 @@ class HTTPStream(RequestInput):
         self.declared_length = declared_length
         self.cycle = HTTPResponseCycle(self, frozenset(scope["extensions"]))
         self.instance: ApplicationInstance | None = None
-        self.state = StreamState.OPEN
+        self.state = STREAM_OPEN
         self.status = 0
         self.head_written = False
         self.bytes_sent = 0
@@ -158,7 +175,7 @@ class HTTPStream(RequestInput):
 
     @property
     def done(self) -> bool:
-        return self.state is _DONE
+        return self.state is STREAM_DONE
 
     @property
     def input_pending(self) -> bool:
@@ -204,7 +221,7 @@ class HTTPStream(RequestInput):
     def write_head(
         self, status: int, headers: Headers, body: bytes, more_body: bool
     ) -> Awaitable[None] | None:
-        if self.state is _DONE:
+        if self.state is STREAM_DONE:
             return None
         context = self.context
         try:
@@ -228,7 +245,7 @@ class HTTPStream(RequestInput):
         return self.wire.send_head(status, fields, body, not more_body, self._bodyless, False)
 
     def write_body(self, body: bytes, more_body: bool) -> Awaitable[None] | None:
-        if self.state is _DONE:
+        if self.state is STREAM_DONE:
             return None
         if not more_body:
             self._cancel_timeout()
@@ -340,7 +357,7 @@ class HTTPStream(RequestInput):
             self._end()
 
     def _end(self) -> None:
-        self.state = StreamState.DONE
+        self.state = STREAM_DONE
         self._body_done = True
         self._cancel_timeout()
         if self._body_timer is not None:
@@ -360,7 +377,7 @@ class HTTPStream(RequestInput):
         if not self.done:
             state = self.cycle.state
             if not self.head_written:
-                if state is not CycleState.ABORTED:  # else a 500 is already on its way
+                if state is not CYCLE_ABORTED:  # else a 500 is already on its way
                     if exception is None:
                         logger.error(
                             "Application returned without sending a response for %s %s",
@@ -368,7 +385,7 @@ class HTTPStream(RequestInput):
                             self.scope["path"],
                         )
                     self.error(500, "Exception inside application.")
-            elif state is CycleState.STREAMING or state is CycleState.TRAILERS:
+            elif state is CYCLE_STREAMING or state is CYCLE_TRAILERS:
                 logger.error("Application ended before finishing its response; aborting it")
                 self.abort()
         # The cycle and the wire point back at us; break the loops so a finished

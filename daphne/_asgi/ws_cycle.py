@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable
+from typing import Final
 
 from .._errors import ApplicationMessageError
 from .._types import Headers, Message
@@ -33,7 +34,15 @@ from .http_cycle import check_header_types
 from .interfaces import WebSocketWriter
 from .ws_frames import valid_close_code
 
-__all__ = ["WSState", "WebSocketCycle", "WebSocketWriter"]
+__all__ = [
+    "WS_CLOSED",
+    "WS_CONNECTING",
+    "WS_DENYING",
+    "WS_OPEN",
+    "WSState",
+    "WebSocketCycle",
+    "WebSocketWriter",
+]
 
 
 class WSState(enum.Enum):
@@ -41,6 +50,15 @@ class WSState(enum.Enum):
     DENYING = "denying"
     OPEN = "open"
     CLOSED = "closed"
+
+
+# The members as module globals, for the code that reads them per request or per
+# message: on Python 3.10 and 3.11 every ``WSState.X`` lookup goes through
+# ``EnumType.__getattr__``, about ten times a global's cost (3.12 dropped it).
+WS_CONNECTING: Final = WSState.CONNECTING
+WS_DENYING: Final = WSState.DENYING
+WS_OPEN: Final = WSState.OPEN
+WS_CLOSED: Final = WSState.CLOSED
 
 
 class _Detached:
@@ -80,15 +98,15 @@ class WebSocketCycle:
     def __init__(self, writer: WebSocketWriter, offered_subprotocols: list[str]) -> None:
         self._writer = writer
         self._offered = offered_subprotocols
-        self.state = WSState.CONNECTING
+        self.state = WS_CONNECTING
 
     def give_up(self) -> None:
         """The server ended the handshake itself (a timeout): ignore whatever comes next."""
-        self.state = WSState.CLOSED
+        self.state = WS_CLOSED
 
     def detach(self) -> None:
         """The connection is over: ignore whatever comes next."""
-        self.state = WSState.CLOSED
+        self.state = WS_CLOSED
         self._writer = _DETACHED
 
     def handle(self, message: Message) -> Awaitable[None] | None:
@@ -96,23 +114,23 @@ class WebSocketCycle:
         try:
             kind = message["type"]
         except (KeyError, TypeError):
-            if state is WSState.CLOSED:
+            if state is WS_CLOSED:
                 return None  # CLOSED ignores everything the app sends
             raise ApplicationMessageError("Message has no type defined") from None
-        if state is WSState.OPEN and kind == "websocket.send":
+        if state is WS_OPEN and kind == "websocket.send":
             return self._writer.send_message(self._payload(message))
-        if state is WSState.CLOSED:
+        if state is WS_CLOSED:
             return None
-        if kind == "websocket.accept" and state is WSState.CONNECTING:
+        if kind == "websocket.accept" and state is WS_CONNECTING:
             self._answer(self._accept, message)
             return None
-        if kind == "websocket.close" and state in (WSState.CONNECTING, WSState.OPEN):
+        if kind == "websocket.close" and state in (WS_CONNECTING, WS_OPEN):
             self._close(message)
             return None
-        if kind == "websocket.http.response.start" and state is WSState.CONNECTING:
+        if kind == "websocket.http.response.start" and state is WS_CONNECTING:
             self._answer(self._deny, message)
             return None
-        if kind == "websocket.http.response.body" and state is WSState.DENYING:
+        if kind == "websocket.http.response.body" and state is WS_DENYING:
             body = message.get("body", b"")
             if not isinstance(body, (bytes, bytearray, memoryview)):
                 raise ApplicationMessageError(
@@ -120,9 +138,9 @@ class WebSocketCycle:
                 )
             more_body = bool(message.get("more_body", False))
             if not more_body:
-                self.state = WSState.CLOSED
+                self.state = WS_CLOSED
             return self._writer.deny_body(bytes(body), more_body)
-        if kind == "websocket.send" and state is WSState.CONNECTING:
+        if kind == "websocket.send" and state is WS_CONNECTING:
             raise ApplicationMessageError(
                 "Socket has not been accepted, so cannot send over it: expected "
                 "'websocket.accept', 'websocket.close' or 'websocket.http.response.start', "
@@ -139,14 +157,14 @@ class WebSocketCycle:
         try:
             method(message)
         except ApplicationMessageError:
-            self.state = WSState.CLOSED
+            self.state = WS_CLOSED
             self._writer.fail_handshake()
             raise
 
     def _expected(self) -> str:
-        if self.state is WSState.CONNECTING:
+        if self.state is WS_CONNECTING:
             return "'websocket.accept', 'websocket.close' or 'websocket.http.response.start'"
-        if self.state is WSState.DENYING:
+        if self.state is WS_DENYING:
             return "'websocket.http.response.body'"
         return "'websocket.send' or 'websocket.close'"
 
@@ -189,7 +207,7 @@ class WebSocketCycle:
                 raise ApplicationMessageError(
                     f"expected headers the server does not set itself, got {name!r} (use 'subprotocol')"
                 )
-        self.state = WSState.OPEN
+        self.state = WS_OPEN
         self._writer.accept(subprotocol, headers)
 
     def _close(self, message: Message) -> None:
@@ -203,8 +221,8 @@ class WebSocketCycle:
             raise ApplicationMessageError(
                 f"expected 'reason' to be str, got {type(reason).__name__}"
             )
-        was_open = self.state is WSState.OPEN
-        self.state = WSState.CLOSED
+        was_open = self.state is WS_OPEN
+        self.state = WS_CLOSED
         if was_open:
             self._writer.close(code, reason)
         else:
@@ -216,5 +234,5 @@ class WebSocketCycle:
             raise ApplicationMessageError(f"expected an integer status code, got {status!r}")
         headers = check_header_types(message.get("headers", ()))
         check_response_headers(headers)
-        self.state = WSState.DENYING
+        self.state = WS_DENYING
         self._writer.deny_start(status, headers)

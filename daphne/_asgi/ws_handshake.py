@@ -30,7 +30,7 @@ from .._errors import BadRequest
 from .._types import Headers, Scope, Timer
 from .headers import with_defaults
 from .responses import error_headers, error_page, status_line
-from .ws_cycle import WebSocketCycle, WSState
+from .ws_cycle import WS_CONNECTING, WebSocketCycle
 
 if TYPE_CHECKING:
     from .._config import ServerConfig
@@ -169,7 +169,7 @@ class WebSocketHandshake:
     def _connect_timed_out(self) -> None:
         """``websocket_accept_deadline`` passed without an answer from the app: 403."""
         self._timers.pop("connect", None)
-        if self.cycle.state is WSState.CONNECTING:
+        if self.cycle.state is WS_CONNECTING:
             logger.warning("WebSocket handshake for %s timed out; rejecting", self.scope["path"])
             self.cycle.give_up()
             self.reject()

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 
 from .._types import Message
 from .http_input import INPUT_TURN, MAX_QUEUED_MESSAGES
-from .ws_cycle import WebSocketCycle, WSState
+from .ws_cycle import WS_CONNECTING, WebSocketCycle
 from .ws_engine import Closed, Event, Failed, Ping, Pong
 from .ws_engine import Message as DataMessage
 
@@ -99,7 +99,7 @@ class WebSocketInput:
             self.engine.feed(data)
             self._last_inbound = self._turn_started = self.context.clock.seconds()
             self._pump()
-        elif self.cycle.state is WSState.CONNECTING:
+        elif self.cycle.state is WS_CONNECTING:
             # Frames sent before our answer (allowed to be pipelined) wait for it.
             self.engine.feed(data)
             self._update_reading()

@@ -37,7 +37,7 @@ from .._types import Message, Timer
 from .application import ApplicationInstance
 from .scope import RequestFacts, build_websocket_scope
 from .traffic_log import debug_event
-from .ws_cycle import WebSocketCycle, WSState
+from .ws_cycle import WS_CONNECTING, WS_DENYING, WS_OPEN, WebSocketCycle
 from .ws_engine import Closed, WebSocketEngine, negotiate_deflate
 from .ws_handshake import WebSocketHandshake, handshake_problem, header_values
 from .ws_input import WebSocketInput
@@ -157,7 +157,7 @@ class WebSocketStream(WebSocketInput, WebSocketHandshake):
 
     def drain(self) -> None:
         """The server is stopping: close an open socket with 1001 (going away)."""
-        if self.cycle.state is WSState.OPEN:
+        if self.cycle.state is WS_OPEN:
             self.close(1001, "server shutting down")
 
     def connection_lost(self) -> None:
@@ -176,15 +176,15 @@ class WebSocketStream(WebSocketInput, WebSocketHandshake):
         if self._finished or self.channel.disconnected:
             self.cycle.detach()
             return
-        if state is WSState.CONNECTING:
+        if state is WS_CONNECTING:
             if exception is not None:
                 self._http_error(500, "Exception inside application.")
             else:
                 self.reject()
-        elif state is WSState.DENYING:
+        elif state is WS_DENYING:
             self._finish(1006, "")
             self.channel.abort()
-        elif state is WSState.OPEN:
+        elif state is WS_OPEN:
             self.close(1011 if exception is not None else 1000, "")
         self.cycle.detach()
 

@@ -46,7 +46,16 @@ from .http1_parser import (
     has_bare_lf,
     parse_request_head,
 )
-from .http1_state import ConnState
+from .http1_state import (
+    CONN_BODY,
+    CONN_CLOSED,
+    CONN_DISCARDING,
+    CONN_H2C_BODY,
+    CONN_IDLE,
+    CONN_RESPONDING,
+    CONN_UPGRADED,
+    ConnState,
+)
 from .http1_timers import HTTP1Timeouts
 from .http1_wire import WebRequest, error_response
 from .switch import (
@@ -94,7 +103,7 @@ class HTTP1Connection(PacedInput, SocketOutput, RequestBody, HTTP1Timeouts, Prot
 
     def __init__(self, context: ServerContext) -> None:
         self.context = context
-        self.state = ConnState.IDLE
+        self.state = CONN_IDLE
         self.disconnected = False
         self._buffer = b""
         self._request: WebRequest | None = None
@@ -141,24 +150,24 @@ class HTTP1Connection(PacedInput, SocketOutput, RequestBody, HTTP1Timeouts, Prot
     def _data_received(self, data: bytes) -> None:
         """One slice of input (see :class:`PacedInput`)."""
         state = self.state
-        if state is ConnState.UPGRADED:
+        if state is CONN_UPGRADED:
             self._upgraded.data_received(data)
             return
         if self._first_data:
             data = self._check_http2(data)
             if not data:
                 return
-        if state is ConnState.BODY or state is ConnState.DISCARDING:
+        if state is CONN_BODY or state is CONN_DISCARDING:
             self._body_received(data)
             return
-        if state is ConnState.CLOSED:
+        if state is CONN_CLOSED:
             return
         self._buffer = self._buffer + data if self._buffer else data
-        if state is ConnState.H2C_BODY:
+        if state is CONN_H2C_BODY:
             if self._request_head is not None:
                 self._start_h2c(self._request_head)
             return
-        if state is ConnState.IDLE:
+        if state is CONN_IDLE:
             self._parse_requests()
         elif len(self._buffer) > self.context.config.max_header_bytes:
             # Pipelined requests are waiting for the current response: stop
@@ -169,7 +178,7 @@ class HTTP1Connection(PacedInput, SocketOutput, RequestBody, HTTP1Timeouts, Prot
         if self.factory is not None:
             self.factory.connections.discard(self)
         self.disconnected = True
-        self.state = ConnState.CLOSED
+        self.state = CONN_CLOSED
         self._cancel_idle()
         self._stop_input()
         request, self._request = self._request, None
@@ -185,7 +194,7 @@ class HTTP1Connection(PacedInput, SocketOutput, RequestBody, HTTP1Timeouts, Prot
         """The transport's write buffer drained (see :meth:`SocketOutput.pauseProducing`)."""
         self._write_paused = False
         self._wake_drain_waiters()
-        if self.state is ConnState.UPGRADED and self._reading_paused:
+        if self.state is CONN_UPGRADED and self._reading_paused:
             # Imported here: the HTTP/2 stack loads with the first HTTP/2 connection.
             from .http2 import H2Protocol
 
@@ -203,7 +212,7 @@ class HTTP1Connection(PacedInput, SocketOutput, RequestBody, HTTP1Timeouts, Prot
 
     def abort(self) -> None:
         """Drop the connection at once (the response cannot be completed)."""
-        self.state = ConnState.CLOSED
+        self.state = CONN_CLOSED
         self._pending = None
         if not self.disconnected:
             self._transport.abortConnection()
@@ -215,19 +224,19 @@ class HTTP1Connection(PacedInput, SocketOutput, RequestBody, HTTP1Timeouts, Prot
     def drain(self) -> None:
         """The server is stopping: finish what is in flight, then close."""
         self._draining = True
-        if self.state is ConnState.UPGRADED:
+        if self.state is CONN_UPGRADED:
             self._upgraded.drain()
-        elif self.state is ConnState.IDLE:
+        elif self.state is CONN_IDLE:
             self._close()
 
     def response_finished(self, request: WebRequest) -> None:
         """The current request's response is complete: move on."""
         if request is not self._request:
             return
-        if not request.keep_alive or self._draining or self.state is ConnState.CLOSED:
+        if not request.keep_alive or self._draining or self.state is CONN_CLOSED:
             self._close()
             return
-        if self.state is ConnState.BODY:
+        if self.state is CONN_BODY:
             self._discard_rest()  # the app answered without reading the whole body
             return
         self._request = None
@@ -292,18 +301,18 @@ class HTTP1Connection(PacedInput, SocketOutput, RequestBody, HTTP1Timeouts, Prot
         self._request = request
         if head.chunked:
             self._chunked = ChunkedDecoder()
-            self.state = ConnState.BODY
+            self.state = CONN_BODY
         elif head.content_length:
             self._chunked = None
             self._body_left = head.content_length
-            self.state = ConnState.BODY
+            self.state = CONN_BODY
         else:
             self._chunked = None
-            self.state = ConnState.RESPONDING
+            self.state = CONN_RESPONDING
         request.begin(head, self.context, self.facts)
-        if self.state is ConnState.CLOSED:
+        if self.state is CONN_CLOSED:
             return  # refused before the app saw it (503, 413...)
-        if self.state is ConnState.RESPONDING:
+        if self.state is CONN_RESPONDING:
             request.feed_body(b"", False)
         elif self._buffer:
             data, self._buffer = self._buffer, b""
@@ -326,7 +335,7 @@ class HTTP1Connection(PacedInput, SocketOutput, RequestBody, HTTP1Timeouts, Prot
         self._close()
 
     def _close(self) -> None:
-        self.state = ConnState.CLOSED
+        self.state = CONN_CLOSED
         self._cancel_idle()
         self.flush()
         if not self.disconnected and not self._closing:
@@ -359,7 +368,7 @@ class HTTP1Connection(PacedInput, SocketOutput, RequestBody, HTTP1Timeouts, Prot
         """Upgrade to HTTP/2 once the request's (small) body is all here (RFC 7540 §3.2)."""
         length = head.content_length or 0
         if len(self._buffer) < length:
-            self.state = ConnState.H2C_BODY
+            self.state = CONN_H2C_BODY
             self._request_head = head
             self._start_head_timer()  # the wait for the body is bounded like the head's
             return
@@ -379,5 +388,5 @@ class HTTP1Connection(PacedInput, SocketOutput, RequestBody, HTTP1Timeouts, Prot
     def hand_over(self, protocol: Upgraded) -> None:
         """From now on bytes and connection loss go to ``protocol`` (HTTP/2, WebSocket)."""
         self._cancel_idle()
-        self.state = ConnState.UPGRADED
+        self.state = CONN_UPGRADED
         self._upgraded = protocol

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from .._errors import BadRequest
 from .http1_parser import ChunkedDecoder
-from .http1_state import ConnState
+from .http1_state import CONN_BODY, CONN_DISCARDING, CONN_RESPONDING, ConnState
 
 if TYPE_CHECKING:
     from .http1_wire import WebRequest
@@ -55,13 +55,13 @@ class RequestBody:
         if self._chunked is not None or self._body_left > _MAX_DISCARD:
             self._close()
             return False
-        self.state = ConnState.DISCARDING
+        self.state = CONN_DISCARDING
         self.resume_reading()
         return True
 
     def _body_received(self, data: bytes) -> None:
         request = self._request
-        discarding = self.state is ConnState.DISCARDING
+        discarding = self.state is CONN_DISCARDING
         decoder = self._chunked
         if decoder is not None:
             try:
@@ -100,5 +100,5 @@ class RequestBody:
                 self._enter_idle()
                 if self._buffer:
                     self._parse_requests()
-            elif self.state is ConnState.BODY:
-                self.state = ConnState.RESPONDING
+            elif self.state is CONN_BODY:
+                self.state = CONN_RESPONDING

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from twisted.internet.interfaces import IConsumer, IPushProducer, ITCPTransport
 
 from .._asgi.http_stream import INPUT_TURN
-from .http1_state import ConnState
+from .http1_state import CONN_BODY, CONN_CLOSED, ConnState
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IDelayedCall
@@ -103,13 +103,13 @@ class PacedInput:
         offset = 0
         while offset < len(data):
             step = size
-            if self.state is ConnState.BODY and self._chunked is None and self._body_left > step:
+            if self.state is CONN_BODY and self._chunked is None and self._body_left > step:
                 # Plain body bytes cost little per byte and go to the app as they are:
                 # hand them over whole; slices are for what has to be parsed.
                 step = self._body_left
             self._handle(data[offset : offset + step])
             offset += step
-            if self.disconnected or self.state is ConnState.CLOSED:
+            if self.disconnected or self.state is CONN_CLOSED:
                 return
             now = clock.seconds()
             # Input that is costly per byte (tiny frames) gets smaller slices, so that
@@ -130,7 +130,7 @@ class PacedInput:
     def _resume_backlog(self) -> None:
         self._backlog_call = None
         data, self._backlog = self._backlog, b""
-        if self.disconnected or self.state is ConnState.CLOSED or not data:
+        if self.disconnected or self.state is CONN_CLOSED or not data:
             return
         self._consume(data)
         if not self._backlog and not self._reading_paused and not self.disconnected:
@@ -153,7 +153,7 @@ class PacedInput:
 
     def resume_reading(self) -> None:
         """Read the socket again."""
-        if self._reading_paused and not self.disconnected and self.state is not ConnState.CLOSED:
+        if self._reading_paused and not self.disconnected and self.state is not CONN_CLOSED:
             self._reading_paused = False
             if not self._backlog:
                 self._transport.resumeProducing()

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .._errors import BadRequest
-from .http1_state import ConnState
+from .http1_state import CONN_CLOSED, CONN_H2C_BODY, CONN_IDLE, ConnState
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IDelayedCall
@@ -51,7 +51,7 @@ class HTTP1Timeouts:
         self._head_timer: IDelayedCall | None = None
 
     def _enter_idle(self) -> None:
-        self.state = ConnState.IDLE
+        self.state = CONN_IDLE
         self._idle_since = self.context.clock.seconds()
         if self._idle_timer is None:
             self._idle_timer = self.context.clock.callLater(
@@ -60,10 +60,10 @@ class HTTP1Timeouts:
 
     def _idle_check(self) -> None:
         self._idle_timer = None
-        if self.disconnected or self.state is ConnState.CLOSED:
+        if self.disconnected or self.state is CONN_CLOSED:
             return
         timeout = self.context.config.keep_alive_timeout
-        if self.state is not ConnState.IDLE or self._head_started_at is not None:
+        if self.state is not CONN_IDLE or self._head_started_at is not None:
             # A request is in progress, or its head is arriving (--header-read-timeout
             # bounds that): idleness does not apply; look again later.
             self._idle_timer = self.context.clock.callLater(timeout, self._idle_check)
@@ -91,7 +91,7 @@ class HTTP1Timeouts:
     def _head_check(self) -> None:
         self._head_timer = None
         started = self._head_started_at
-        waiting = self.state is ConnState.IDLE or self.state is ConnState.H2C_BODY
+        waiting = self.state is CONN_IDLE or self.state is CONN_H2C_BODY
         if started is None or self.disconnected or not waiting:
             return
         remaining = started + self.context.config.header_read_timeout - self.context.clock.seconds()
