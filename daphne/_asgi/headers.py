@@ -88,7 +88,7 @@ def check_request_value(value: bytes) -> None:
     """
     if _BAD_REQUEST_VALUE_RE.search(value) is not None:
         raise BadRequest("Invalid header value")
-    if b"\x85" in value:
+    if value.find(b"\x85") != -1:  # find(), not ``in``: see daphne._asgi.scope.clean_headers
         # Inside valid UTF-8 (e.g. "Å" = C3 85) 0x85 is just part of a character.
         try:
             value.decode("utf-8")

@@ -90,6 +90,13 @@ class PacedInput:
             # Bytes delivered while paused (TLS hands on what it already decrypted).
             self._backlog += data
             return
+        if len(data) <= self._slice:
+            # One slice (most reads): handled here, as _handle would, one call less.
+            try:
+                self._data_received(data)
+            except Exception:
+                self._internal_error()
+            return
         self._consume(data)
 
     def _consume(self, data: bytes) -> None:
@@ -140,9 +147,13 @@ class PacedInput:
         try:
             self._data_received(data)
         except Exception:
-            # A bug of ours must cost one connection, not the process or a hang.
-            logger.exception("Internal error while handling HTTP data; closing the connection")
-            self.abort()
+            self._internal_error()
+
+    def _internal_error(self) -> None:
+        """(In an ``except`` block) a bug of ours must cost one connection, not the
+        process or a hang."""
+        logger.exception("Internal error while handling HTTP data; closing the connection")
+        self.abort()
 
     def pause_reading(self) -> None:
         """Stop reading the socket (read backpressure)."""
