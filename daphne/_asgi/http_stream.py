@@ -349,7 +349,7 @@ class HTTPStream(RequestInput):
         self._end()
         if self.context.action_logger is not None:
             log_http_access(self)
-        debug_event(logger, "HTTP", f"response {self.status} complete", self.scope)
+        debug_event(logger, "HTTP", "response complete", self.scope, self.status)
 
     def connection_lost(self) -> None:
         """(From the wire) the client is gone or reset the stream."""

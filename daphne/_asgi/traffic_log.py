@@ -22,10 +22,17 @@ if TYPE_CHECKING:
 __all__ = ["debug_event", "log_http_access"]
 
 
-def debug_event(logger: logging.Logger, kind: str, event: str, scope: Scope) -> None:
-    """Log ``"<kind> <event>: <METHOD> <path> from <client> (HTTP/<version>)"`` at DEBUG."""
+def debug_event(
+    logger: logging.Logger, kind: str, event: str, scope: Scope, status: int | None = None
+) -> None:
+    """Log ``"<kind> <event>: <METHOD> <path> from <client> (HTTP/<version>)"`` at DEBUG.
+
+    With ``status``, the event reads ``response <status> complete`` (built only when logged).
+    """
     if not logger.isEnabledFor(logging.DEBUG):
         return
+    if status is not None:
+        event = f"response {status} complete"
     client = scope.get("client")
     query = scope.get("query_string") or b""
     target = scope.get("path", "") + ("?" + query.decode("latin-1") if query else "")
