@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,6 +13,7 @@ from daphne._asgi.headers import (
     check_request_field,
     check_response_headers,
     h2_response_fields,
+    is_token,
     with_defaults,
 )
 from daphne._errors import ApplicationMessageError, BadRequest
@@ -78,3 +82,54 @@ def test_accepted_fields_are_safe_on_every_wire(headers) -> None:
         assert name == name.lower() and name and b":" not in name
         assert not any(byte in value for byte in b"\r\n\x00")
         assert value == value.strip(b" \t")
+
+
+# The per-field checks held to the grammar written out again here, byte by byte.
+_TOKEN_GRAMMAR = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+_REQUEST_VALUE_GRAMMAR = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")  # RFC 9110 §5.5
+_RESPONSE_VALUE_GRAMMAR = re.compile(rb"[^\x00\r\n]*")
+
+
+def _refused(check: Callable[[], object]) -> bool:
+    try:
+        check()
+    except (BadRequest, ApplicationMessageError):
+        return True
+    return False
+
+
+@pytest.mark.parametrize("byte", range(256))
+def test_token_check_is_the_token_grammar(byte: int) -> None:
+    one = bytes([byte])
+    assert is_token(one) == (_TOKEN_GRAMMAR.fullmatch(one) is not None)
+    assert is_token(b"x" + one + b"y") == (_TOKEN_GRAMMAR.fullmatch(one) is not None)
+
+
+@given(st.binary(max_size=12), st.binary(max_size=24))
+def test_field_checks_agree_with_the_grammar(name: bytes, value: bytes) -> None:
+    name_ok = _TOKEN_GRAMMAR.fullmatch(name) is not None
+    value_ok = _REQUEST_VALUE_GRAMMAR.fullmatch(value) is not None
+    if value_ok and b"\x85" in value:
+        try:  # a lone 0x85 only inside valid UTF-8 (CVE-2026-44546)
+            value.decode("utf-8")
+        except UnicodeDecodeError:
+            value_ok = False
+    assert is_token(name) == name_ok
+    assert _refused(lambda: check_request_field(name, value)) == (not (name_ok and value_ok))
+    response_ok = name_ok and _RESPONSE_VALUE_GRAMMAR.fullmatch(value) is not None
+    assert _refused(lambda: check_response_headers([(name, value)])) == (not response_ok)
+    assert _refused(lambda: with_defaults([(name, value)], b"d", b"s", check=True)) == (
+        not response_ok
+    )
+
+
+@pytest.mark.parametrize(
+    "value", [b"\x85", b"a\x85", "Å".encode(), "ÅÅ\x85".encode(), b"\xc3\x85\x01"]
+)
+def test_0x85_alone_or_beside_other_bytes(value: bytes) -> None:
+    expected_ok = _REQUEST_VALUE_GRAMMAR.fullmatch(value) is not None
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        expected_ok = False
+    assert _refused(lambda: check_request_field(b"x", value)) == (not expected_ok)
