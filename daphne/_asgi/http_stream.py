@@ -239,7 +239,7 @@ class HTTPStream(RequestInput):
         self.status = status
         self.response_headers = headers
         self.head_written = True
-        if not more_body:
+        if not more_body and self._timeout_call is not None:
             self._cancel_timeout()
         self.bytes_sent += len(body)
         return self.wire.send_head(status, fields, body, not more_body, self._bodyless, False)
@@ -247,7 +247,7 @@ class HTTPStream(RequestInput):
     def write_body(self, body: bytes, more_body: bool) -> Awaitable[None] | None:
         if self.state is STREAM_DONE:
             return None
-        if not more_body:
+        if not more_body and self._timeout_call is not None:
             self._cancel_timeout()
         if self._bodyless:
             body = b""
@@ -257,9 +257,9 @@ class HTTPStream(RequestInput):
     def write_file(
         self, fd: int, offset: int, count: int, more_body: bool
     ) -> Awaitable[None] | None:
-        if self.done:
+        if self.state is STREAM_DONE:
             return None
-        if not more_body:
+        if not more_body and self._timeout_call is not None:
             self._cancel_timeout()
         if self._bodyless:
             count = 0
@@ -270,7 +270,7 @@ class HTTPStream(RequestInput):
         return wire.send_file(fd, offset, count, not more_body)
 
     def write_trailers(self, headers: Headers) -> Awaitable[None] | None:
-        if self.done:
+        if self.state is STREAM_DONE:
             return None
         try:
             check_response_headers(headers)
@@ -284,7 +284,7 @@ class HTTPStream(RequestInput):
         return wire.send_trailers(headers)
 
     def write_early_hint(self, links: list[bytes]) -> None:
-        if self.done or self.head_written:
+        if self.state is STREAM_DONE or self.head_written:
             return
         try:
             check_response_headers([(b"link", link) for link in links])
@@ -295,7 +295,7 @@ class HTTPStream(RequestInput):
             wire.send_early_hint(links)
 
     def push(self, path: str, headers: Headers) -> None:
-        if self.done:
+        if self.state is STREAM_DONE:
             return
         check_response_headers(headers)
         wire = self.wire
@@ -308,14 +308,14 @@ class HTTPStream(RequestInput):
         Done on the next loop iteration, so that the app sees the error raised
         from its ``send`` (and can record it) before the client sees the 500.
         """
-        if not self.done:
+        if self.state is not STREAM_DONE:
             self.context.loop.call_soon(self.error, 500, "Server Error")
 
     # -- endings ---------------------------------------------------------------------
 
     def error(self, status: int, reason: str, extra: Headers | tuple[()] = ()) -> None:
         """Answer with the server's own error page, then close (Rule 3)."""
-        if self.done:
+        if self.state is STREAM_DONE:
             return
         if self.head_written:
             self.abort()
@@ -335,7 +335,7 @@ class HTTPStream(RequestInput):
 
     def abort(self) -> None:
         """The response cannot be completed: stop the app's output, reset/drop the wire."""
-        if self.done:
+        if self.state is STREAM_DONE:
             return
         self.cycle.abort()
         wire = self.wire  # _end() may let go of it
@@ -344,7 +344,7 @@ class HTTPStream(RequestInput):
 
     def response_sent(self) -> None:
         """(From the wire) the whole response went out: log it, tell the app (Rule 1)."""
-        if self.done:
+        if self.state is STREAM_DONE:
             return
         self._end()
         if self.context.action_logger is not None:
@@ -353,13 +353,14 @@ class HTTPStream(RequestInput):
 
     def connection_lost(self) -> None:
         """(From the wire) the client is gone or reset the stream."""
-        if not self.done:
+        if self.state is not STREAM_DONE:
             self._end()
 
     def _end(self) -> None:
         self.state = STREAM_DONE
         self._body_done = True
-        self._cancel_timeout()
+        if self._timeout_call is not None:
+            self._cancel_timeout()
         if self._body_timer is not None:
             self._stop_body_timer()
         instance = self.instance
@@ -374,7 +375,7 @@ class HTTPStream(RequestInput):
 
     def _app_exited(self, exception: BaseException | None) -> None:
         self.instance = None
-        if not self.done:
+        if self.state is not STREAM_DONE:
             state = self.cycle.state
             if not self.head_written:
                 if state is not CYCLE_ABORTED:  # else a 500 is already on its way
@@ -391,14 +392,14 @@ class HTTPStream(RequestInput):
         # The cycle and the wire point back at us; break the loops so a finished
         # request is freed by reference counting, not left for the cyclic collector.
         self.cycle.detach()
-        if self.done:
+        if self.state is STREAM_DONE:
             self.wire = _NO_WIRE
 
     # -- http_timeout ------------------------------------------------------------------
 
     def _arm_timeout(self) -> None:
         timeout = self.context.config.http_timeout
-        if timeout is not None and self._timeout_call is None and not self.done:
+        if timeout is not None and self._timeout_call is None and self.state is not STREAM_DONE:
             self._timeout_call = self.context.clock.callLater(timeout, self._timed_out)
 
     def _cancel_timeout(self) -> None:
@@ -408,6 +409,6 @@ class HTTPStream(RequestInput):
 
     def _timed_out(self) -> None:
         self._timeout_call = None
-        if self.head_written and not self.done:
+        if self.head_written and self.state is not STREAM_DONE:
             logger.warning("Application timed out while sending response")
         self.error(503, "Application failed to respond within time limit.")
