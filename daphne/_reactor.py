@@ -5,7 +5,8 @@ imports, so that the asyncio reactor is in place before anything else imports
 ``twisted.internet.reactor``.
 
 Twisted private used here: ``AsyncioSelectorReactor._asyncioEventloop`` (:func:`_loop_of`),
-checked by ``tests/unit/test_twisted_privates.py``.
+checked by ``tests/unit/test_twisted_privates.py``.  The reactor class installed is
+:class:`daphne._asyncio_reactor.DaphneReactor`, a subclass of Twisted's.
 
 Covered by ``tests/unit/test_loop.py``, ``tests/unit/test_cli.py`` (``--threads``) and
 ``tests/unit/test_twisted_privates.py``.
@@ -120,7 +121,8 @@ def install_asyncio_reactor(loop: str | None = None) -> asyncio.AbstractEventLoo
     chooses the kind of a new loop (:func:`new_event_loop`); a reactor that is
     already installed keeps its loop, whatever the choice.
 
-    * no reactor yet: install ``asyncioreactor`` on a fresh loop;
+    * no reactor yet: install a :class:`~daphne._asyncio_reactor.DaphneReactor` (Twisted's
+      ``AsyncioSelectorReactor`` with a cheaper socket-ready callback) on a fresh loop;
     * an asyncio reactor already installed: keep it;
     * another reactor installed: warn, uninstall it and install ours.
 
@@ -128,6 +130,8 @@ def install_asyncio_reactor(loop: str | None = None) -> asyncio.AbstractEventLoo
         not installed.
     """
     from twisted.internet import asyncioreactor
+
+    from . import _asyncio_reactor
 
     choice = loop or os.environ.get(LOOP_ENV) or "auto"
     _uvloop_factory(choice)  # an impossible choice is an error even when a reactor exists
@@ -148,7 +152,7 @@ def install_asyncio_reactor(loop: str | None = None) -> asyncio.AbstractEventLoo
         del sys.modules["twisted.internet.reactor"]
     event_loop = new_event_loop(choice)
     set_thread_pool_size(event_loop, _thread_count_from_env())
-    asyncioreactor.install(event_loop)
+    _asyncio_reactor.install(event_loop)
     return event_loop
 
 

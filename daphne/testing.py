@@ -379,11 +379,15 @@ class DaphneProcess(multiprocessing.Process):
 
 
 def _reinstall_reactor() -> None:
-    """Replace any installed reactor with a fresh asyncio reactor on a new loop."""
+    """Replace any installed reactor with a fresh asyncio reactor on a new loop.
+
+    The reactor is the one ``daphne`` installs (:class:`daphne._asyncio_reactor.DaphneReactor`,
+    an ``AsyncioSelectorReactor``), on a standard-library loop as Daphne's was.
+    """
     import asyncio
     import sys
 
-    from twisted.internet import asyncioreactor
+    from . import _asyncio_reactor
 
     if "twisted.internet.reactor" in sys.modules:
         del sys.modules["twisted.internet.reactor"]
@@ -391,5 +395,5 @@ def _reinstall_reactor() -> None:
     if "daphne.server" in sys.modules:
         del sys.modules["daphne.server"]
     event_loop = asyncio.new_event_loop()
-    asyncioreactor.install(event_loop)
+    _asyncio_reactor.install(event_loop)
     asyncio.set_event_loop(event_loop)

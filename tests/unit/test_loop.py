@@ -113,7 +113,7 @@ def test_daphne_loop_environment_variable(monkeypatch: pytest.MonkeyPatch) -> No
         "new_event_loop",
         lambda choice: created.append(choice) or asyncio.new_event_loop(),
     )
-    monkeypatch.setattr("twisted.internet.asyncioreactor.install", lambda loop: loop.close())
+    monkeypatch.setattr("daphne._asyncio_reactor.install", lambda loop: loop.close())
     monkeypatch.delitem(sys.modules, "twisted.internet.reactor", raising=False)
     _reactor.install_asyncio_reactor()
     _reactor.install_asyncio_reactor("uvloop" if uvloop is not None else "auto")

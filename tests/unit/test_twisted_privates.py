@@ -10,8 +10,14 @@ loudly and by name, instead of breaking workers or ``--threads`` silently:
   shut it down nor unlink its path;
 * ``SSL4ServerEndpoint._sslContextFactory`` (``listen.py``, ``_tls_context``): the
   ``CertificateOptions`` an ``ssl:`` description builds, reused for ``fd:`` TLS endpoints;
-* ``AsyncioSelectorReactor._asyncioEventloop`` (``daphne/_reactor.py``, ``_loop_of``): the
-  asyncio loop the reactor runs on.
+* ``AsyncioSelectorReactor._asyncioEventloop`` (``daphne/_reactor.py``, ``_loop_of``, and
+  ``daphne/_asyncio_reactor.py``): the asyncio loop the reactor runs on;
+* ``AsyncioSelectorReactor._readers``, ``_writers``, ``_continuousPolling`` and
+  ``_unregisterFDInAsyncio``, and ``PosixReactorBase._disconnectSelectable``
+  (``daphne/_asyncio_reactor.py``, ``DaphneReactor``): the bookkeeping that ``addReader`` and
+  ``addWriter`` keep for the inherited ``removeReader``/``removeWriter``/``removeAll``, the
+  polling fallback for descriptors the loop refuses, and the disconnection of a failed
+  selectable.
 
 The upper bound on Twisted in ``setup.cfg`` is raised only once these pass on the new release.
 """
@@ -29,9 +35,17 @@ import pytest
 import twisted
 from twisted.internet.asyncioreactor import AsyncioSelectorReactor
 from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
-from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import (
+    IHalfCloseableDescriptor,
+    IListeningPort,
+    IReadWriteDescriptor,
+    IStreamServerEndpoint,
+)
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.ssl import CertificateOptions
+from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from daphne._process.listen import _tls_context, server_endpoint
 from daphne._reactor import _loop_of
@@ -57,6 +71,23 @@ def reactor() -> Iterator[AsyncioSelectorReactor]:
     made.removeAll()
     made.waker.connectionLost(None)  # PosixReactorBase's waker pipe
     loop.close()
+
+
+@pytest.fixture
+def as_global_reactor(
+    reactor: AsyncioSelectorReactor, monkeypatch: pytest.MonkeyPatch
+) -> AsyncioSelectorReactor:
+    """``reactor``, seen as ``twisted.internet.reactor`` while none is installed.
+
+    Twisted's polling fallback makes a ``LoopingCall``, which imports the global reactor:
+    with none installed that would install the default one for the rest of the session.
+    """
+    import twisted.internet
+
+    if "twisted.internet.reactor" not in sys.modules:
+        monkeypatch.setitem(sys.modules, "twisted.internet.reactor", reactor)
+        monkeypatch.setattr(twisted.internet, "reactor", reactor, raising=False)
+    return reactor
 
 
 def turn(reactor: AsyncioSelectorReactor, times: int = 5) -> None:
@@ -225,3 +256,153 @@ def test_asyncio_reactor_keeps_its_loop() -> None:
         made.waker.connectionLost(None)  # PosixReactorBase's waker pipe
     finally:
         loop.close()
+
+
+# -- DaphneReactor (daphne/_asyncio_reactor.py) ----------------------------------------------
+
+REACTOR_WHERE = "daphne/_asyncio_reactor.py DaphneReactor"
+
+
+@implementer(IReadWriteDescriptor)
+class Selectable:
+    """The least a reactor needs of a reader/writer."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.lost: list[Failure] = []
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def logPrefix(self) -> str:
+        return "Selectable"
+
+    def doRead(self) -> None:
+        pass
+
+    def doWrite(self) -> None:
+        pass
+
+    def connectionLost(self, reason: Failure) -> None:
+        self.lost.append(reason)
+
+
+@implementer(IHalfCloseableDescriptor)
+class HalfCloseable(Selectable):
+    def __init__(self, fd: int) -> None:
+        super().__init__(fd)
+        self.read_lost: list[Failure] = []
+
+    def readConnectionLost(self, reason: Failure) -> None:
+        self.read_lost.append(reason)
+
+    def writeConnectionLost(self, reason: Failure) -> None:  # pragma: no cover - not called
+        pass
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="posix reactor only")
+def test_asyncio_reactor_records_selectables_by_descriptor(
+    reactor: AsyncioSelectorReactor,
+) -> None:
+    """``_readers``/``_writers``: selectable -> fd, what Twisted's add* record and its remove*
+    read (DaphneReactor records its own registrations there for the inherited remove*)."""
+    for attribute in ("_readers", "_writers"):
+        assert isinstance(getattr(reactor, attribute, None), dict), private_missing(
+            "AsyncioSelectorReactor", attribute, REACTOR_WHERE
+        )
+    ours, peer = socket.socketpair()
+    with ours, peer:
+        selectable = Selectable(ours.fileno())
+        reactor.addReader(selectable)
+        reactor.addWriter(selectable)
+        assert reactor._readers.get(selectable) == ours.fileno(), (
+            f"{TWISTED}: AsyncioSelectorReactor._readers no longer maps a reader to its fd "
+            f"({REACTOR_WHERE})"
+        )
+        assert reactor._writers.get(selectable) == ours.fileno(), (
+            f"{TWISTED}: AsyncioSelectorReactor._writers no longer maps a writer to its fd "
+            f"({REACTOR_WHERE})"
+        )
+        # What the inherited removal does with an entry recorded there: forget it and stop
+        # watching its descriptor, even once fileno() answers -1.
+        selectable.fd = -1
+        reactor.removeReader(selectable)
+        reactor.removeWriter(selectable)
+        assert selectable not in reactor._readers and selectable not in reactor._writers
+        loop = _loop_of(reactor)
+        assert not loop.remove_reader(ours.fileno()) and not loop.remove_writer(ours.fileno()), (
+            f"{TWISTED}: removeReader/removeWriter no longer unregister the fd recorded in "
+            f"_readers/_writers ({REACTOR_WHERE})"
+        )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="epoll refuses regular files")
+def test_asyncio_reactor_polls_what_the_loop_refuses(
+    as_global_reactor: AsyncioSelectorReactor, tmp_path: Path
+) -> None:
+    """``_continuousPolling`` (with ``isReading``/``isWriting``/``addReader``/``addWriter``)
+    and ``_unregisterFDInAsyncio``: where Twisted puts a regular file, and how it undoes the
+    loop's half-done registration."""
+    reactor = as_global_reactor
+    polling = getattr(reactor, "_continuousPolling", None)
+    assert polling is not None, private_missing(
+        "AsyncioSelectorReactor", "_continuousPolling", REACTOR_WHERE
+    )
+    for method in ("isReading", "isWriting", "addReader", "addWriter"):
+        assert callable(getattr(polling, method, None)), private_missing(
+            type(polling).__qualname__, method, REACTOR_WHERE
+        )
+    assert callable(getattr(reactor, "_unregisterFDInAsyncio", None)), private_missing(
+        "AsyncioSelectorReactor", "_unregisterFDInAsyncio", REACTOR_WHERE
+    )
+    loop = _loop_of(reactor)
+    with open(tmp_path / "file", "wb") as file:
+        with pytest.raises(PermissionError):
+            loop.add_reader(file.fileno(), lambda: None)
+        reactor._unregisterFDInAsyncio(file.fileno())
+        assert not loop.remove_reader(file.fileno()), (
+            f"{TWISTED}: _unregisterFDInAsyncio no longer undoes a refused registration "
+            f"({REACTOR_WHERE})"
+        )
+        selectable = Selectable(file.fileno())
+        reactor.addReader(selectable)
+        reactor.addWriter(selectable)
+        assert polling.isReading(selectable) and polling.isWriting(selectable), (
+            f"{TWISTED}: a regular file is no longer polled by _continuousPolling ({REACTOR_WHERE})"
+        )
+        assert selectable in reactor.getReaders() and selectable in reactor.getWriters()
+        reactor.removeReader(selectable)
+        reactor.removeWriter(selectable)
+        assert not polling.isReading(selectable) and not polling.isWriting(selectable)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="posix reactor only")
+def test_asyncio_reactor_disconnects_a_failed_selectable(
+    reactor: AsyncioSelectorReactor,
+) -> None:
+    """``_disconnectSelectable(selectable, why, isRead)``: stop watching it and tell it why
+    (``readConnectionLost`` for a clean end of input on a half-closeable reader)."""
+    assert callable(getattr(reactor, "_disconnectSelectable", None)), private_missing(
+        "AsyncioSelectorReactor", "_disconnectSelectable", REACTOR_WHERE
+    )
+    ours, peer = socket.socketpair()
+    with ours, peer:
+        failed = Selectable(ours.fileno())
+        reactor.addReader(failed)
+        reactor.addWriter(failed)
+        reactor._disconnectSelectable(failed, ValueError("why"), False)
+        assert failed not in reactor.getReaders() and failed not in reactor.getWriters()
+        assert len(failed.lost) == 1 and failed.lost[0].check(ValueError), (
+            f"{TWISTED}: _disconnectSelectable no longer calls connectionLost with the reason "
+            f"({REACTOR_WHERE})"
+        )
+        half = HalfCloseable(ours.fileno())
+        reactor.addReader(half)
+        reactor.addWriter(half)
+        reactor._disconnectSelectable(half, ConnectionDone(), True)
+        assert half not in reactor.getReaders() and half in reactor.getWriters()
+        assert half.lost == [] and len(half.read_lost) == 1, (
+            f"{TWISTED}: _disconnectSelectable no longer half-closes a half-closeable reader "
+            f"({REACTOR_WHERE})"
+        )
+        reactor.removeWriter(half)
