@@ -71,7 +71,7 @@ class RequestInput:
         "_queued_bytes",
         "_queued_pieces",
         "_tail",
-        "_tail_buffer",
+        "_tail_pieces",
         "_tail_size",
     )
 
@@ -100,10 +100,11 @@ class RequestInput:
         self._piece_counts: deque[int] = deque()
         self._paused = False
         #: The last queued ``http.request`` not yet received, while it may still grow,
-        #: its size, and the bytearray it grows in (its body until received).
+        #: its size, and once a second piece joined it, all its pieces (joined into its
+        #: body, one copy, when it is received or can grow no more).
         self._tail: Message | None = None
         self._tail_size = 0
-        self._tail_buffer: bytearray | None = None
+        self._tail_pieces: list[bytes] | None = None
         self._body_timer: Timer | None = None
         self._body_seen_at = 0.0
 
@@ -154,10 +155,11 @@ class RequestInput:
         if tail is not None:
             if self._tail_size + len(data) <= size:
                 if data:
-                    buffer = self._tail_buffer
-                    if buffer is None:
-                        buffer = self._tail_buffer = bytearray(tail["body"])
-                    buffer += data
+                    pieces = self._tail_pieces
+                    if pieces is None:
+                        self._tail_pieces = [tail["body"], data]
+                    else:
+                        pieces.append(data)
                     self._tail_size += len(data)
                     self._piece_counts[-1] += 1
                     self._queued_pieces += 1
@@ -188,10 +190,10 @@ class RequestInput:
 
     def _seal_tail(self) -> None:
         """The last queued message takes no more bytes: give it its final ``bytes`` body."""
-        tail, buffer = self._tail, self._tail_buffer
-        self._tail = self._tail_buffer = None
-        if tail is not None and buffer is not None:
-            tail["body"] = bytes(buffer)
+        tail, pieces = self._tail, self._tail_pieces
+        self._tail = self._tail_pieces = None
+        if tail is not None and pieces is not None:
+            tail["body"] = b"".join(pieces)
 
     def _message_received(self, message: Message) -> None:
         """(From the application instance) the app's ``receive`` took ``message``."""
