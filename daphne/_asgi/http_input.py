@@ -178,17 +178,15 @@ class RequestInput:
                 self._tail = message
                 self._tail_size = len(data)
             return
-        last = len(data) - size
-        for offset in range(0, len(data), size):
-            instance.put(
-                {
-                    "type": "http.request",
-                    "body": data[offset : offset + size],
-                    "more_body": not end or offset < last,
-                }
-            )
-            self._piece_counts.append(1)
-            self._queued_pieces += 1
+        messages: list[Message] = [
+            {"type": "http.request", "body": data[offset : offset + size], "more_body": True}
+            for offset in range(0, len(data), size)
+        ]
+        if end:
+            messages[-1]["more_body"] = False
+        instance.put_all(messages)
+        self._piece_counts.extend([1] * len(messages))
+        self._queued_pieces += len(messages)
 
     def _seal_tail(self) -> None:
         """The last queued message takes no more bytes: give it its final ``bytes`` body."""
@@ -199,12 +197,10 @@ class RequestInput:
 
     def _message_received(self, message: Message) -> None:
         """(From the application instance) the app's ``receive`` took ``message``."""
-        if message["type"] != "http.request":
-            return
         if message is self._tail:
             self._seal_tail()
         self._queued_pieces -= self._piece_counts.popleft()
-        self._queued_bytes -= len(message.get("body", b""))
+        self._queued_bytes -= len(message["body"])
         if (
             self._paused
             and self._queued_bytes <= self.context.config.read_high_water // 2
