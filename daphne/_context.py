@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from twisted.internet.interfaces import IReactorTime
 
 from ._asgi.application import InstanceRegistry
+from ._asgi.body_watch import BodyWatch
 from ._config import ServerConfig
 from ._types import ActionLogger, KeywordASGIApp
 
@@ -62,11 +63,15 @@ class ServerContext:
     #: Open client connections (of every listener), for ``--limit-concurrency`` and shutdown.
     connections: set[HTTP1Connection] = field(default_factory=set)
     server_name_bytes: bytes = field(init=False)
+    #: The request bodies being read, under ``--body-read-timeout`` (None: no such limit).
+    body_watch: BodyWatch | None = field(init=False)
     _date_second: int = field(default=-1, init=False)
     _date_value: bytes = field(default=b"", init=False)
 
     def __post_init__(self) -> None:
         self.server_name_bytes = self.config.server_name.encode("latin-1")
+        timeout = self.config.body_read_timeout
+        self.body_watch = BodyWatch(self.clock, timeout) if timeout is not None else None
 
     def date_header(self) -> bytes:
         """The current ``Date`` value (RFC 9110 §6.6.1), recomputed once a second."""

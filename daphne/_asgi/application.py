@@ -158,6 +158,15 @@ class ApplicationInstance:
             if not waiter.done():
                 waiter.set_result(None)
 
+    def put_all(self, messages: list[Message]) -> None:
+        """Queue ``messages``, in order, for the app's ``receive``."""
+        self._queue.extend(messages)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
     @property
     def pending(self) -> bool:
         """Whether messages are queued that the app has not received yet."""
@@ -202,11 +211,13 @@ class ApplicationInstance:
         if self._on_first_receive is not None:
             callback, self._on_first_receive = self._on_first_receive, None
             callback()
+        queue = self._queue
         while True:
-            if self._queue:
-                message = self._queue.popleft()
-                if self._on_receive is not None:
-                    self._on_receive(message)
+            if queue:
+                message = queue.popleft()
+                on_receive = self._on_receive
+                if on_receive is not None:
+                    on_receive(message)
                 return message
             final = self._close_message
             if final is not None:

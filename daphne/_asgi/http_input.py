@@ -18,7 +18,8 @@ It owns:
   to half of both;
 * ``--body-read-timeout``: a body that stalls (nothing new from the client for
   that long while the server is reading) gets a 408 before the head, an abort
-  after it; time spent paused by backpressure does not count.
+  after it; time spent paused by backpressure does not count (the server's one
+  :class:`~daphne._asgi.body_watch.BodyWatch` keeps the time of every body).
 
 After the final body message, further body from the wire is ignored (the
 stream's Rule 2).
@@ -34,11 +35,12 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING
 
-from .._types import Headers, Message, Timer
+from .._types import Headers, Message
 from .application import ApplicationInstance
 
 if TYPE_CHECKING:
     from .._context import ServerContext
+    from .body_watch import BodyWatch
     from .interfaces import HTTPWire
 
 logger = logging.getLogger("daphne.http_protocol")
@@ -64,14 +66,13 @@ class RequestInput:
     __slots__ = (
         "_body_done",
         "_body_received",
-        "_body_seen_at",
         "_body_timer",
         "_paused",
         "_piece_counts",
         "_queued_bytes",
         "_queued_pieces",
         "_tail",
-        "_tail_buffer",
+        "_tail_pieces",
         "_tail_size",
     )
 
@@ -100,12 +101,13 @@ class RequestInput:
         self._piece_counts: deque[int] = deque()
         self._paused = False
         #: The last queued ``http.request`` not yet received, while it may still grow,
-        #: its size, and the bytearray it grows in (its body until received).
+        #: its size, and once a second piece joined it, all its pieces (joined into its
+        #: body, one copy, when it is received or can grow no more).
         self._tail: Message | None = None
         self._tail_size = 0
-        self._tail_buffer: bytearray | None = None
-        self._body_timer: Timer | None = None
-        self._body_seen_at = 0.0
+        self._tail_pieces: list[bytes] | None = None
+        #: The server's body watch while it watches this body (``--body-read-timeout``).
+        self._body_timer: BodyWatch | None = None
 
     @property
     def body_done(self) -> bool:
@@ -116,12 +118,13 @@ class RequestInput:
         """(From the wire) body bytes from the client; ``end`` when the body is complete."""
         if self._body_done:
             return  # Rule 2
+        watch = self._body_timer
         if end:
             self._body_done = True
-            if self._body_timer is not None:
+            if watch is not None:
                 self._stop_body_timer()
-        elif self._body_timer is not None:
-            self._body_seen_at = self.context.clock.seconds()
+        elif watch is not None:
+            watch.progress(self)
         config = self.context.config
         limit = config.limit_request_body
         if limit is not None:
@@ -154,10 +157,11 @@ class RequestInput:
         if tail is not None:
             if self._tail_size + len(data) <= size:
                 if data:
-                    buffer = self._tail_buffer
-                    if buffer is None:
-                        buffer = self._tail_buffer = bytearray(tail["body"])
-                    buffer += data
+                    pieces = self._tail_pieces
+                    if pieces is None:
+                        self._tail_pieces = [tail["body"], data]
+                    else:
+                        pieces.append(data)
                     self._tail_size += len(data)
                     self._piece_counts[-1] += 1
                     self._queued_pieces += 1
@@ -174,33 +178,29 @@ class RequestInput:
                 self._tail = message
                 self._tail_size = len(data)
             return
-        last = len(data) - size
-        for offset in range(0, len(data), size):
-            instance.put(
-                {
-                    "type": "http.request",
-                    "body": data[offset : offset + size],
-                    "more_body": not end or offset < last,
-                }
-            )
-            self._piece_counts.append(1)
-            self._queued_pieces += 1
+        messages: list[Message] = [
+            {"type": "http.request", "body": data[offset : offset + size], "more_body": True}
+            for offset in range(0, len(data), size)
+        ]
+        if end:
+            messages[-1]["more_body"] = False
+        instance.put_all(messages)
+        self._piece_counts.extend([1] * len(messages))
+        self._queued_pieces += len(messages)
 
     def _seal_tail(self) -> None:
         """The last queued message takes no more bytes: give it its final ``bytes`` body."""
-        tail, buffer = self._tail, self._tail_buffer
-        self._tail = self._tail_buffer = None
-        if tail is not None and buffer is not None:
-            tail["body"] = bytes(buffer)
+        tail, pieces = self._tail, self._tail_pieces
+        self._tail = self._tail_pieces = None
+        if tail is not None and pieces is not None:
+            tail["body"] = b"".join(pieces)
 
     def _message_received(self, message: Message) -> None:
         """(From the application instance) the app's ``receive`` took ``message``."""
-        if message["type"] != "http.request":
-            return
         if message is self._tail:
             self._seal_tail()
         self._queued_pieces -= self._piece_counts.popleft()
-        self._queued_bytes -= len(message.get("body", b""))
+        self._queued_bytes -= len(message["body"])
         if (
             self._paused
             and self._queued_bytes <= self.context.config.read_high_water // 2
@@ -208,10 +208,10 @@ class RequestInput:
         ):
             self._paused = False
             if self._body_timer is not None:
-                self._body_seen_at = self.context.clock.seconds()
+                self._body_timer.progress(self)  # the wait was the app's, not the client's
             self.wire.resume_reading()
 
-    # -- --body-read-timeout ---------------------------------------------------------
+    # -- --body-read-timeout (the server's BodyWatch keeps the time) -----------------
 
     def await_body(self) -> None:
         """(From the wire) the client should now be sending the body: watch for a stall.
@@ -219,36 +219,34 @@ class RequestInput:
         Called once the head is in and the body does not end with it (after
         ``100 Continue`` when the client asked for one).
         """
-        timeout = self.context.config.body_read_timeout
-        if timeout is None or self._body_done or self._body_timer is not None or self.done:
+        watch = self.context.body_watch
+        if watch is None or self._body_done or self._body_timer is not None or self.done:
             return
-        clock = self.context.clock
-        self._body_seen_at = clock.seconds()
-        self._body_timer = clock.callLater(timeout, self._body_check)
+        self._body_timer = watch
+        watch.watch(self)
 
     def _stop_body_timer(self) -> None:
-        call, self._body_timer = self._body_timer, None
-        if call is not None and call.active():
-            call.cancel()
+        watch, self._body_timer = self._body_timer, None
+        if watch is not None:
+            watch.forget(self)
 
-    def _body_check(self) -> None:
-        self._body_timer = None
+    def body_stalled(self, now: float) -> bool:
+        """(From the body watch) nothing new from the client for ``body_read_timeout`` seconds.
+
+        Returns True while reading is paused by backpressure: the app is behind, not the
+        client, and the wait restarts from ``now``.
+        """
+        watch, self._body_timer = self._body_timer, None
         if self._body_done or self.done:
-            return
-        timeout = self.context.config.body_read_timeout
-        assert timeout is not None
-        clock = self.context.clock
-        now = clock.seconds()
+            return False
         if self._paused:
-            # The app is behind, not the client: the stall clock restarts on resume.
-            self._body_seen_at = now
-        left = self._body_seen_at + timeout - now
-        if left > 0:
-            self._body_timer = clock.callLater(left, self._body_check)
-            return
+            self._body_timer = watch
+            return True
         self._body_done = True
+        timeout = self.context.config.body_read_timeout
         if self.head_written:
             logger.info("Request body stalled for %g s after the response began; aborting", timeout)
             self.abort()
         else:
             self.error(408, f"Request body not received within {timeout:g} seconds")
+        return False

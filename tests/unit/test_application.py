@@ -181,6 +181,20 @@ def test_receive_returns_messages_in_order_put_before_and_while_waiting(setup: S
     assert setup.protocol.first_receives == 1  # on_first_receive: once, at the first call
 
 
+def test_put_all_queues_in_order_and_wakes_a_waiting_receive(setup: Setup) -> None:
+    """put_all is put for each message: same order, one wake-up of a waiting receive."""
+    app = Reader(stop_after=5)
+    setup.instance.put_all([{"type": "m", "n": 1}, {"type": "m", "n": 2}])
+    setup.start(app)
+    setup.spin()
+    assert [m["n"] for m in app.got] == [1, 2]
+    setup.instance.put_all([{"type": "m", "n": 3}, {"type": "m", "n": 4}])
+    setup.instance.put({"type": "m", "n": 5})
+    setup.spin()
+    assert [m["n"] for m in app.got] == [1, 2, 3, 4, 5]
+    assert setup.protocol.received == app.got
+
+
 def test_first_receive_hook_runs_before_any_message_exists(setup: Setup) -> None:
     """on_first_receive fires when the app first calls receive, even with nothing queued
     (HTTP's 100 Continue is sent then)."""

@@ -173,6 +173,43 @@ def test_body_before_app_reads_and_read_backpressure(make) -> None:
     assert b"".join(received) == b"a" * 4096
 
 
+@pytest.mark.parametrize(
+    ("buffer_size", "sizes"), [(1000, [1000]), (250, [200, 200, 200, 200, 200])]
+)
+def test_body_pieces_before_the_app_reads_join_its_unread_message(
+    make, buffer_size: int, sizes: list[int]
+) -> None:
+    """Body pieces that arrive before the app reads join the last unread message while they
+    fit in request_buffer_size: the app gets every byte, as ``bytes``, in that many messages,
+    only the last one final."""
+    gate = asyncio.Event()
+    received: list[dict[str, Any]] = []
+
+    async def app(scope, receive, send):
+        await gate.wait()
+        while True:
+            message = await receive()
+            received.append(message)
+            if not message["more_body"]:
+                break
+        await send(start(200))
+        await send(body(b"done"))
+
+    h = make(app, request_buffer_size=buffer_size)
+    h.feed(b"POST / HTTP/1.1\r\nContent-Length: 1000\r\n\r\n")
+    pieces = [b"%d" % index * 100 for index in range(10)]
+    for piece in pieces:
+        h.feed(piece)
+    assert received == []
+    h.loop.call_soon(gate.set)
+    h.spin()
+    assert [len(m["body"]) for m in received] == sizes
+    assert all(type(m["body"]) is bytes for m in received)
+    assert b"".join(m["body"] for m in received) == b"".join(pieces)
+    assert [m["more_body"] for m in received] == [True] * (len(sizes) - 1) + [False]
+    assert h.responses(["POST"])[0].status == 200
+
+
 def test_expect_continue_sent_when_app_reads(make) -> None:
     """100 Continue goes out only once the app asks for the body."""
     gate = asyncio.Event()
