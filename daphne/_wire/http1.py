@@ -78,6 +78,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("daphne.http_protocol")
 
+#: Bytes asked of a plain TCP socket per read.  recv() allocates this much and shrinks
+#: it to what came, so small reads cost no more (checked: no mmap per read).
+READ_SIZE = 256 * 1024
+
 __all__ = ["INPUT_SLICE", "INPUT_TURN", "ConnState", "HTTP1Connection"]
 
 
@@ -142,6 +146,10 @@ class HTTP1Connection(PacedInput, SocketOutput, RequestBody, HTTP1Timeouts, Prot
                 pass
         transport.registerProducer(self, True)
         self._use_socket(transport)
+        if self._tcp is not None:
+            # Read up to READ_SIZE bytes per recv (Twisted's default is 64 KiB): a 64 KiB
+            # upload and its head then come in one read, not two.
+            self._tcp.bufferSize = READ_SIZE
         self.zero_copy = self._socket is not None  # real sendfile: plain sockets only
         if self.factory is not None:
             self.factory.connections.add(self)

@@ -4,7 +4,7 @@
 write side is :mod:`daphne._wire.http1_output`).  It holds whatever protocol
 the connection speaks, before and after a hand-over to HTTP/2 or WebSocket:
 
-* fairness: one read (up to 64 KiB) is handed on in slices of
+* fairness: one read (up to 256 KiB on plain TCP, ``http1.READ_SIZE``) is handed on in slices of
   :data:`INPUT_SLICE` bytes; once a read has held the event loop for
   :data:`INPUT_TURN` seconds, the rest waits for the next loop iteration (the
   socket paused meanwhile), so a flood of cheap frames, pipelined requests or
