@@ -152,20 +152,20 @@ class ApplicationInstance:
     def put(self, message: Message) -> None:
         """Queue a message for the app's ``receive``."""
         self._queue.append(message)
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        if self._waiter is not None:
+            self._wake()
 
     def put_all(self, messages: list[Message]) -> None:
         """Queue ``messages``, in order, for the app's ``receive``."""
         self._queue.extend(messages)
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        if self._waiter is not None:
+            self._wake()
+
+    def _wake(self) -> None:
+        """Resume the app's ``receive``, which waits for a message."""
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     @property
     def pending(self) -> bool:
@@ -182,11 +182,8 @@ class ApplicationInstance:
         self.closed = True
         self._close_message = final_message
         self._send_handler = None
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        if self._waiter is not None:
+            self._wake()
         task = self.task
         if task is not None and not task.done() and self._close_timeout is not None:
             # Most apps return right after their last send; arming the timer one

@@ -61,9 +61,7 @@ class CycleState(enum.Enum):
     ABORTED = "aborted"
 
 
-# The members as module globals, for the code that reads them per request or per
-# message: on Python 3.10 and 3.11 every ``CycleState.X`` lookup goes through
-# ``EnumType.__getattr__``, about ten times a global's cost (3.12 dropped it).
+# The members as module globals, read per request or message (why: daphne/_wire/http1_state.py).
 CYCLE_AWAITING_START: Final = CycleState.AWAITING_START
 CYCLE_STREAMING: Final = CycleState.STREAMING
 CYCLE_TRAILERS: Final = CycleState.TRAILERS

@@ -66,7 +66,7 @@ class RequestInput:
     __slots__ = (
         "_body_done",
         "_body_received",
-        "_body_timer",
+        "_body_watch",
         "_paused",
         "_piece_counts",
         "_queued_bytes",
@@ -107,7 +107,7 @@ class RequestInput:
         self._tail_size = 0
         self._tail_pieces: list[bytes] | None = None
         #: The server's body watch while it watches this body (``--body-read-timeout``).
-        self._body_timer: BodyWatch | None = None
+        self._body_watch: BodyWatch | None = None
 
     @property
     def body_done(self) -> bool:
@@ -118,11 +118,11 @@ class RequestInput:
         """(From the wire) body bytes from the client; ``end`` when the body is complete."""
         if self._body_done:
             return  # Rule 2
-        watch = self._body_timer
+        watch = self._body_watch
         if end:
             self._body_done = True
             if watch is not None:
-                self._stop_body_timer()
+                self._unwatch_body()
         elif watch is not None:
             watch.progress(self)
         config = self.context.config
@@ -207,8 +207,8 @@ class RequestInput:
             and self._queued_pieces <= MAX_QUEUED_MESSAGES // 2
         ):
             self._paused = False
-            if self._body_timer is not None:
-                self._body_timer.progress(self)  # the wait was the app's, not the client's
+            if self._body_watch is not None:
+                self._body_watch.progress(self)  # the wait was the app's, not the client's
             self.wire.resume_reading()
 
     # -- --body-read-timeout (the server's BodyWatch keeps the time) -----------------
@@ -220,13 +220,13 @@ class RequestInput:
         ``100 Continue`` when the client asked for one).
         """
         watch = self.context.body_watch
-        if watch is None or self._body_done or self._body_timer is not None or self.done:
+        if watch is None or self._body_done or self._body_watch is not None or self.done:
             return
-        self._body_timer = watch
+        self._body_watch = watch
         watch.watch(self)
 
-    def _stop_body_timer(self) -> None:
-        watch, self._body_timer = self._body_timer, None
+    def _unwatch_body(self) -> None:
+        watch, self._body_watch = self._body_watch, None
         if watch is not None:
             watch.forget(self)
 
@@ -236,11 +236,11 @@ class RequestInput:
         Returns True while reading is paused by backpressure: the app is behind, not the
         client, and the wait restarts from ``now``.
         """
-        watch, self._body_timer = self._body_timer, None
+        watch, self._body_watch = self._body_watch, None
         if self._body_done or self.done:
             return False
         if self._paused:
-            self._body_timer = watch
+            self._body_watch = watch
             return True
         self._body_done = True
         timeout = self.context.config.body_read_timeout

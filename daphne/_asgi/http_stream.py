@@ -80,9 +80,7 @@ class StreamState(enum.Enum):
     DONE = "done"
 
 
-# The members as module globals, for the code that reads them per request or per
-# message: on Python 3.10 and 3.11 every ``StreamState.X`` lookup goes through
-# ``EnumType.__getattr__``, about ten times a global's cost (3.12 dropped it).
+# The members as module globals, read per request or message (why: daphne/_wire/http1_state.py).
 STREAM_OPEN: Final = StreamState.OPEN
 STREAM_DONE: Final = StreamState.DONE
 
@@ -361,8 +359,8 @@ class HTTPStream(RequestInput):
         self._body_done = True
         if self._timeout_call is not None:
             self._cancel_timeout()
-        if self._body_timer is not None:
-            self._stop_body_timer()
+        if self._body_watch is not None:
+            self._unwatch_body()
         instance = self.instance
         if instance is not None:
             instance.close(_DISCONNECT)

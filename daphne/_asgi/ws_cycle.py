@@ -52,9 +52,7 @@ class WSState(enum.Enum):
     CLOSED = "closed"
 
 
-# The members as module globals, for the code that reads them per request or per
-# message: on Python 3.10 and 3.11 every ``WSState.X`` lookup goes through
-# ``EnumType.__getattr__``, about ten times a global's cost (3.12 dropped it).
+# The members as module globals, read per request or message (why: daphne/_wire/http1_state.py).
 WS_CONNECTING: Final = WSState.CONNECTING
 WS_DENYING: Final = WSState.DENYING
 WS_OPEN: Final = WSState.OPEN
