@@ -50,6 +50,8 @@ import hpack.exceptions
 import hyperframe.exceptions
 import hyperframe.frame
 
+from .h2_hpack import Decoder, Encoder
+
 if TYPE_CHECKING:
     from .._config import ServerConfig
 
@@ -78,6 +80,9 @@ def new_connection(config: ServerConfig) -> ServerConnection:
             h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1,
         },
     )
+    # Our HPACK (daphne._wire.h2_hpack), much cheaper per header block than hpack's.
+    conn.encoder = Encoder()  # type: ignore[assignment]
+    conn.decoder = Decoder()  # type: ignore[assignment]
     # h2 reads these two limits when the connection is built, not from the
     # settings object replaced above.
     conn.decoder.max_header_list_size = config.h2_max_header_list_size
