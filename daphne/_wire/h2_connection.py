@@ -37,6 +37,8 @@ the h2spec cases 4.3, 5.1.2, 6.5 and 6.8 in ``tests/conformance/test_h2_conforma
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import h2.config
@@ -56,6 +58,16 @@ if TYPE_CHECKING:
     from .._config import ServerConfig
 
 __all__ = ["ServerConnection", "goaway", "new_connection"]
+
+#: RFC 9113 §4.1: length (24 bits, as 16 + 8), type, flags, stream id.
+_FRAME_HEAD = struct.Struct(">HBBBL")
+_DATA, _HEADERS, _CONTINUATION = 0x0, 0x1, 0x9
+_END_STREAM, _END_HEADERS = 0x1, 0x4
+_SEND_HEADERS = h2.connection.ConnectionInputs.SEND_HEADERS
+_SEND_DATA = h2.connection.ConnectionInputs.SEND_DATA
+_STREAM_SEND_HEADERS = h2.stream.StreamInputs.SEND_HEADERS
+_STREAM_SEND_DATA = h2.stream.StreamInputs.SEND_DATA
+_STREAM_SEND_END = h2.stream.StreamInputs.SEND_END_STREAM
 
 
 def new_connection(config: ServerConfig) -> ServerConnection:
@@ -145,6 +157,111 @@ class ServerConnection(h2.connection.H2Connection):
         event.last_stream_id = frame.last_stream_id
         event.additional_data = frame.additional_data or None
         return [], [event]
+
+    # -- sending: h2's own steps, without its generic ones ---------------------------
+    #
+    # A response's HEADERS and DATA go through h2's connection and stream state
+    # machines exactly as h2's send_headers/send_data put them there (the same
+    # inputs, windows and errors), but the frames are written directly instead of
+    # through hyperframe objects, and the header pipeline h2 runs for clients,
+    # pushes and outbound validation (all off or not ours) is skipped.  What this
+    # does not cover (a stream h2 has not seen, informational headers, priority,
+    # padding) goes to h2's own methods.  tests/unit/test_h2_send_paths.py checks
+    # byte for byte and state for state that both ways agree.
+
+    def send_headers(  # type: ignore[override]
+        self,
+        stream_id: int,
+        headers: Sequence[tuple[bytes, bytes]],
+        end_stream: bool = False,
+        priority_weight: int | None = None,
+        priority_depends_on: int | None = None,
+        priority_exclusive: bool | None = None,
+    ) -> None:
+        stream = self.streams.get(stream_id)
+        if (
+            stream is None
+            or priority_weight is not None
+            or priority_depends_on is not None
+            or priority_exclusive is not None
+            or not headers
+            or headers[0][0] != b":status"
+            or headers[0][1][:1] == b"1"
+        ):
+            super().send_headers(
+                stream_id,
+                headers,
+                end_stream,
+                priority_weight=priority_weight,
+                priority_depends_on=priority_depends_on,
+                priority_exclusive=priority_exclusive,
+            )
+            return
+        self.state_machine.process_input(_SEND_HEADERS)
+        machine = stream.state_machine
+        machine.process_input(_STREAM_SEND_HEADERS)
+        block = self.encoder.encode(headers)
+        flags = 0
+        if end_stream:
+            machine.process_input(_STREAM_SEND_END)
+            flags = _END_STREAM
+        elif machine.trailers_sent:
+            raise h2.exceptions.ProtocolError("Trailers must have END_STREAM set.")
+        stream.request_method = None  # as h2 (it reads :method from what it sends)
+        size = stream.max_outbound_frame_size or self.max_outbound_frame_size
+        out = self._data_to_send
+        if len(block) <= size:
+            out += _FRAME_HEAD.pack(
+                len(block) >> 8, len(block) & 0xFF, _HEADERS, flags | _END_HEADERS, stream_id
+            )
+            out += block
+            return
+        for start in range(0, len(block), size):
+            piece = block[start : start + size]
+            kind = _CONTINUATION if start else _HEADERS
+            piece_flags = 0 if start else flags
+            if start + size >= len(block):
+                piece_flags |= _END_HEADERS
+            out += _FRAME_HEAD.pack(
+                len(piece) >> 8, len(piece) & 0xFF, kind, piece_flags, stream_id
+            )
+            out += piece
+
+    def send_data(
+        self,
+        stream_id: int,
+        data: bytes | memoryview,
+        end_stream: bool = False,
+        pad_length: int | None = None,
+    ) -> None:
+        stream = self.streams.get(stream_id)
+        if stream is None or pad_length is not None:
+            super().send_data(stream_id, data, end_stream, pad_length=pad_length)
+            return
+        size = len(data)
+        if size:
+            window = min(self.outbound_flow_control_window, stream.outbound_flow_control_window)
+            if size > window:
+                raise h2.exceptions.FlowControlError(
+                    f"Cannot send {size} bytes, flow control window is {window}"
+                )
+            if size > self.max_outbound_frame_size:
+                raise h2.exceptions.FrameTooLargeError(
+                    f"Cannot send frame size {size}, "
+                    f"max frame size is {self.max_outbound_frame_size}"
+                )
+        self.state_machine.process_input(_SEND_DATA)
+        machine = stream.state_machine
+        machine.process_input(_STREAM_SEND_DATA)
+        flags = 0
+        if end_stream:
+            machine.process_input(_STREAM_SEND_END)
+            flags = _END_STREAM
+        stream.outbound_flow_control_window -= size
+        self.outbound_flow_control_window -= size
+        out = self._data_to_send
+        out += _FRAME_HEAD.pack(size >> 8, size & 0xFF, _DATA, flags, stream_id)
+        out += data
 
     def error_data(self, error: h2.exceptions.ProtocolError) -> bytes:
         """What h2 queued after ``error``, its GOAWAY corrected where h2 picks too general a code.
