@@ -20,7 +20,15 @@ down or breaking HTTP/2 silently:
 * h2 ``FrameBuffer._headers_buffer`` (``daphne/_wire/h2_lifetime.py``,
   ``_track_header_block``): the frames of an unfinished header block;
 * the bytes of the GOAWAY h2 queues after a protocol error, and the error's
-  ``__cause__`` (``ServerConnection.error_data``), which daphne rewrites.
+  ``__cause__`` (``ServerConnection.error_data``), which daphne rewrites;
+* what ``ServerConnection.send_headers``/``send_data`` drive directly (h2's
+  ``_data_to_send``, the connection and stream state machines' inputs, the
+  streams' windows, ``trailers_sent`` and ``request_method``): checked byte for
+  byte and state for state against h2's own methods by
+  ``tests/unit/test_h2_send_paths.py``;
+* hpack's static table, Huffman code and exceptions, which
+  ``daphne._wire.h2_hpack`` reuses: checked against hpack's own encoder and
+  decoder by ``tests/unit/test_h2_hpack.py``.
 
 The upper bounds on Twisted and h2 in ``setup.cfg`` are raised only once these pass
 on the new release (Twisted's other privates: ``tests/unit/test_twisted_privates.py``).
