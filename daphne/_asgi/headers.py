@@ -6,7 +6,7 @@ refused (NUL, CR, LF, VT, FF, FS/GS/RS, DEL...).  A lone 0x85 byte is refused
 too unless it is part of valid UTF-8 (CVE-2026-44546: U+0085 is a line break
 to ``str.splitlines()``, so an application that splits decoded values would
 see two fields where the proxy in front saw one).  The HTTP/1.1 parser and
-the HTTP/2 header path both call :func:`check_request_field`.
+the HTTP/2 header path (:mod:`daphne._wire.h2_fields`) both use these checks.
 
 Response side: what the application sends in ``http.response.start``,
 ``websocket.accept``, a WebSocket denial response or trailers must not break
@@ -27,6 +27,7 @@ from .._errors import ApplicationMessageError, BadRequest
 
 __all__ = [
     "CONNECTION_SPECIFIC",
+    "H2_NAME",
     "TOKEN",
     "check_request_field",
     "check_request_value",
@@ -38,6 +39,9 @@ __all__ = [
 
 #: RFC 9110 §5.6.2 token, as a regular expression source.
 TOKEN = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
+#: A token without uppercase letters: a field name both HTTP/2 (RFC 9113 §8.2.1)
+#: and the grammar accept, as a regular expression source.
+H2_NAME = TOKEN.replace(b"A-Z", b"")
 _TOKEN_RE = re.compile(TOKEN)
 #: A request target (RFC 9112 §3.2): visible ASCII only; also HTTP/2's ``:path``.
 TARGET = rb"[\x21-\x7e]+"

@@ -76,7 +76,10 @@ def new_connection(config: ServerConfig) -> ServerConnection:
         config=h2.config.H2Configuration(
             client_side=False,
             header_encoding=None,
-            validate_inbound_headers=True,
+            # daphne._wire.h2_fields checks received header blocks in one pass (a
+            # malformed one is a stream error there) and joins cookie crumbs.
+            validate_inbound_headers=False,
+            normalize_inbound_headers=False,
             # daphne._asgi.headers checks what the app sends, much faster.
             validate_outbound_headers=False,
             normalize_outbound_headers=False,

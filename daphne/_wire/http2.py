@@ -20,6 +20,7 @@ Covered by ``tests/integration/test_http2_functional.py`` and ``tests/unit/test_
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import h2.errors
@@ -27,10 +28,9 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
-from .._asgi.headers import check_request_field, check_request_target
 from .._asgi.scope import RequestFacts, build_http_scope
-from .._errors import BadRequest
 from .h2_connection import new_connection
+from .h2_fields import Malformed, check_trailers, request_fields
 from .h2_lifetime import RESET_ALLOWANCE, H2Lifetime
 from .h2_stream import H2Sender, H2Stream
 
@@ -39,29 +39,13 @@ if TYPE_CHECKING:
     from .h2_websocket import H2WebSocketStream
     from .http1 import HTTP1Connection
 
+logger = logging.getLogger("daphne.http_protocol")
+
 __all__ = ["PREFACE", "H2Protocol"]
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #: The connection-level receive window we announce (streams keep the 64 KiB default).
 CONNECTION_WINDOW = 1024 * 1024
-
-
-def _check_request_fields(
-    headers: list[tuple[bytes, bytes]],
-) -> tuple[BadRequest | None, int | None]:
-    """The request fields' grammar problem (or None) and the declared body length.
-
-    The same rules as HTTP/1.1 (:mod:`daphne._asgi.headers`), CVE-2026-44546 included.
-    """
-    declared = None
-    for name, value in headers:
-        try:
-            check_request_field(name, value)
-        except BadRequest as error:
-            return error, None
-        if name == b"content-length" and value.isdigit() and len(value) <= 18:
-            declared = int(value)
-    return None, declared
 
 
 class H2Protocol(H2Lifetime):
@@ -223,11 +207,14 @@ class H2Protocol(H2Lifetime):
             self._starved.pop(event.stream_id, None)
             if stream is not None:
                 stream.reset()
-                self._resets += 1
-                if self._resets > RESET_ALLOWANCE + 2 * self._completed:
-                    self._calm_down("too many streams reset before an answer (rapid reset)")
+                if not self._count_reset("too many streams reset before an answer (rapid reset)"):
                     return
             self._close_when_idle()
+        elif isinstance(event, h2.events.TrailersReceived):
+            try:
+                check_trailers(event.headers)
+            except Malformed as error:
+                self._malformed(event.stream_id, error)
         elif isinstance(event, h2.events.PingReceived):
             self._count_idle_frame()
         elif isinstance(event, h2.events.RemoteSettingsChanged):
@@ -258,6 +245,28 @@ class H2Protocol(H2Lifetime):
             self._close_all()
             self.channel.close()
 
+    def _count_reset(self, why: str) -> bool:
+        """Count a stream that ended unanswered; False once the client overdid it."""
+        self._resets += 1
+        if self._resets > RESET_ALLOWANCE + 2 * self._completed:
+            self._calm_down(why)
+            return False
+        return True
+
+    def _malformed(self, stream_id: int, error: Malformed) -> None:
+        """RFC 9113 §8.1.1: a malformed request or trailer section is a stream error.
+
+        ``RST_STREAM(PROTOCOL_ERROR)`` on that stream; the others go on.  Such
+        streams count as reset before an answer: a client sending them in a loop
+        is told to calm down like a rapid-reset one.
+        """
+        logger.debug("HTTP/2 stream %d malformed: %s", stream_id, error)
+        stream = self.streams.get(stream_id)
+        self.reset_stream(stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+        if stream is not None:
+            stream.reset()
+        self._count_reset("too many malformed requests")
+
     # -- new streams ------------------------------------------------------------------
 
     def _request(self, event: h2.events.RequestReceived) -> None:
@@ -265,7 +274,9 @@ class H2Protocol(H2Lifetime):
         if self.draining and event.stream_id > self._last_stream_id:
             self.reset_stream(event.stream_id, h2.errors.ErrorCodes.REFUSED_STREAM)
             return
-        self.open_stream(event.stream_id, event.headers, event.stream_ended is not None)
+        self.open_stream(
+            event.stream_id, event.headers, event.stream_ended is not None, header_block=True
+        )
 
     def _extensions(self, pushed: bool) -> dict[str, dict[str, object]]:
         """The ``extensions`` of a stream's scope: what works on this connection."""
@@ -287,42 +298,30 @@ class H2Protocol(H2Lifetime):
         raw_headers: list[tuple[bytes, bytes]],
         ended: bool,
         pushed: bool = False,
+        header_block: bool = False,
     ) -> None:
-        """Start a request stream from its fields (a request, an h2c upgrade or a push)."""
-        pseudo: dict[bytes, bytes] = {}
-        headers: list[tuple[bytes, bytes]] = []
-        cookies: list[bytes] = []
-        for name, value in raw_headers:
-            if name[:1] == b":":
-                pseudo[name] = value
-            elif name == b"cookie":
-                cookies.append(value)
-            else:
-                headers.append((name, value))
-        if cookies:
-            # RFC 9113 §8.2.3: cookie crumbs are joined with "; " for HTTP/1.1-minded apps.
-            headers.append((b"cookie", b"; ".join(cookies)))
-        authority = pseudo.get(b":authority")
-        if authority and not any(name == b"host" for name, _ in headers):
-            headers.insert(0, (b"host", authority))
-        target = pseudo.get(b":path", b"/")
-        raw_method = pseudo.get(b":method")
-        if raw_method is None:
-            self.conn.reset_stream(stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
-            return
+        """Start a request stream from its fields (a request, an h2c upgrade or a push).
+
+        ``header_block``: the fields came in a HEADERS frame, so RFC 9113's rules
+        apply (see :mod:`daphne._wire.h2_fields`); those of an upgraded HTTP/1.1
+        request or a push get the request grammar only.
+        """
         try:
-            # The same grammar as HTTP/1.1's request line: a control byte in :path or a
-            # method that is not a token is a 400, not something for the app to see.
-            check_request_target(raw_method, target)
-        except BadRequest as error:
-            target_problem: BadRequest | None = error
+            pseudo, headers, target_problem, problem, declared_length = request_fields(
+                raw_headers, header_block
+            )
+        except Malformed as error:
+            self._malformed(stream_id, error)
+            return
+        target = pseudo.get(b":path", b"/")
+        raw_method = pseudo[b":method"]
+        if target_problem is not None:
             # Only for the 400's scope and access-log line (which escapes what it must).
             method = raw_method.decode("latin-1")
             path, _, query = (
                 target.decode("latin-1").encode("ascii", "backslashreplace").partition(b"?")
             )
         else:
-            target_problem = None
             method = raw_method.decode("ascii")
             path, _, query = target.partition(b"?")
         connect_protocol = pseudo.get(b":protocol")
@@ -331,7 +330,6 @@ class H2Protocol(H2Lifetime):
 
             open_websocket(self, stream_id, connect_protocol, path, query, headers, ended)
             return
-        problem, declared_length = _check_request_fields(headers)
         problem = target_problem or problem
         if ended:
             declared_length = None  # no body follows, whatever the header says
