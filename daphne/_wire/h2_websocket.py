@@ -188,9 +188,14 @@ def open_websocket(
     query: bytes,
     headers: list[tuple[bytes, bytes]],
     ended: bool,
+    problem: BadRequest | None = None,
 ) -> None:
-    """Extended CONNECT (RFC 8441): run a WebSocket on stream ``stream_id``, or refuse it."""
-    problem = connect_problem(connect_protocol, headers)
+    """Extended CONNECT (RFC 8441): run a WebSocket on stream ``stream_id``, or refuse it.
+
+    ``problem``: what the request grammar found wrong with the fields (a 400, as
+    for an HTTP/1.1 upgrade request).
+    """
+    problem = problem or connect_problem(connect_protocol, headers)
     if problem is None and ended:
         problem = BadRequest("A WebSocket CONNECT stream cannot end at once")
     if problem is not None:

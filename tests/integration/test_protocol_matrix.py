@@ -1102,6 +1102,20 @@ def test_ws_accept_header_injection_is_500(ws, pool) -> None:
     assert handshake.status == 500, handshake
 
 
+@pytest.mark.parametrize("name", list(BAD_VALUES))
+def test_ws_control_bytes_in_handshake_header_are_400(ws, pool, name) -> None:
+    """The request grammar (CVE-2026-44546) holds for a WebSocket handshake too."""
+    server = ws.server(pool, "base")
+    key = uid()
+    client = ws.websocket(pool, server)
+    try:
+        response = client.handshake(f"/ws/echo?id={key}", [(b"x-test", BAD_VALUES[name])])
+    finally:
+        client.close()
+    assert response.status == 400, response
+    assert ws.records(pool, server, key) == [], "the app was called"
+
+
 @pytest.mark.parametrize("variant", ["clean", "crlf"])
 def test_ws_denial_response(ws, pool, variant) -> None:
     server = ws.server(pool, "base")
