@@ -328,9 +328,7 @@ class H2Protocol(H2Lifetime):
         if connect_protocol is not None and method == "CONNECT" and target_problem is None:
             from .h2_websocket import open_websocket  # RFC 8441: rare, loaded when used
 
-            open_websocket(
-                self, stream_id, connect_protocol, path, query, headers, ended, problem
-            )
+            open_websocket(self, stream_id, connect_protocol, path, query, headers, ended, problem)
             return
         problem = target_problem or problem
         if ended:
