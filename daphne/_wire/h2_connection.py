@@ -65,6 +65,10 @@ _DATA, _HEADERS, _CONTINUATION = 0x0, 0x1, 0x9
 _END_STREAM, _END_HEADERS = 0x1, 0x4
 _SEND_HEADERS = h2.connection.ConnectionInputs.SEND_HEADERS
 _SEND_DATA = h2.connection.ConnectionInputs.SEND_DATA
+#: In this state h2's connection state machine takes SEND_HEADERS and SEND_DATA
+#: without a callback or a change, so the direct paths skip the call there
+#: (tests/unit/test_dependency_privates.py checks h2's table says so).
+_SERVER_OPEN = h2.connection.ConnectionState.SERVER_OPEN
 _STREAM_SEND_HEADERS = h2.stream.StreamInputs.SEND_HEADERS
 _STREAM_SEND_DATA = h2.stream.StreamInputs.SEND_DATA
 _STREAM_SEND_END = h2.stream.StreamInputs.SEND_END_STREAM
@@ -200,7 +204,8 @@ class ServerConnection(h2.connection.H2Connection):
                 priority_exclusive=priority_exclusive,
             )
             return
-        self.state_machine.process_input(_SEND_HEADERS)
+        if self.state_machine.state is not _SERVER_OPEN:
+            self.state_machine.process_input(_SEND_HEADERS)
         machine = stream.state_machine
         machine.process_input(_STREAM_SEND_HEADERS)
         block = self.encoder.encode(headers)
@@ -253,7 +258,8 @@ class ServerConnection(h2.connection.H2Connection):
                     f"Cannot send frame size {size}, "
                     f"max frame size is {self.max_outbound_frame_size}"
                 )
-        self.state_machine.process_input(_SEND_DATA)
+        if self.state_machine.state is not _SERVER_OPEN:
+            self.state_machine.process_input(_SEND_DATA)
         machine = stream.state_machine
         machine.process_input(_STREAM_SEND_DATA)
         flags = 0

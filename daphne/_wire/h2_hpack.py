@@ -72,6 +72,8 @@ STRING_CACHE_SIZE = 512
 CACHED_STRING_LENGTH = 256
 
 _huffman = HuffmanEncoder(REQUEST_CODES, REQUEST_CODES_LENGTH)
+#: §6.1: an indexed field below 127 is one octet.
+_INDEXED = tuple(bytes((0x80 | index,)) for index in range(127))
 
 
 def encode_integer(value: int, prefix_bits: int, first: int) -> bytes:
@@ -192,8 +194,12 @@ class Decoder:
         while pos < end:
             first = data[pos]
             if first & 0x80:  # §6.1 indexed field
-                if first != 0xFF:
-                    field = self._field(first & 0x7F)
+                index = first & 0x7F
+                if 0 < index <= _STATIC_LENGTH:
+                    field = STATIC_TABLE[index - 1]
+                    pos += 1
+                elif index != 0x7F:
+                    field = self._field(index)
                     pos += 1
                 else:
                     index, pos = _decode_integer(data, pos, 7)
@@ -304,12 +310,12 @@ class Encoder:
             name, value = field = header[0], header[1]
             static = _STATIC_FIELDS.get(field)
             if static is not None:
-                block.append(encode_integer(static, 7, 0x80))
+                block.append(_INDEXED[static])
                 continue
             number = numbers.get(field)
             if number is not None:
                 index = _STATIC_LENGTH + 1 + self._inserted - number
-                block.append(encode_integer(index, 7, 0x80))
+                block.append(_INDEXED[index] if index < 127 else encode_integer(index, 7, 0x80))
                 continue
             size = len(name) + len(value) + ENTRY_OVERHEAD
             indexable = size <= self._max_size >> 2 and (

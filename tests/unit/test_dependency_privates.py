@@ -295,6 +295,22 @@ def test_receive_goaway_frame_and_connection_state() -> None:
                 server.send_headers(1, [(b":status", b"200")], end_stream=True)
 
 
+def test_sending_in_an_open_server_connection_changes_nothing() -> None:
+    """ServerConnection.send_headers/send_data skip h2's connection state machine in
+    SERVER_OPEN: h2's transition table must keep those inputs there, with no callback."""
+    where = "daphne/_wire/h2_connection.py (ServerConnection.send_headers/send_data)"
+    table = getattr(h2.connection.H2ConnectionStateMachine, "_transitions", None)
+    assert isinstance(table, dict), missing(H2, "H2ConnectionStateMachine", "_transitions", where)
+    state = h2.connection.ConnectionState.SERVER_OPEN
+    for sent in (
+        h2.connection.ConnectionInputs.SEND_HEADERS,
+        h2.connection.ConnectionInputs.SEND_DATA,
+    ):
+        assert table.get((state, sent)) == (None, state), (
+            f"{H2}: {sent} in {state} is now {table.get((state, sent))} ({where})"
+        )
+
+
 # -- h2: the frames of an unfinished header block ------------------------------------------------
 
 
