@@ -20,6 +20,10 @@ indexable, is sent as a literal without indexing, so one large or unique value
 does not flush the table; other literals are added to the table; a literal
 string is Huffman-coded when that is shorter.
 
+The encoder's table never exceeds 4096 octets, however large a table the
+client offers (a client announcing gigabytes would otherwise have the server
+keep every distinct response field it ever sent on that connection).
+
 Decoding bounds (a client's header block is untrusted): integers take at most
 five continuation octets (as hpack), the table never exceeds the size we
 announced, and the decoded list never exceeds ``max_header_list_size`` (counted
@@ -63,6 +67,8 @@ for _index, _field in enumerate(STATIC_TABLE, 1):
 #: RFC 7541 §4.1: an entry's size counts 32 octets of overhead.
 ENTRY_OVERHEAD = 32
 DEFAULT_TABLE_SIZE = 4096
+#: The most the encoder keeps per connection, whatever larger table the client offers.
+MAX_ENCODER_TABLE_SIZE = DEFAULT_TABLE_SIZE
 DEFAULT_MAX_HEADER_LIST_SIZE = 1 << 16
 #: Continuation octets accepted after an integer's prefix (hpack's bound too).
 MAX_CONTINUATION_OCTETS = 5
@@ -264,6 +270,9 @@ class Encoder:
 
     @header_table_size.setter
     def header_table_size(self, value: int) -> None:
+        # The client's SETTINGS_HEADER_TABLE_SIZE is what it can hold, not what we must
+        # (§4.2: an encoder may use less).  We never use more than the default.
+        value = min(value, MAX_ENCODER_TABLE_SIZE)
         if value == self._max_size and not self._size_updates:
             return
         updates = self._size_updates

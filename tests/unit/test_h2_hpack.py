@@ -194,3 +194,16 @@ def test_large_values_are_not_indexed() -> None:
     # x-a is still in both tables: the big value did not flush them.
     assert encoder.encode([(b"x-a", b"1")]) == b"\xbe"
     assert decoder.decode(b"\xbe") == [(b"x-a", b"1")]
+
+
+def test_a_huge_table_offered_by_the_client_is_not_used() -> None:
+    """A client announcing SETTINGS_HEADER_TABLE_SIZE = 2**30 cannot make us keep more than 4 KiB."""
+    encoder, decoder = Encoder(), hpack.Decoder()
+    decoder.max_allowed_table_size = 2**30
+    encoder.header_table_size = 2**30
+    for n in range(20_000):
+        fields = [(b":status", b"200"), (b"etag", b"%d" % n), (b"x-unique-%d" % n, b"v")]
+        assert [tuple(f) for f in decoder.decode(encoder.encode(fields), raw=True)] == fields
+    assert encoder.header_table_size == 4096
+    assert sum(size for _, _, size in encoder._entries) <= 4096
+    assert len(encoder._numbers) == len(encoder._entries) < 100
