@@ -69,6 +69,9 @@ _SEND_DATA = h2.connection.ConnectionInputs.SEND_DATA
 #: without a callback or a change, so the direct paths skip the call there
 #: (tests/unit/test_dependency_privates.py checks h2's table says so).
 _SERVER_OPEN = h2.connection.ConnectionState.SERVER_OPEN
+_STREAM_RECV_HEADERS = h2.stream.StreamInputs.RECV_HEADERS
+_STREAM_RECV_END = h2.stream.StreamInputs.RECV_END_STREAM
+_CLIENT_STREAMS = h2.connection.AllowedStreamIDs.ODD
 _STREAM_SEND_HEADERS = h2.stream.StreamInputs.SEND_HEADERS
 _STREAM_SEND_DATA = h2.stream.StreamInputs.SEND_DATA
 _STREAM_SEND_END = h2.stream.StreamInputs.SEND_END_STREAM
@@ -127,6 +130,48 @@ class ServerConnection(h2.connection.H2Connection):
     def _receive_headers_frame(
         self, frame: hyperframe.frame.HeadersFrame
     ) -> tuple[list[hyperframe.frame.Frame], list[h2.events.Event]]:
+        stream_id = frame.stream_id
+        if (
+            stream_id % 2
+            and stream_id > self.highest_inbound_stream_id
+            and self.state_machine.state is _SERVER_OPEN
+            and "PRIORITY" not in frame.flags
+            and self.open_inbound_streams < self.local_settings.max_concurrent_streams
+        ):
+            return self._new_request(frame)
+        return self._receive_headers_frame_via_h2(frame)
+
+    def _new_request(
+        self, frame: hyperframe.frame.HeadersFrame
+    ) -> tuple[list[hyperframe.frame.Frame], list[h2.events.Event]]:
+        """A request on a new stream within the limit: h2's steps for it, without its generic ones.
+
+        The same decoding, stream, state-machine inputs and content-length check as
+        h2's HEADERS handler, skipping what cannot apply to a new request stream
+        (the connection state machine takes RECV_HEADERS in ``SERVER_OPEN`` without
+        a change; trailers; response and priority handling; the header pipeline,
+        which is off).  A request carrying ``:status`` is malformed and gets its
+        stream reset by :mod:`daphne._wire.h2_fields` (h2 would end the connection).
+        ``tests/unit/test_h2_receive_path.py`` compares it with h2's own handler.
+        """
+        headers = h2.connection._decode_headers(self.decoder, frame.data)
+        stream = self._begin_new_stream(frame.stream_id, _CLIENT_STREAMS)
+        machine = stream.state_machine
+        events: list[h2.events.Event] = machine.process_input(_STREAM_RECV_HEADERS)
+        event = events[0]
+        assert isinstance(event, h2.events.RequestReceived)
+        if "END_STREAM" in frame.flags:
+            ended = machine.process_input(_STREAM_RECV_END)
+            event.stream_ended = ended[0]  # type: ignore[assignment]
+            events += ended
+        stream._initialize_content_length(headers)
+        event.headers = list(headers)
+        return [], events
+
+    def _receive_headers_frame_via_h2(
+        self, frame: hyperframe.frame.HeadersFrame
+    ) -> tuple[list[hyperframe.frame.Frame], list[h2.events.Event]]:
+        """h2's HEADERS handler, with a stream past the limit refused, not fatal."""
         try:
             return super()._receive_headers_frame(frame)
         except h2.exceptions.TooManyStreamsError:

@@ -25,7 +25,10 @@ down or breaking HTTP/2 silently:
   ``_data_to_send``, the connection and stream state machines' inputs, the
   streams' windows, ``trailers_sent`` and ``request_method``): checked byte for
   byte and state for state against h2's own methods by
-  ``tests/unit/test_h2_send_paths.py``;
+  ``tests/unit/test_h2_send_paths.py``; and what ``ServerConnection._new_request``
+  drives for a new request stream (``_begin_new_stream``, the stream inputs,
+  ``_initialize_content_length``), compared event for event with h2's HEADERS
+  handler by ``tests/unit/test_h2_receive_path.py``;
 * hpack's static table, Huffman code and exceptions, which
   ``daphne._wire.h2_hpack`` reuses: checked against hpack's own encoder and
   decoder by ``tests/unit/test_h2_hpack.py``.
@@ -305,6 +308,7 @@ def test_sending_in_an_open_server_connection_changes_nothing() -> None:
     for sent in (
         h2.connection.ConnectionInputs.SEND_HEADERS,
         h2.connection.ConnectionInputs.SEND_DATA,
+        h2.connection.ConnectionInputs.RECV_HEADERS,  # ServerConnection._new_request
     ):
         assert table.get((state, sent)) == (None, state), (
             f"{H2}: {sent} in {state} is now {table.get((state, sent))} ({where})"

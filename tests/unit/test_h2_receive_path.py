@@ -1,0 +1,169 @@
+"""ServerConnection's direct path for a new request stream against h2's own HEADERS handler.
+
+Two server connections (a low concurrency limit, so refusals happen) get the
+same client frames: requests on new, reused, lower and even stream ids, with and
+without END_STREAM, PRIORITY, padding, valid and invalid ``content-length``,
+``HEAD``, DATA, resets; and the server answers some streams in between.  One
+takes our direct path, the other h2's handler (with our refusal of streams past
+the limit).  Events, errors, bytes queued and stream state must agree.
+"""
+
+from __future__ import annotations
+
+import hpack
+import hyperframe.frame
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from daphne._config import ServerConfig
+from daphne._wire.h2_connection import ServerConnection, new_connection
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def _server(reference: bool) -> ServerConnection:
+    conn = new_connection(ServerConfig(h2_max_concurrent_streams=3))
+    # h2 binds its frame handlers when the connection is built (_frame_dispatch_table).
+    table = conn._frame_dispatch_table
+    if reference:
+        table[hyperframe.frame.HeadersFrame] = conn._receive_headers_frame_via_h2
+    assert table[hyperframe.frame.HeadersFrame] == (
+        conn._receive_headers_frame_via_h2 if reference else conn._receive_headers_frame
+    )
+    conn.initiate_connection()
+    conn.receive_data(PREFACE + hyperframe.frame.SettingsFrame(0).serialize())
+    conn.data_to_send()
+    return conn
+
+
+def _state(conn: ServerConnection) -> object:
+    return (
+        conn.state_machine.state,
+        conn.highest_inbound_stream_id,
+        sorted(conn._closed_streams.items()),
+        {
+            sid: (
+                s.state_machine.state,
+                s.state_machine.headers_received,
+                s._expected_content_length,
+                s.inbound_flow_control_window,
+                s.outbound_flow_control_window,
+            )
+            for sid, s in conn.streams.items()
+        },
+    )
+
+
+fields = st.lists(
+    st.sampled_from(
+        [
+            (b"content-length", b"5"),
+            (b"content-length", b"abc"),
+            (b"content-length", b"0"),
+            (b"user-agent", b"t"),
+            (b"cookie", b"a=1"),
+        ]
+    ),
+    max_size=3,
+)
+requests = st.tuples(
+    st.just("request"),
+    st.sampled_from(["next", "next", "next", "next", "same", "lower", "even"]),
+    st.sampled_from([b"GET", b"HEAD", b"POST"]),
+    fields,
+    st.booleans(),  # END_STREAM
+    st.booleans(),  # PRIORITY
+    st.booleans(),  # padded
+)
+others = st.one_of(
+    st.tuples(st.just("data"), st.integers(0, 6), st.booleans()),
+    st.tuples(st.just("reset")),
+    st.tuples(st.just("answer")),
+)
+steps = st.lists(st.one_of(requests, requests, requests, others), min_size=1, max_size=15)
+
+
+def _frames(step: tuple[object, ...], encoder: hpack.Encoder, last: int) -> tuple[bytes, int]:
+    """The client's frame for ``step`` and the new highest stream id."""
+    kind = step[0]
+    if kind == "request":
+        _, which, method, extra, end, priority, padded = step
+        # Client stream ids are odd: 1, 3, 5...; ``last`` is the highest so far (0: none).
+        choices = {"next": last + 2 if last else 1, "same": max(last, 1)}
+        choices["lower"] = max(last - 2, 1)
+        choices["even"] = last + 1 if last else 2
+        stream_id = choices[which]  # type: ignore[index]
+        block = encoder.encode(
+            [
+                (b":method", method),
+                (b":scheme", b"http"),
+                (b":authority", b"a"),
+                (b":path", b"/"),
+                *extra,
+            ]  # type: ignore[misc]
+        )
+        frame = hyperframe.frame.HeadersFrame(stream_id, data=block)
+        frame.flags.add("END_HEADERS")
+        if end:
+            frame.flags.add("END_STREAM")
+        if priority:
+            frame.flags.add("PRIORITY")
+            frame.depends_on, frame.stream_weight = 0, 15
+        if padded:
+            frame.flags.add("PADDED")
+            frame.pad_length = 3
+        return frame.serialize(), max(last, stream_id if stream_id % 2 else last)
+    if kind == "data":
+        _, size, end = step
+        data = hyperframe.frame.DataFrame(max(last, 1), data=b"x" * size)  # type: ignore[operator]
+        if end:
+            data.flags.add("END_STREAM")
+        return data.serialize(), last
+    reset = hyperframe.frame.RstStreamFrame(max(last, 1))
+    reset.error_code = 8
+    return reset.serialize(), last
+
+
+def _feed(conn: ServerConnection, data: bytes) -> object:
+    try:
+        return [
+            # (a RequestReceived's repr leaves out the StreamEnded it carries)
+            (repr(event), repr(getattr(event, "stream_ended", None)))
+            for event in conn.receive_data(data)
+        ]
+    except Exception as error:  # whatever h2 raises, ours must raise too
+        return type(error).__name__
+
+
+def _answer(conn: ServerConnection) -> object:
+    for sid in sorted(conn.streams):
+        try:
+            conn.send_headers(sid, [(b":status", b"200")], end_stream=True)
+        except Exception as error:
+            return type(error).__name__
+    return None
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(steps)
+def test_new_request_path_matches_h2(sequence: list[tuple[object, ...]]) -> None:
+    ours, theirs = _server(False), _server(True)
+    encoders = (hpack.Encoder(), hpack.Encoder())
+    last = 0
+    # The first request opens the connection (h2's IDLE -> SERVER_OPEN, h2's path);
+    # the direct path serves new streams of an open connection.
+    opening = ("request", "next", b"GET", [], True, False, False)
+    for step in [opening, *sequence]:
+        if step[0] == "answer":
+            assert _answer(ours) == _answer(theirs)
+        else:
+            mine, last_ours = _frames(step, encoders[0], last)
+            reference, _ = _frames(step, encoders[1], last)
+            assert mine == reference
+            last = last_ours
+            verdict = _feed(ours, mine)
+            assert verdict == _feed(theirs, reference)
+            if isinstance(verdict, str):
+                return  # a connection error: both ended the connection the same way
+        assert ours.data_to_send() == theirs.data_to_send()
+        assert _state(ours) == _state(theirs)
