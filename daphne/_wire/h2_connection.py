@@ -26,6 +26,16 @@ with ``NO_ERROR``), so the protocol can finish the open streams first.
 After a connection error, :meth:`ServerConnection.error_data` corrects the
 error code of the ``GOAWAY`` h2 queued where h2 picks too general a one.
 
+Speed: a request on a new stream (:meth:`ServerConnection._new_request`) and a
+response's HEADERS and DATA (``send_headers``/``send_data``) go through h2's
+own state machines and windows, but skip h2's generic steps that cannot apply
+to them, and the connection encodes and decodes header blocks with
+:mod:`daphne._wire.h2_hpack`.  Together about half of an HTTP/2 request's
+instructions; anything unusual (the first request, PRIORITY, 1xx, trailers,
+padding, unknown streams) still takes h2's own path.  Each is compared with
+h2's own path by a hypothesis test (``tests/unit/test_h2_send_paths.py``,
+``tests/unit/test_h2_receive_path.py``, ``tests/unit/test_h2_hpack.py``).
+
 Each h2 internal used here (and ``FrameBuffer._headers_buffer``, read by
 :mod:`daphne._wire.h2_lifetime`) is checked against the installed h2 by
 ``tests/unit/test_dependency_privates.py``; setup.cfg bounds h2's version.
