@@ -184,6 +184,16 @@ class Decoder:
             text = decode_huffman(text)
         return text, end
 
+    def _literal(self, data: bytes, pos: int, prefix_bits: int) -> tuple[tuple[bytes, bytes], int]:
+        """The literal field at ``data[pos]`` (§6.2): its name indexed or literal, then its value."""
+        if data[pos] & ((1 << prefix_bits) - 1):
+            index, pos = _decode_integer(data, pos, prefix_bits)
+            name = self._field(index)[0]
+        else:
+            name, pos = self._string(data, pos + 1)
+        value, pos = self._string(data, pos)
+        return (name, value), pos
+
     def decode(self, data: bytes, raw: bool = True) -> list[tuple[bytes, bytes]]:
         """The fields of one header block, as ``(name, value)`` byte pairs.
 
@@ -211,14 +221,8 @@ class Decoder:
                     index, pos = _decode_integer(data, pos, 7)
                     field = self._field(index)
             elif first & 0x40:  # §6.2.1 literal, added to the table
-                if first & 0x3F:
-                    index, pos = _decode_integer(data, pos, 6)
-                    name = self._field(index)[0]
-                else:
-                    name, pos = self._string(data, pos + 1)
-                value, pos = self._string(data, pos)
-                field = (name, value)
-                self._add(name, value)
+                field, pos = self._literal(data, pos, 6)
+                self._add(*field)
             elif first & 0x20:  # §6.3 table size update, only before the first field
                 if fields:
                     raise HPACKDecodingError("Table size update not at the start of the block")
@@ -228,13 +232,7 @@ class Decoder:
                 self.header_table_size = size
                 continue
             else:  # §6.2.2/§6.2.3 literal, not added (never indexed: 0x10)
-                if first & 0x0F:
-                    index, pos = _decode_integer(data, pos, 4)
-                    name = self._field(index)[0]
-                else:
-                    name, pos = self._string(data, pos + 1)
-                value, pos = self._string(data, pos)
-                field = (name, value)
+                field, pos = self._literal(data, pos, 4)
             budget -= len(field[0]) + len(field[1]) + ENTRY_OVERHEAD
             if budget < 0:
                 raise OversizedHeaderListError(
@@ -327,9 +325,12 @@ class Encoder:
                 block.append(_INDEXED[index] if index < 127 else encode_integer(index, 7, 0x80))
                 continue
             size = len(name) + len(value) + ENTRY_OVERHEAD
-            indexable = size <= self._max_size >> 2 and (
-                type(header) is tuple or not isinstance(header, HeaderTuple) or header.indexable
+            never = (
+                type(header) is not tuple
+                and isinstance(header, HeaderTuple)
+                and not header.indexable
             )
+            indexable = not never and size <= self._max_size >> 2
             name_index = _STATIC_NAMES.get(name)
             if name_index is None:
                 number = self._name_numbers.get(name)
@@ -337,10 +338,10 @@ class Encoder:
                     name_index = _STATIC_LENGTH + 1 + self._inserted - number
             if indexable:
                 prefix_bits, first = 6, 0x40
-            elif type(header) is tuple or not isinstance(header, HeaderTuple):
-                prefix_bits, first = 4, 0x00
-            else:
+            elif never:
                 prefix_bits, first = 4, 0x10  # never indexed, as hpack was asked
+            else:
+                prefix_bits, first = 4, 0x00  # too large to be worth a table entry
             if name_index is None:
                 block.append(bytes((first,)))
                 block.append(self._string(name))
