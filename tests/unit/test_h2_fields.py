@@ -293,7 +293,7 @@ def header_blocks(draw: st.DrawFn) -> Fields:
     return fields
 
 
-@settings(max_examples=3000)
+@settings(max_examples=15 * settings.default.max_examples)
 @given(header_blocks())
 @example([(b"cookie", b"a"), *GET])
 @example([*GET, (b"cookie", b" a"), (b"cookie", b"b")])
@@ -301,7 +301,7 @@ def test_malformed_verdict_is_h2s(fields: Fields) -> None:
     assert we_say_malformed(fields) == h2_says_malformed(fields, REQUEST), fields
 
 
-@settings(max_examples=1000)
+@settings(max_examples=5 * settings.default.max_examples)
 @given(st.lists(FIELD, max_size=5))
 def test_trailer_verdict_is_h2s(fields: Fields) -> None:
     try:
@@ -353,7 +353,7 @@ def split_then_check(
     return pseudo, headers, target_problem, None, declared
 
 
-@settings(max_examples=2000)
+@settings(max_examples=10 * settings.default.max_examples)
 @given(header_blocks(), st.booleans())
 def test_split_and_problems_are_as_before(fields: Fields, header_block: bool) -> None:
     try:

@@ -27,7 +27,10 @@ header_lists = st.lists(st.tuples(names, values), max_size=8)
 steps = st.lists(st.one_of(header_lists, st.integers(0, 5000)), min_size=1, max_size=12)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=3 * settings.default.max_examples // 2,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(steps)
 def test_our_encoder_is_understood_by_hpack(sequence: list[object]) -> None:
     ours, theirs = Encoder(), hpack.Decoder()
@@ -40,7 +43,10 @@ def test_our_encoder_is_understood_by_hpack(sequence: list[object]) -> None:
         assert theirs.header_table_size == ours.header_table_size
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=3 * settings.default.max_examples // 2,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(steps, st.booleans())
 def test_our_decoder_understands_hpack(sequence: list[object], huffman: bool) -> None:
     theirs, ours = hpack.Encoder(), Decoder()
@@ -55,7 +61,10 @@ def test_our_decoder_understands_hpack(sequence: list[object], huffman: bool) ->
         assert ours.header_table_size == theirs.header_table_size
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=3 * settings.default.max_examples // 2,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(steps)
 def test_our_encoder_and_decoder_agree(sequence: list[object]) -> None:
     encoder, decoder = Encoder(), Decoder()
@@ -93,7 +102,10 @@ _pieces = st.one_of(
 )
 
 
-@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=5 * settings.default.max_examples // 2,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(
     st.lists(st.lists(_pieces, max_size=6).map(b"".join), min_size=1, max_size=4),
     st.integers(40, 300),

@@ -144,7 +144,9 @@ def _answer(conn: ServerConnection) -> object:
     return None
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=2 * settings.default.max_examples, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(steps)
 def test_new_request_path_matches_h2(sequence: list[tuple[object, ...]]) -> None:
     ours, theirs = _server(False), _server(True)

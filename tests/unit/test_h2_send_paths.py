@@ -100,7 +100,10 @@ def _apply(conn: ServerConnection, operation: tuple[object, ...]) -> object:
     return None
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=3 * settings.default.max_examples // 2,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(st.sampled_from([16384, 20000]), st.lists(operations, min_size=1, max_size=12))
 def test_direct_sends_match_h2(frame_size: int, sequence: list[tuple[object, ...]]) -> None:
     ours, theirs, _ = _pair(frame_size)
