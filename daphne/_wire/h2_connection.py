@@ -23,6 +23,16 @@ shutting down gracefully waits for them).  h2 closes its state machine on any
 connection open for a graceful one and only reports it (``ConnectionTerminated``
 with ``NO_ERROR``), so the protocol can finish the open streams first.
 
+RFC 9113 §8.1 and §8.1.1: a request whose ``content-length`` is not a number
+or does not match the DATA it sends, or whose trailer section does not end the
+stream, is malformed: a *stream* error (``RST_STREAM(PROTOCOL_ERROR)``).  h2
+checks the first two but makes every one a connection error, and lets a stream
+end by HEADERS (the request's or its trailers') short of its ``content-length``.
+:class:`ServerConnection` reports these as :class:`StreamMalformed` events
+instead, as it does a new request stream that h2 opens and then finds malformed
+(a dependency on itself: §5.3.1); it resets the stream
+at once, and the protocol treats it like any other malformed request.
+
 After a connection error, :meth:`ServerConnection.error_data` corrects the
 error code of the ``GOAWAY`` h2 queued where h2 picks too general a one.
 
@@ -67,7 +77,7 @@ from .h2_hpack import Decoder, Encoder
 if TYPE_CHECKING:
     from .._config import ServerConfig
 
-__all__ = ["ServerConnection", "goaway", "new_connection"]
+__all__ = ["ServerConnection", "StreamMalformed", "goaway", "new_connection"]
 
 #: RFC 9113 §4.1: length (24 bits, as 16 + 8), type, flags, stream id.
 _FRAME_HEAD = struct.Struct(">HBBBL")
@@ -85,6 +95,9 @@ _CLIENT_STREAMS = h2.connection.AllowedStreamIDs.ODD
 _STREAM_SEND_HEADERS = h2.stream.StreamInputs.SEND_HEADERS
 _STREAM_SEND_DATA = h2.stream.StreamInputs.SEND_DATA
 _STREAM_SEND_END = h2.stream.StreamInputs.SEND_END_STREAM
+_STREAM_IDLE = h2.stream.StreamState.IDLE
+_STREAM_OPEN = h2.stream.StreamState.OPEN
+_PROTOCOL_ERROR = h2.errors.ErrorCodes.PROTOCOL_ERROR
 
 
 def new_connection(config: ServerConfig) -> ServerConnection:
@@ -128,6 +141,32 @@ def goaway(last_stream_id: int, code: int) -> bytes:
     return frame.serialize()
 
 
+class StreamMalformed(h2.events.Event):
+    """A request stream broke RFC 9113's message rules; the connection reset it.
+
+    :ivar stream_id: the stream, already reset with ``PROTOCOL_ERROR``.
+    :ivar reason: what was wrong (for the debug log).
+    :ivar flow_controlled_length: bytes of the DATA frame that revealed it, which
+        still count against the connection's window until acknowledged.
+    """
+
+    def __init__(self, stream_id: int, reason: str, flow_controlled_length: int = 0) -> None:
+        self.stream_id = stream_id
+        self.reason = reason
+        self.flow_controlled_length = flow_controlled_length
+
+    def __repr__(self) -> str:
+        return f"<StreamMalformed stream_id:{self.stream_id}, reason:{self.reason}>"
+
+
+def _short_of_declared(stream: h2.stream.H2Stream) -> str | None:
+    """Why a stream that has just ended does not match its ``content-length``, or None."""
+    declared = stream._expected_content_length
+    if declared is None or declared == stream._actual_content_length:
+        return None
+    return f"content-length {declared}, but {stream._actual_content_length} bytes of DATA"
+
+
 class ServerConnection(h2.connection.H2Connection):
     """:class:`h2.connection.H2Connection` refusing streams over the limit (see the module)."""
 
@@ -150,6 +189,22 @@ class ServerConnection(h2.connection.H2Connection):
         ):
             return self._new_request(frame)
         return self._receive_headers_frame_via_h2(frame)
+
+    def _receive_data_frame(
+        self, frame: hyperframe.frame.DataFrame
+    ) -> tuple[list[hyperframe.frame.Frame], list[h2.events.Event]]:
+        try:
+            return super()._receive_data_frame(frame)
+        except h2.exceptions.InvalidBodyLengthError as error:
+            # Raised by the stream once h2 counted the frame against both windows.
+            return self._malformed(frame.stream_id, str(error), frame.flow_controlled_length)
+
+    def _malformed(
+        self, stream_id: int, reason: str, flow_controlled_length: int = 0
+    ) -> tuple[list[hyperframe.frame.Frame], list[h2.events.Event]]:
+        """Reset a malformed stream now (later frames on it meet a closed stream) and report it."""
+        self.reset_stream(stream_id, _PROTOCOL_ERROR)
+        return [], [StreamMalformed(stream_id, reason, flow_controlled_length)]
 
     def _new_request(
         self, frame: hyperframe.frame.HeadersFrame
@@ -174,18 +229,33 @@ class ServerConnection(h2.connection.H2Connection):
             ended = machine.process_input(_STREAM_RECV_END)
             event.stream_ended = ended[0]  # type: ignore[assignment]
             events += ended
-        stream._initialize_content_length(headers)
+        try:
+            stream._initialize_content_length(headers)
+        except h2.exceptions.ProtocolError as error:  # not a number, or two different ones
+            return self._malformed(frame.stream_id, str(error))
+        if "END_STREAM" in frame.flags:
+            short = _short_of_declared(stream)
+            if short is not None:
+                return self._malformed(frame.stream_id, short)
         event.headers = list(headers)
         return [], events
 
     def _receive_headers_frame_via_h2(
         self, frame: hyperframe.frame.HeadersFrame
     ) -> tuple[list[hyperframe.frame.Frame], list[h2.events.Event]]:
-        """h2's HEADERS handler, with a stream past the limit refused, not fatal."""
+        """h2's HEADERS handler, with a stream past the limit refused and a malformed
+        request a stream error (see the module), not fatal."""
+        stream_id = frame.stream_id
+        stream = self.streams.get(stream_id)
+        if (
+            stream is not None
+            and stream.state_machine.state is _STREAM_OPEN
+            and self.state_machine.state is _SERVER_OPEN
+        ):
+            return self._trailers(stream, frame)
         try:
-            return super()._receive_headers_frame(frame)
+            frames, events = super()._receive_headers_frame(frame)
         except h2.exceptions.TooManyStreamsError:
-            stream_id = frame.stream_id
             # Only a well-formed new client stream is refused; anything else
             # stays the connection error h2 makes of it.
             if stream_id % 2 == 0 or stream_id <= self.highest_inbound_stream_id:
@@ -202,6 +272,45 @@ class ServerConnection(h2.connection.H2Connection):
             reset = hyperframe.frame.RstStreamFrame(stream_id)
             reset.error_code = h2.errors.ErrorCodes.REFUSED_STREAM
             return [reset], []
+        except h2.exceptions.ProtocolError as error:
+            # h2 opened the stream (its block decoded, so HPACK is in step), then found
+            # the request malformed: its content-length, a dependency on itself.  Any
+            # other error, or one of h2's more specific ones, stays fatal.
+            opened = self.streams.get(stream_id)
+            if (
+                type(error) is not h2.exceptions.ProtocolError
+                or stream is not None
+                or opened is None
+                or opened.state_machine.state is _STREAM_IDLE
+            ):
+                raise
+            return self._malformed(stream_id, str(error))
+        if "END_STREAM" in frame.flags:
+            opened = self.streams.get(stream_id)
+            short = None if opened is None else _short_of_declared(opened)
+            if short is not None:
+                return self._malformed(stream_id, short)
+        return frames, events
+
+    def _trailers(
+        self, stream: h2.stream.H2Stream, frame: hyperframe.frame.HeadersFrame
+    ) -> tuple[list[hyperframe.frame.Frame], list[h2.events.Event]]:
+        """A HEADERS frame on a request stream that is still sending: its trailer section.
+
+        It must end the stream (RFC 9113 §8.1), with the DATA adding up to the
+        request's ``content-length`` (a ``content-length`` among the trailers
+        declares nothing: h2 would take it as the new length).
+        """
+        if "END_STREAM" not in frame.flags:
+            h2.connection._decode_headers(self.decoder, frame.data)  # HPACK stays in step
+            return self._malformed(frame.stream_id, "trailers without END_STREAM")
+        declared = stream._expected_content_length
+        frames, events = super()._receive_headers_frame(frame)
+        stream._expected_content_length = declared
+        short = _short_of_declared(stream)
+        if short is not None:
+            return self._malformed(frame.stream_id, short)
+        return frames, events
 
     # h2 has no option to keep a connection open after a GOAWAY(NO_ERROR) from the
     # client, so we override its GOAWAY handler for that one case (checked by

@@ -29,7 +29,7 @@ import h2.exceptions
 import h2.settings
 
 from .._asgi.scope import RequestFacts, build_http_scope
-from .h2_connection import new_connection
+from .h2_connection import StreamMalformed, new_connection
 from .h2_fields import Malformed, check_trailers, request_fields
 from .h2_lifetime import RESET_ALLOWANCE, H2Lifetime
 from .h2_stream import H2Sender, H2Stream
@@ -215,6 +215,11 @@ class H2Protocol(H2Lifetime):
                 check_trailers(event.headers)
             except Malformed as error:
                 self._malformed(event.stream_id, error)
+        elif isinstance(event, StreamMalformed):
+            # Already reset by the connection (see daphne._wire.h2_connection).
+            if event.flow_controlled_length:
+                self.acknowledge(event.stream_id, event.flow_controlled_length)
+            self._malformed(event.stream_id, Malformed(event.reason))
         elif isinstance(event, h2.events.PingReceived):
             self._count_idle_frame()
         elif isinstance(event, h2.events.RemoteSettingsChanged):

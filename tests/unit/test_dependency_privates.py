@@ -29,6 +29,11 @@ down or breaking HTTP/2 silently:
   drives for a new request stream (``_begin_new_stream``, the stream inputs,
   ``_initialize_content_length``), compared event for event with h2's HEADERS
   handler by ``tests/unit/test_h2_receive_path.py``;
+* what h2 raises, and when, for a malformed request's body framing
+  (``InvalidBodyLengthError`` from ``_receive_data_frame``; a plain ``ProtocolError``
+  once a new stream is open), and the lengths h2 keeps per stream
+  (``_expected_content_length``, ``_actual_content_length``), which
+  ``ServerConnection`` turns into stream errors;
 * hpack's static table, Huffman code and exceptions, which
   ``daphne._wire.h2_hpack`` reuses: checked against hpack's own encoder and
   decoder by ``tests/unit/test_h2_hpack.py``.
@@ -266,6 +271,65 @@ def _frames(data: bytes) -> list[hyperframe.frame.Frame]:
     buffer.max_frame_size = 2**24 - 1
     buffer.add_data(data)
     return list(buffer)
+
+
+# -- h2: a request's body framing, as stream errors ---------------------------------------------
+
+
+def test_body_framing_errors_h2_raises_and_the_lengths_it_keeps() -> None:
+    """ServerConnection (daphne/_wire/h2_connection.py) turns h2's connection errors for a
+    malformed request into stream errors, telling them apart by what h2 raises and when:
+    ``InvalidBodyLengthError`` from ``_receive_data_frame``; a plain ``ProtocolError``
+    from ``_receive_headers_frame`` once the new stream is open (a bad content-length, a
+    dependency on itself); and the lengths in ``_expected_content_length`` /
+    ``_actual_content_length``."""
+    where = "daphne/_wire/h2_connection.py (ServerConnection._receive_headers_frame_via_h2)"
+    for owner, name, parameters in (
+        (h2.connection.H2Connection, "_receive_data_frame", ["self", "frame"]),
+        (h2.stream.H2Stream, "_initialize_content_length", ["self", "headers"]),
+    ):
+        method = getattr(owner, name, None)
+        assert method is not None, missing(H2, owner.__name__, name, where)
+        assert _signature(method) == parameters, (
+            f"{H2}: {owner.__name__}.{name}{inspect.signature(method)} changed ({where})"
+        )
+    post = [(":method", "POST"), (":path", "/"), (":scheme", "http"), (":authority", "x")]
+    # A length is kept, counted, and exceeding it raises InvalidBodyLengthError.
+    client = _client()
+    server = _limited(h2.connection.H2Connection)
+    client.send_headers(1, [*post, ("content-length", "3")])
+    server.receive_data(client.data_to_send())
+    stream = server.streams[1]
+    assert stream.state_machine.state is h2.stream.StreamState.OPEN
+    assert (stream._expected_content_length, stream._actual_content_length) == (3, 0), (
+        f"{H2}: H2Stream no longer keeps _expected_content_length/_actual_content_length ({where})"
+    )
+    client.send_data(1, b"ab")
+    server.receive_data(client.data_to_send())
+    assert stream._actual_content_length == 2
+    client.send_data(1, b"cd")
+    with pytest.raises(h2.exceptions.InvalidBodyLengthError):
+        server.receive_data(client.data_to_send())
+    # A bad length, or a dependency on itself: a plain ProtocolError, the stream open.
+    for extra, itself in (([("content-length", "x")], False), ([], True)):
+        client = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=True, validate_outbound_headers=False)
+        )
+        client.initiate_connection()
+        server = _limited(h2.connection.H2Connection)
+        server.receive_data(client.data_to_send())
+        # Written by hand: h2 would not send either.
+        frame = hyperframe.frame.HeadersFrame(1, flags=["END_HEADERS", "END_STREAM"])
+        frame.data = client.encoder.encode([*post, *extra])
+        if itself:
+            frame.flags.add("PRIORITY")
+            frame.depends_on, frame.stream_weight = 1, 15
+        with pytest.raises(h2.exceptions.ProtocolError) as raised:
+            server.receive_data(frame.serialize())
+        assert type(raised.value) is h2.exceptions.ProtocolError and 1 in server.streams, (
+            f"{H2}: a malformed request ({extra or 'depending on itself'}) no longer raises a "
+            f"plain ProtocolError after opening its stream ({where})"
+        )
 
 
 # -- h2: a client's graceful GOAWAY ------------------------------------------------------------
