@@ -330,6 +330,23 @@ def test_pipelined_requests_answered_in_order(make, bytewise: bool) -> None:
     assert [r.body for r in h.responses()] == [b"/slow", b"/fast", b"/third"]
 
 
+def test_the_connection_keeps_its_state_in_slots(make) -> None:
+    """Only Twisted's own attributes live in the connection's __dict__ (see its
+    ``__slots__``): an attribute a mixin adds without a slot makes CPython 3.11 stop
+    sharing the dict's keys once there are over 30, and every load slower."""
+
+    async def app(scope, receive, send):
+        await receive()
+        await send(start(200, [(b"content-length", b"2")]))
+        await send(body(b"ok"))
+
+    h = make(app)
+    h.feed(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n")
+    h.feed(b"GET / HTTP/1.1\r\n\r\n")
+    assert [r.body for r in h.responses()] == [b"ok", b"ok"]
+    assert set(vars(h.protocol)) <= {"transport", "connected", "factory"}
+
+
 def test_connection_close_honoured(make) -> None:
     """Connection: close from the client closes after the response."""
     h = make(Recorder())
