@@ -3,11 +3,13 @@
 ``SocketOutput`` is mixed into :class:`~daphne._wire.http1.HTTP1Connection`.  Writes
 made during one loop iteration are sent together; when Twisted's own write
 buffer is empty the bytes go straight to the socket (a loop iteration and two
-``epoll_ctl`` calls saved per response); files go out with ``os.sendfile`` on
+``epoll_ctl`` calls saved per response), a large body beside its head in one
+``sendmsg`` (:meth:`SocketOutput.write_parts`); files go out with ``os.sendfile`` on
 plain sockets.  Backpressure: ``drained()`` hands the app's ``send`` a future
 while the transport's buffer is above its high-water mark.
 
-Covered by ``tests/unit/test_http1.py`` and ``tests/integration/test_extensions.py``.
+Covered by ``tests/unit/test_http1.py``, ``tests/integration/test_extensions.py`` and
+``tests/integration/test_large_writes.py``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ __all__ = ["SocketOutput", "plain_tcp"]
 _SENDFILE_PIECE = 4 * 1024 * 1024
 #: Piece size when a file must be read and written (TLS).
 _READ_PIECE = 64 * 1024
+#: Parts one ``sendmsg`` takes; more are joined first.  A large body and its head are
+#: two or three; many small writes (a streamed response) cost more as separate
+#: buffers than joined.
+_MAX_PARTS = 4
+_SENDMSG = hasattr(socket.socket, "sendmsg")
 
 
 def plain_tcp(transport: object) -> tcp.Connection | None:
@@ -173,11 +180,34 @@ class SocketOutput:
         if flush or self._pending_size > self.context.config.write_high_water:
             self.flush()
 
+    def write_parts(self, parts: list[bytes], flush: bool = False) -> None:
+        """:meth:`write` of ``b"".join(parts)``, without joining them (a large body
+        goes to the socket from the application's own ``bytes``)."""
+        if self.disconnected:
+            return
+        pending = self._pending
+        if pending is None:
+            if flush:
+                self._send_parts(parts)
+                return
+            self._pending = pending = []
+            self._pending_size = 0
+            self.context.loop.call_soon(self.flush)
+        pending += parts
+        self._pending_size += sum(map(len, parts))
+        if flush or self._pending_size > self.context.config.write_high_water:
+            self.flush()
+
     def flush(self) -> None:
         """Send whatever :meth:`write` has queued."""
         pending, self._pending = self._pending, None
         if pending and not self.disconnected:
-            self._send(pending[0] if len(pending) == 1 else b"".join(pending))
+            if len(pending) == 1:
+                self._send(pending[0])
+            elif len(pending) <= _MAX_PARTS:
+                self._send_parts(pending)
+            else:
+                self._send(b"".join(pending))
 
     def _use_socket(self, transport: object) -> None:
         """Write straight to ``transport``'s socket while its buffer is empty, if we may."""
@@ -215,6 +245,24 @@ class SocketOutput:
                 return
             data = data[sent:]
         self._transport.write(data)
+
+    def _send_parts(self, parts: list[bytes]) -> None:
+        """:meth:`_send` of ``b"".join(parts)``: one ``sendmsg``, no joined copy."""
+        sock = self._socket
+        if sock is not None and _SENDMSG and self._socket_writable_directly():
+            try:
+                sent = sock.sendmsg(parts)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                sent = 0  # let Twisted's own write path see and report the error
+            for index, part in enumerate(parts):
+                if sent < len(part):
+                    self._transport.writeSequence([part[sent:], *parts[index + 1 :]])
+                    return
+                sent -= len(part)
+            return
+        self._transport.write(b"".join(parts))
 
     def drained(self) -> asyncio.Future[None] | None:
         """None if the client is keeping up, else a future resolved when it has."""

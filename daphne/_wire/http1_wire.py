@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("daphne.http_protocol")
 
+#: A body at least this long is written beside its head (and chunk framing), not joined to it.
+_SEPARATE_BODY = 4096
+
 __all__ = ["WebRequest", "error_response"]
 
 
@@ -228,27 +231,37 @@ class WebRequest:
         if self.response_done:
             return None
         framing = self.framing
+        # A large body goes out as parts beside its head and framing (see
+        # SocketOutput.write_parts): not copied once more into one bytes object.
+        parts: list[bytes] | None = None
         if framing == "chunked":
-            if body:
-                data = b"%s%x\r\n%s\r\n" % (prefix, len(body), body)
+            size = len(body)
+            if size < _SEPARATE_BODY:
+                data = b"%s%x\r\n%s\r\n" % (prefix, size, body) if size else prefix
+                if end:
+                    data += b"0\r\n\r\n"
             else:
-                data = prefix
-            if end:
-                data += b"0\r\n\r\n"
-        elif framing == "length":
-            if len(body) > self.length_left:
-                logger.warning("Application sent more body than its Content-Length; truncating")
-                body = body[: self.length_left]
-            self.length_left -= len(body)
-            data = prefix + body if prefix else body
-            if end and self.length_left:
-                # Fewer bytes than promised: the client must see a short read,
-                # never a response that looks complete.
-                self.keep_alive = False
+                data = b"%s%x\r\n" % (prefix, size)
+                parts = [data, body, b"\r\n0\r\n\r\n" if end else b"\r\n"]
         elif framing == "none":
             data = prefix
         else:
-            data = prefix + body if prefix else body
+            if framing == "length":
+                if len(body) > self.length_left:
+                    logger.warning("Application sent more body than its Content-Length; truncating")
+                    body = body[: self.length_left]
+                self.length_left -= len(body)
+                if end and self.length_left:
+                    # Fewer bytes than promised: the client must see a short read,
+                    # never a response that looks complete.
+                    self.keep_alive = False
+            if not prefix:
+                data = body
+            elif len(body) < _SEPARATE_BODY:
+                data = prefix + body
+            else:
+                data = prefix
+                parts = [prefix, body]
         channel = self.channel
         if data:
             if end:
@@ -256,9 +269,15 @@ class WebRequest:
                 # it takes that before it next yields, so the write waits for the loop, and
                 # the client sees the response only after the app saw what was queued.
                 stream = self.stream
-                channel.write(data, stream is not None and not stream.input_pending)
-            else:
+                flush = stream is not None and not stream.input_pending
+                if parts is None:
+                    channel.write(data, flush)
+                else:
+                    channel.write_parts(parts, flush)
+            elif parts is None:
                 channel.write(data)
+            else:
+                channel.write_parts(parts)
         if end:
             self._finish()
             return None

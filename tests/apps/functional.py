@@ -19,6 +19,11 @@ async def read_body(receive: Any) -> bytes | None:
             return b"".join(parts)
 
 
+def pattern(size: int) -> bytes:
+    """``size`` bytes of 0, 1, ... 250, 0, 1, ... (251 is prime: pieces do not line up)."""
+    return (bytes(range(251)) * (size // 251 + 1))[:size]
+
+
 async def respond(send: Any, status: int, data: bytes, headers: list | None = None) -> None:
     await send(
         {
@@ -55,6 +60,21 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         for _ in range(800):
             await send({"type": "http.response.body", "body": piece, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
+    elif path == "/pattern":
+        # ?SIZE[,chunked][,pieces]: SIZE bytes of a repeating 0..250 pattern (a byte out of
+        # place shows), Content-Length framed unless "chunked", in one body message
+        # unless "pieces" (then three: small, large, small).
+        await read_body(receive)
+        size, *flags = scope["query_string"].decode().split(",")
+        data = pattern(int(size))
+        headers = [] if "chunked" in flags else [(b"content-length", b"%d" % len(data))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if "pieces" in flags:
+            await send({"type": "http.response.body", "body": data[:100], "more_body": True})
+            await send({"type": "http.response.body", "body": data[100:-100], "more_body": True})
+            await send({"type": "http.response.body", "body": data[-100:]})
+        else:
+            await send({"type": "http.response.body", "body": data})
     elif path == "/ignore-body":
         # Never reads the request body until told to by a file appearing.
         flag = scope["query_string"].decode()
