@@ -183,20 +183,12 @@ class SocketOutput:
     def write_parts(self, parts: list[bytes], flush: bool = False) -> None:
         """:meth:`write` of ``b"".join(parts)``, without joining them (a large body
         goes to the socket from the application's own ``bytes``)."""
-        if self.disconnected:
+        if flush and self._pending is None and not self.disconnected:
+            self._send_parts(parts)
             return
-        pending = self._pending
-        if pending is None:
-            if flush:
-                self._send_parts(parts)
-                return
-            self._pending = pending = []
-            self._pending_size = 0
-            self.context.loop.call_soon(self.flush)
-        pending += parts
-        self._pending_size += sum(map(len, parts))
-        if flush or self._pending_size > self.context.config.write_high_water:
-            self.flush()
+        for part in parts[:-1]:
+            self.write(part)
+        self.write(parts[-1], flush)
 
     def flush(self) -> None:
         """Send whatever :meth:`write` has queued."""
