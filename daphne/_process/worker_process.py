@@ -101,6 +101,9 @@ def start_worker(
             # supervisor alone, which then signals each worker exactly once.
             start_new_session=True,
         )
+    except BaseException:
+        os.close(read_fd)  # no worker will ever write to it
+        raise
     finally:
         os.close(write_fd)
     return Worker(process, read_fd, started_at, replacement=replacement)

@@ -237,3 +237,18 @@ def test_restart_back_off_grows_while_workers_die_young() -> None:
     supervisor._schedule_restart(Worker(FakeProcess(1), -1, now[0] - 1), 0)  # type: ignore[arg-type]
     assert supervisor._restart_at == now[0]
     assert supervisor._pending == 9
+
+
+def test_a_worker_that_cannot_start_leaks_no_descriptor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ends of the ready pipe are closed when the process cannot be started (EMFILE,
+    ENOMEM...): a supervisor short of descriptors must not lose more of them."""
+    from daphne._process import worker_process
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(worker_process.subprocess, "Popen", fail)
+    before = set(os.listdir("/proc/self/fd"))
+    with pytest.raises(OSError):
+        worker_process.start_worker(["true"], [], 0.0)
+    assert set(os.listdir("/proc/self/fd")) == before
