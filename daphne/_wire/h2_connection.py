@@ -305,7 +305,14 @@ class ServerConnection(h2.connection.H2Connection):
             h2.connection._decode_headers(self.decoder, frame.data)  # HPACK stays in step
             return self._malformed(frame.stream_id, "trailers without END_STREAM")
         declared = stream._expected_content_length
-        frames, events = super()._receive_headers_frame(frame)
+        try:
+            frames, events = super()._receive_headers_frame(frame)
+        except h2.exceptions.ProtocolError as error:
+            # The block is decoded and the stream still open: a content-length among the
+            # trailers that is not a number, say.  h2's more specific errors stay fatal.
+            if type(error) is not h2.exceptions.ProtocolError:
+                raise
+            return self._malformed(frame.stream_id, str(error))
         stream._expected_content_length = declared
         short = _short_of_declared(stream)
         if short is not None:

@@ -174,6 +174,11 @@ FRAMING = {
         ("raw-trailers",),
     ],
     "second-headers-without-end-stream": [("headers", POST, False), ("raw-trailers",)],
+    "trailers-with-a-bad-length": [
+        ("headers", _declaring(b"3"), False),
+        ("data", b"abc", False),
+        ("headers", [(b"content-length", b"x")], True),
+    ],
 }
 
 
