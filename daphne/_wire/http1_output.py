@@ -229,10 +229,8 @@ class SocketOutput:
         if sock is not None and self._socket_writable_directly():
             try:
                 sent = sock.send(data)
-            except (BlockingIOError, InterruptedError):
+            except OSError:  # it would block, or an error Twisted's write path then reports
                 sent = 0
-            except OSError:
-                sent = 0  # let Twisted's own write path see and report the error
             if sent == len(data):
                 return
             data = data[sent:]
@@ -244,10 +242,8 @@ class SocketOutput:
         if sock is not None and _SENDMSG and self._socket_writable_directly():
             try:
                 sent = sock.sendmsg(parts)
-            except (BlockingIOError, InterruptedError):
+            except OSError:  # as in _send
                 sent = 0
-            except OSError:
-                sent = 0  # let Twisted's own write path see and report the error
             for index, part in enumerate(parts):
                 if sent < len(part):
                     self._transport.writeSequence([part[sent:], *parts[index + 1 :]])
