@@ -159,14 +159,6 @@ class StreamMalformed(h2.events.Event):
         return f"<StreamMalformed stream_id:{self.stream_id}, reason:{self.reason}>"
 
 
-def _short_of_declared(stream: h2.stream.H2Stream) -> str | None:
-    """Why a stream that has just ended does not match its ``content-length``, or None."""
-    declared = stream._expected_content_length
-    if declared is None or declared == stream._actual_content_length:
-        return None
-    return f"content-length {declared}, but {stream._actual_content_length} bytes of DATA"
-
-
 class ServerConnection(h2.connection.H2Connection):
     """:class:`h2.connection.H2Connection` refusing streams over the limit (see the module)."""
 
@@ -206,6 +198,23 @@ class ServerConnection(h2.connection.H2Connection):
         self.reset_stream(stream_id, _PROTOCOL_ERROR)
         return [], [StreamMalformed(stream_id, reason, flow_controlled_length)]
 
+    def _ended(
+        self,
+        stream_id: int,
+        result: tuple[list[hyperframe.frame.Frame], list[h2.events.Event]],
+    ) -> tuple[list[hyperframe.frame.Frame], list[h2.events.Event]]:
+        """``result`` of a HEADERS frame that ended stream ``stream_id``, unless the
+        stream's DATA do not add up to its ``content-length``: then a stream error."""
+        stream = self.streams.get(stream_id)
+        if stream is None:
+            return result
+        declared, received = stream._expected_content_length, stream._actual_content_length
+        if declared is None or declared == received:
+            return result
+        return self._malformed(
+            stream_id, f"content-length {declared}, but {received} bytes of DATA"
+        )
+
     def _new_request(
         self, frame: hyperframe.frame.HeadersFrame
     ) -> tuple[list[hyperframe.frame.Frame], list[h2.events.Event]]:
@@ -233,11 +242,9 @@ class ServerConnection(h2.connection.H2Connection):
             stream._initialize_content_length(headers)
         except h2.exceptions.ProtocolError as error:  # not a number, or two different ones
             return self._malformed(frame.stream_id, str(error))
-        if "END_STREAM" in frame.flags:
-            short = _short_of_declared(stream)
-            if short is not None:
-                return self._malformed(frame.stream_id, short)
         event.headers = list(headers)
+        if "END_STREAM" in frame.flags:
+            return self._ended(frame.stream_id, ([], events))
         return [], events
 
     def _receive_headers_frame_via_h2(
@@ -286,10 +293,7 @@ class ServerConnection(h2.connection.H2Connection):
                 raise
             return self._malformed(stream_id, str(error))
         if "END_STREAM" in frame.flags:
-            opened = self.streams.get(stream_id)
-            short = None if opened is None else _short_of_declared(opened)
-            if short is not None:
-                return self._malformed(stream_id, short)
+            return self._ended(stream_id, (frames, events))
         return frames, events
 
     def _trailers(
@@ -314,10 +318,7 @@ class ServerConnection(h2.connection.H2Connection):
                 raise
             return self._malformed(frame.stream_id, str(error))
         stream._expected_content_length = declared
-        short = _short_of_declared(stream)
-        if short is not None:
-            return self._malformed(frame.stream_id, short)
-        return frames, events
+        return self._ended(frame.stream_id, (frames, events))
 
     # h2 has no option to keep a connection open after a GOAWAY(NO_ERROR) from the
     # client, so we override its GOAWAY handler for that one case (checked by
