@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from twisted.internet.interfaces import IConsumer, IPushProducer, ITCPTransport
 
 from .._asgi.http_stream import INPUT_TURN
-from .http1_state import CONN_BODY, CONN_CLOSED, ConnState
+from .http1_state import CONN_BODY, CONN_CLOSED, CONN_IDLE, ConnState
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IDelayedCall
@@ -63,6 +63,8 @@ class PacedInput:
     _transport: IConnectionTransport
     disconnected: bool
     state: ConnState
+    #: Input kept for the next request head (see ``HTTP1Connection``).
+    _buffer: bytes
     #: The body framing of the request being read (see ``HTTP1Connection``).
     _body_left: int
     _chunked: ChunkedDecoder | None
@@ -110,10 +112,18 @@ class PacedInput:
         offset = 0
         while offset < len(data):
             step = size
-            if self.state is CONN_BODY and self._chunked is None and self._body_left > step:
+            state = self.state
+            if state is CONN_BODY and self._chunked is None and self._body_left > step:
                 # Plain body bytes cost little per byte and go to the app as they are:
                 # hand them over whole; slices are for what has to be parsed.
                 step = self._body_left
+            elif state is CONN_IDLE and not self._buffer:
+                # A request head starts this slice: end the slice with the head, so
+                # that a body behind it goes on whole in the next step (above), not
+                # partly with the head (a 64 KiB upload: 8 body messages, not 9).
+                end = data.find(b"\r\n\r\n", offset, offset + step)
+                if end != -1:
+                    step = end + 4 - offset
             self._handle(data[offset : offset + step])
             offset += step
             if self.disconnected or self.state is CONN_CLOSED:

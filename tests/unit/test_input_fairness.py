@@ -89,3 +89,35 @@ def test_a_fast_read_is_handled_at_once() -> None:
         assert harness.transport.producerState == "producing"
     finally:
         harness.close()
+
+
+def test_a_head_and_its_body_in_one_read_give_whole_body_messages() -> None:
+    """A 64 KiB upload whose head and body come in one read (larger than a slice): the
+    slice ends with the head, so the body reaches the app as 8 messages of 8192 bytes, the
+    last one final (not a short one cut where the first slice ended); a pipelined request
+    behind it is answered too."""
+    messages: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            messages.append(message)
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    harness = Harness(app)
+    try:
+        body = bytes(range(256)) * 256
+        upload = b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 65536\r\n\r\n" + body
+        harness.protocol.dataReceived(upload + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        harness.spin()
+        assert len(upload) > INPUT_SLICE
+        first = [message for message in messages if message["type"] == "http.request"][:8]
+        assert [len(message["body"]) for message in first] == [8192] * 8
+        assert [message["more_body"] for message in first] == [True] * 7 + [False]
+        assert b"".join(message["body"] for message in first) == body
+        assert [r.status for r in harness.responses(["POST", "GET"])] == [200, 200]
+    finally:
+        harness.close()
