@@ -379,6 +379,38 @@ def test_sending_in_an_open_server_connection_changes_nothing() -> None:
         )
 
 
+def test_data_frames_are_dispatched_through_the_frame_wrapper() -> None:
+    """ServerConnection._receive_frame hands DATA straight to ``_receive_data_frame`` and
+    queues its frames with ``_prepare_for_sending``, as h2's ``_receive_frame`` does after
+    the trace line it formats eagerly (``repr(frame)``: a hex dump of the payload)."""
+    where = "daphne/_wire/h2_connection.py (ServerConnection._receive_frame)"
+    for name, parameters in (
+        ("_receive_frame", ["self", "frame"]),
+        ("_receive_data_frame", ["self", "frame"]),
+        ("_prepare_for_sending", ["self", "frames"]),
+    ):
+        method = getattr(h2.connection.H2Connection, name, None)
+        assert method is not None, missing(H2, "H2Connection", name, where)
+        assert _signature(method) == parameters, (
+            f"{H2}: H2Connection.{name}{inspect.signature(method)} changed ({where})"
+        )
+    server = _limited(h2.connection.H2Connection)
+    table = server._frame_dispatch_table
+    assert table[hyperframe.frame.DataFrame] == server._receive_data_frame, (
+        f"{H2}: DATA frames no longer go to H2Connection._receive_data_frame ({where})"
+    )
+    formatted: list[str] = []
+    server.config.logger.trace = lambda text, *args: formatted.append(text % args)
+    client = _client()
+    server.receive_data(client.data_to_send() + _request(client, 1, b"one"))
+    frame = hyperframe.frame.DataFrame(1, data=b"payload")
+    server.receive_data(frame.serialize())
+    assert any("<hex:7061796c6f6164>" in line for line in formatted), (
+        f"{H2}: H2Connection._receive_frame no longer logs repr(frame); the shortcut in "
+        f"{where} may be needless now"
+    )
+
+
 # -- h2: the frames of an unfinished header block ------------------------------------------------
 
 

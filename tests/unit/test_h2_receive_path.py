@@ -1,15 +1,20 @@
-"""ServerConnection's direct path for a new request stream against h2's own HEADERS handler.
+"""ServerConnection's direct paths for a new request stream and for DATA against h2's own.
 
 Two server connections (a low concurrency limit, so refusals happen) get the
 same client frames: requests on new, reused, lower and even stream ids, with and
 without END_STREAM, PRIORITY, padding, valid and invalid ``content-length``,
 ``HEAD``, DATA, resets; and the server answers some streams in between.  One
 takes our direct path, the other h2's handler (with our refusal of streams past
-the limit).  Events, errors, bytes queued and stream state must agree.
+the limit), and every frame through h2's frame wrapper (ours takes DATA on a
+stream h2 tracks straight to the DATA handler).  Events, errors, bytes queued
+and stream state must agree.
 """
 
 from __future__ import annotations
 
+import functools
+
+import h2.connection
 import hpack
 import hyperframe.frame
 from hypothesis import HealthCheck, given, settings
@@ -27,6 +32,11 @@ def _server(reference: bool) -> ServerConnection:
     table = conn._frame_dispatch_table
     if reference:
         table[hyperframe.frame.HeadersFrame] = conn._receive_headers_frame_via_h2
+        # And every frame through h2's own wrapper (ours takes DATA on a known stream
+        # without it).
+        conn._receive_frame = functools.partial(  # type: ignore[method-assign]
+            h2.connection.H2Connection._receive_frame, conn
+        )
     assert table[hyperframe.frame.HeadersFrame] == (
         conn._receive_headers_frame_via_h2 if reference else conn._receive_headers_frame
     )
@@ -76,7 +86,15 @@ requests = st.tuples(
     st.booleans(),  # padded
 )
 others = st.one_of(
-    st.tuples(st.just("data"), st.integers(0, 6), st.booleans()),
+    st.tuples(
+        st.just("data"),
+        st.integers(0, 6),
+        st.booleans(),  # END_STREAM
+        st.booleans(),  # padded
+        # The newest stream; the first one (closed and forgotten by h2 once later
+        # streams opened); one not opened yet.
+        st.sampled_from(["last", "last", "first", "idle"]),
+    ),
     st.tuples(st.just("reset")),
     st.tuples(st.just("answer")),
 )
@@ -114,10 +132,14 @@ def _frames(step: tuple[object, ...], encoder: hpack.Encoder, last: int) -> tupl
             frame.pad_length = 3
         return frame.serialize(), max(last, stream_id if stream_id % 2 else last)
     if kind == "data":
-        _, size, end = step
-        data = hyperframe.frame.DataFrame(max(last, 1), data=b"x" * size)  # type: ignore[operator]
+        _, size, end, padded, target = step
+        stream_id = {"last": max(last, 1), "first": 1, "idle": last + 2}[target]  # type: ignore[index]
+        data = hyperframe.frame.DataFrame(stream_id, data=b"x" * size)  # type: ignore[operator]
         if end:
             data.flags.add("END_STREAM")
+        if padded:
+            data.flags.add("PADDED")
+            data.pad_length = 2
         return data.serialize(), last
     reset = hyperframe.frame.RstStreamFrame(max(last, 1))
     reset.error_code = 8
