@@ -36,11 +36,12 @@ at once, and the protocol treats it like any other malformed request.
 After a connection error, :meth:`ServerConnection.error_data` corrects the
 error code of the ``GOAWAY`` h2 queued where h2 picks too general a one.
 
-Speed: a request on a new stream (:meth:`ServerConnection._new_request`) and a
-response's HEADERS and DATA (``send_headers``/``send_data``) go through h2's
-own state machines and windows, but skip h2's generic steps that cannot apply
-to them, and the connection encodes and decodes header blocks with
-:mod:`daphne._wire.h2_hpack`.  Together about half of an HTTP/2 request's
+Speed: a request on a new stream (:meth:`ServerConnection._new_request`), a
+request's DATA, and a response's HEADERS and DATA (``send_headers``/``send_data``)
+go through h2's own state machines and windows, but skip h2's generic steps that
+cannot apply to them (on receipt, h2's frame wrapper, which formats every frame
+for a trace log that goes nowhere: a hex dump of each DATA payload), and the
+connection encodes and decodes header blocks with :mod:`daphne._wire.h2_hpack`.  Together about half of an HTTP/2 request's
 instructions; anything unusual (the first request, PRIORITY, 1xx, trailers,
 padding, unknown streams) still takes h2's own path.  Each is compared with
 h2's own path by a hypothesis test (``tests/unit/test_h2_send_paths.py``,
@@ -165,35 +166,34 @@ class ServerConnection(h2.connection.H2Connection):
     #: Streams refused for going over the concurrency limit.
     refused = 0
 
-    # h2 has no hook for a stream over the concurrency limit (it raises a connection
-    # error from inside its frame dispatch), so we override its HEADERS handler.  This
-    # and the privates it uses are checked by tests/unit/test_dependency_privates.py.
-    def _receive_headers_frame(
-        self, frame: hyperframe.frame.HeadersFrame
-    ) -> tuple[list[hyperframe.frame.Frame], list[h2.events.Event]]:
+    def _opens_request(self, frame: hyperframe.frame.HeadersFrame) -> bool:
+        """Whether ``frame`` is a request on a new client stream of an open connection,
+        within the limit and without priority: :meth:`_new_request` serves it (it can
+        meet none of the stream errors h2's frame wrapper handles)."""
         stream_id = frame.stream_id
-        if (
+        return bool(
             stream_id % 2
             and stream_id > self.highest_inbound_stream_id
             and self.state_machine.state is _SERVER_OPEN
             and "PRIORITY" not in frame.flags
             and self.open_inbound_streams < self.local_settings.max_concurrent_streams
-        ):
-            return self._new_request(frame)
-        return self._receive_headers_frame_via_h2(frame)
+        )
 
     def _receive_frame(self, frame: hyperframe.frame.Frame) -> list[h2.events.Event]:
         # h2 formats ``repr(frame)`` for a trace line before it dispatches any frame, for
         # its logger, a no-op here; a DATA frame's repr is a hex dump of the whole
         # payload, a fifth of what an upload costs.  DATA goes to the same handler
         # without it: the handler answers DATA on a closed or forgotten stream itself,
-        # so none of the errors h2's wrapper catches come out of it.  Every other frame
-        # takes h2's own path.
+        # so none of the errors h2's wrapper catches come out of it.  So does a new
+        # request (see _opens_request).  Every other frame takes h2's own path.
         if type(frame) is hyperframe.frame.DataFrame:
             frames, events = self._receive_data_frame(frame)
-            self._prepare_for_sending(frames)
-            return events
-        return super()._receive_frame(frame)
+        elif type(frame) is hyperframe.frame.HeadersFrame and self._opens_request(frame):
+            frames, events = self._new_request(frame)
+        else:
+            return super()._receive_frame(frame)
+        self._prepare_for_sending(frames)
+        return events
 
     def _receive_data_frame(
         self, frame: hyperframe.frame.DataFrame
@@ -260,11 +260,15 @@ class ServerConnection(h2.connection.H2Connection):
             return self._ended(frame.stream_id, ([], events))
         return [], events
 
-    def _receive_headers_frame_via_h2(
+    # h2 has no hook for a stream over the concurrency limit (it raises a connection
+    # error from inside its frame dispatch), so we override its HEADERS handler.  This
+    # and the privates it uses are checked by tests/unit/test_dependency_privates.py.
+    def _receive_headers_frame(
         self, frame: hyperframe.frame.HeadersFrame
     ) -> tuple[list[hyperframe.frame.Frame], list[h2.events.Event]]:
         """h2's HEADERS handler, with a stream past the limit refused and a malformed
-        request a stream error (see the module), not fatal."""
+        request a stream error (see the module), not fatal.  (A new request within the
+        limit takes :meth:`_new_request` from :meth:`_receive_frame`.)"""
         stream_id = frame.stream_id
         stream = self.streams.get(stream_id)
         if (

@@ -283,7 +283,7 @@ def test_body_framing_errors_h2_raises_and_the_lengths_it_keeps() -> None:
     from ``_receive_headers_frame`` once the new stream is open (a bad content-length, a
     dependency on itself); and the lengths in ``_expected_content_length`` /
     ``_actual_content_length``."""
-    where = "daphne/_wire/h2_connection.py (ServerConnection._receive_headers_frame_via_h2)"
+    where = "daphne/_wire/h2_connection.py (ServerConnection._receive_headers_frame)"
     for owner, name, parameters in (
         (h2.connection.H2Connection, "_receive_data_frame", ["self", "frame"]),
         (h2.stream.H2Stream, "_initialize_content_length", ["self", "headers"]),
