@@ -83,7 +83,7 @@ __all__ = ["ServerConnection", "StreamMalformed", "goaway", "new_connection"]
 #: RFC 9113 §4.1: length (24 bits, as 16 + 8), type, flags, stream id.
 _FRAME_HEAD = struct.Struct(">HBBBL")
 _DATA, _HEADERS, _CONTINUATION = 0x0, 0x1, 0x9
-_END_STREAM, _END_HEADERS = 0x1, 0x4
+_END_STREAM, _END_HEADERS, _PADDED = 0x1, 0x4, 0x8
 _SEND_HEADERS = h2.connection.ConnectionInputs.SEND_HEADERS
 _SEND_DATA = h2.connection.ConnectionInputs.SEND_DATA
 #: In this state h2's connection state machine takes SEND_HEADERS and SEND_DATA
@@ -98,6 +98,8 @@ _STREAM_SEND_DATA = h2.stream.StreamInputs.SEND_DATA
 _STREAM_SEND_END = h2.stream.StreamInputs.SEND_END_STREAM
 _STREAM_IDLE = h2.stream.StreamState.IDLE
 _STREAM_OPEN = h2.stream.StreamState.OPEN
+#: Stream states in which a DATA frame from the client is expected.
+_RECEIVING = (_STREAM_OPEN, h2.stream.StreamState.HALF_CLOSED_LOCAL)
 _PROTOCOL_ERROR = h2.errors.ErrorCodes.PROTOCOL_ERROR
 
 
@@ -194,6 +196,74 @@ class ServerConnection(h2.connection.H2Connection):
             return super()._receive_frame(frame)
         self._prepare_for_sending(frames)
         return events
+
+    def receive_data(self, data: bytes) -> list[h2.events.Event]:  # type: ignore[override]
+        """h2's ``receive_data``, with a request's DATA read here (see the module).
+
+        Complete, unpadded DATA frames on a stream open for receiving, on an open
+        connection, are taken from ``data`` as they are and given to the stream's
+        ``receive_data`` (h2's own: state machine, window, content length); the
+        frames between them go to h2 in runs, in order, and so does an unfinished one.
+        """
+        buffer = self.incoming_buffer
+        if (
+            buffer._preamble_len
+            or buffer._headers_buffer
+            or self.state_machine.state is not _SERVER_OPEN
+        ):
+            return super().receive_data(data)
+        pending = buffer._data
+        if pending:
+            # An unfinished frame h2 kept from the last call: this input goes on from it.
+            pending += data
+            if len(pending) < 9 or len(pending) < 9 + int.from_bytes(pending[:3], "big"):
+                return []  # still unfinished, as h2 would find it
+            data = bytes(pending)
+            pending.clear()
+        events: list[h2.events.Event] = []
+        limit = self.max_inbound_frame_size
+        offset, end = 0, len(data)
+        #: Where the run of frames for h2 that have not been handed to it yet starts.
+        run = 0
+        while end - offset >= 9:
+            high, low, kind, flags, stream_id = _FRAME_HEAD.unpack_from(data, offset)
+            stop = offset + 9 + (high << 8 | low)
+            if stop > end:
+                break
+            if kind == _DATA and not flags & _PADDED and stop - offset - 9 <= limit:
+                if run < offset:
+                    # The frames before it first: they may open, end or reset its stream.
+                    events += super().receive_data(data[run:offset])
+                stream = self.streams.get(stream_id & 0x7FFFFFFF)
+                if (
+                    stream is not None
+                    and stream.state_machine.state in _RECEIVING
+                    and self.state_machine.state is _SERVER_OPEN
+                ):
+                    events += self._data(stream, data[offset + 9 : stop], flags & _END_STREAM)
+                    run = stop
+                else:
+                    run = offset
+            offset = stop
+        if run < offset:
+            events += super().receive_data(data if run == 0 and offset == end else data[run:offset])
+        if offset < end:
+            pending += memoryview(data)[offset:]  # unfinished: kept (by h2) until it is whole
+        return events
+
+    def _data(self, stream: h2.stream.H2Stream, payload: bytes, end: int) -> list[h2.events.Event]:
+        """A DATA frame's ``payload`` for ``stream``: h2's steps for it, as h2 takes them."""
+        size = len(payload)
+        try:
+            self._inbound_flow_control_window_manager.window_consumed(size)
+            try:
+                return stream.receive_data(payload, bool(end), size)[1]
+            except h2.exceptions.InvalidBodyLengthError as error:
+                # Raised once h2 counted the frame against both windows.
+                return self._malformed(stream.stream_id, str(error), size)[1]
+        except h2.exceptions.ProtocolError as error:
+            self._terminate_connection(error.error_code)
+            raise
 
     def _receive_data_frame(
         self, frame: hyperframe.frame.DataFrame

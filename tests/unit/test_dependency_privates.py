@@ -373,6 +373,7 @@ def test_sending_in_an_open_server_connection_changes_nothing() -> None:
         h2.connection.ConnectionInputs.SEND_HEADERS,
         h2.connection.ConnectionInputs.SEND_DATA,
         h2.connection.ConnectionInputs.RECV_HEADERS,  # ServerConnection._new_request
+        h2.connection.ConnectionInputs.RECV_DATA,  # ServerConnection.receive_data
     ):
         assert table.get((state, sent)) == (None, state), (
             f"{H2}: {sent} in {state} is now {table.get((state, sent))} ({where})"
@@ -408,6 +409,33 @@ def test_data_frames_are_dispatched_through_the_frame_wrapper() -> None:
     assert any("<hex:7061796c6f6164>" in line for line in formatted), (
         f"{H2}: H2Connection._receive_frame no longer logs repr(frame); the shortcut in "
         f"{where} may be needless now"
+    )
+
+
+def test_what_the_direct_data_path_reads_and_calls() -> None:
+    """ServerConnection.receive_data reads h2's frame buffer (``_data``, a bytearray of an
+    unfinished frame; ``_preamble_len``; ``_headers_buffer``) and hands a DATA payload to
+    the connection's window manager and the stream's ``receive_data``, as h2 does."""
+    where = "daphne/_wire/h2_connection.py (ServerConnection.receive_data)"
+    buffer = h2.frame_buffer.FrameBuffer(server=True)
+    for name, kind in (("_data", bytearray), ("_preamble_len", int), ("_headers_buffer", list)):
+        assert isinstance(getattr(buffer, name, None), kind), missing(
+            H2, "FrameBuffer", name, where
+        )
+    buffer.add_data(PREFACE + b"\x00\x00\x05\x00\x00\x00\x00\x00\x01ab")
+    assert list(buffer) == [] and bytes(buffer._data) == b"\x00\x00\x05\x00\x00\x00\x00\x00\x01ab"
+    assert buffer._preamble_len == 0
+    stream_method = getattr(h2.stream.H2Stream, "receive_data", None)
+    assert stream_method is not None, missing(H2, "H2Stream", "receive_data", where)
+    assert _signature(stream_method) == ["self", "data", "end_stream", "flow_control_len"], (
+        f"{H2}: H2Stream.receive_data{inspect.signature(stream_method)} changed ({where})"
+    )
+    terminate = getattr(h2.connection.H2Connection, "_terminate_connection", None)
+    assert terminate is not None, missing(H2, "H2Connection", "_terminate_connection", where)
+    server = _limited(h2.connection.H2Connection)
+    manager = getattr(server, "_inbound_flow_control_window_manager", None)
+    assert callable(getattr(manager, "window_consumed", None)), missing(
+        H2, "H2Connection", "_inbound_flow_control_window_manager.window_consumed", where
     )
 
 

@@ -5,9 +5,9 @@ same client frames: requests on new, reused, lower and even stream ids, with and
 without END_STREAM, PRIORITY, padding, valid and invalid ``content-length``,
 ``HEAD``, DATA, resets; and the server answers some streams in between.  One
 takes our direct path, the other h2's handler (with our refusal of streams past
-the limit), and every frame through h2's frame wrapper (ours takes DATA on a
-stream h2 tracks straight to the DATA handler).  Events, errors, bytes queued
-and stream state must agree.
+the limit), and all input through h2's ``receive_data``, frame buffer and frame
+wrapper (ours reads a request's DATA frames itself).  Events, errors, bytes
+queued and stream state must agree, also when the input is cut anywhere.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from __future__ import annotations
 import functools
 
 import h2.connection
+import h2.settings
 import hpack
 import hyperframe.frame
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from daphne._config import ServerConfig
@@ -26,11 +27,24 @@ from daphne._wire.h2_connection import ServerConnection, new_connection
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
-def _server(reference: bool) -> ServerConnection:
+def _server(reference: bool, window: int | None = None) -> ServerConnection:
     conn = new_connection(ServerConfig(h2_max_concurrent_streams=3))
+    if window is not None:
+        # A small stream window, so that DATA overruns it within a few frames.
+        conn.local_settings = h2.settings.Settings(
+            client=False,
+            initial_values={
+                **{code: conn.local_settings[code] for code in conn.local_settings},
+                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window,
+            },
+        )
     if reference:
-        # Every frame through h2's own wrapper and its frame table, whose HEADERS
-        # handler is ours with h2's steps (ours takes DATA and new requests without them).
+        # Every byte through h2's own receive_data and frame buffer, every frame through
+        # its wrapper and its frame table, whose HEADERS handler is ours with h2's steps
+        # (ours takes DATA and new requests without them).
+        conn.receive_data = functools.partial(  # type: ignore[method-assign]
+            h2.connection.H2Connection.receive_data, conn
+        )
         conn._receive_frame = functools.partial(  # type: ignore[method-assign]
             h2.connection.H2Connection._receive_frame, conn
         )
@@ -184,4 +198,86 @@ def test_new_request_path_matches_h2(sequence: list[tuple[object, ...]]) -> None
             if isinstance(verdict, str):
                 return  # a connection error: both ended the connection the same way
         assert ours.data_to_send() == theirs.data_to_send()
+        assert _state(ours) == _state(theirs)
+
+
+def _events(conn: ServerConnection, data: bytes) -> object:
+    """``_feed``, with each DATA event's whole payload (its repr shows 20 bytes)."""
+    try:
+        return [
+            (
+                repr(event),
+                repr(getattr(event, "stream_ended", None)),
+                getattr(event, "data", None),
+                getattr(event, "flow_controlled_length", None),
+            )
+            for event in conn.receive_data(data)
+        ]
+    except Exception as error:
+        return type(error).__name__
+
+
+others_cut = st.one_of(
+    others,
+    st.tuples(st.just("window")),
+    st.tuples(st.just("ping")),
+    st.tuples(st.just("big")),
+    st.tuples(st.just("fifty")),
+)
+
+
+@settings(
+    max_examples=2 * settings.default.max_examples, suppress_health_check=[HealthCheck.too_slow]
+)
+@example(  # DATA beyond the request's content-length: a stream error
+    [
+        ("request", "next", b"POST", [(b"content-length", b"5")], False, False, False),
+        ("data", 6, False, False, "last"),
+    ],
+    [7, 1000],
+)
+@example([("fifty",)] * 3, [30])  # the stream window overrun: a connection error
+@given(
+    st.lists(st.one_of(requests, others_cut, others_cut), min_size=1, max_size=15),
+    st.lists(st.one_of(st.integers(1, 40), st.integers(1, 20000)), min_size=1, max_size=30),
+)
+def test_data_path_matches_h2_however_the_input_is_cut(
+    sequence: list[tuple[object, ...]], cuts: list[int]
+) -> None:
+    """The client's frames (as above, and WINDOW_UPDATE, PING, DATA of 50 bytes, DATA
+    larger than the largest frame allowed) in one byte string, fed in pieces of the drawn sizes; the
+    stream window is 120 bytes, so DATA overruns it."""
+    ours, theirs = _server(False, window=120), _server(True, window=120)
+    encoder = hpack.Encoder()
+    # The first request opens the connection (h2's IDLE -> SERVER_OPEN, h2's path).
+    opening, last = _frames(("request", "next", b"POST", [], False, False, False), encoder, 0)
+    assert _events(ours, opening) == _events(theirs, opening)
+    stream = b""
+    for step in sequence:
+        if step[0] == "answer":
+            continue
+        if step[0] == "window":
+            frame = hyperframe.frame.WindowUpdateFrame(0, window_increment=1000)
+            stream += frame.serialize()
+        elif step[0] == "ping":
+            stream += hyperframe.frame.PingFrame(0, opaque_data=b"12345678").serialize()
+        elif step[0] == "fifty":  # three of them overrun the stream window
+            stream += hyperframe.frame.DataFrame(max(last, 1), data=b"z" * 50).serialize()
+        elif step[0] == "big":
+            size = ours.max_inbound_frame_size + 1
+            stream += hyperframe.frame.DataFrame(max(last, 1), data=b"y" * size).serialize()
+        else:
+            data, last = _frames(step, encoder, last)
+            stream += data
+    offset = 0
+    for index in range(len(stream)):
+        size = cuts[index % len(cuts)]
+        piece, offset = stream[offset : offset + size], offset + size
+        if not piece:
+            break
+        verdict = _events(ours, piece)
+        assert verdict == _events(theirs, piece)
+        assert ours.data_to_send() == theirs.data_to_send()
+        if isinstance(verdict, str):
+            return  # a connection error: both ended the connection the same way
         assert _state(ours) == _state(theirs)
