@@ -198,9 +198,28 @@ class ServerConnection(h2.connection.H2Connection):
         return events
 
     def receive_data(self, data: bytes) -> list[h2.events.Event]:  # type: ignore[override]
-        """h2's ``receive_data``, with a request's DATA read here (see the module).
+        """h2's ``receive_data``, with a request's DATA read here (see the module), and
+        a frame longer than ``SETTINGS_MAX_FRAME_SIZE`` refused as soon as its header is in.
 
-        Complete, unpadded DATA frames on a stream open for receiving, on an open
+        h2 checks a frame's length only once the whole frame arrived, and keeps its
+        bytes until then: a client announcing a 16 MiB frame could make every
+        connection hold 16 MiB.  Its header is enough to know (RFC 9113 §4.2:
+        ``FRAME_SIZE_ERROR``, a connection error here as in h2).
+        """
+        events = self._receive(data)
+        pending = self.incoming_buffer._data
+        if len(pending) >= 9:
+            length = int.from_bytes(pending[:3], "big")
+            if length > self.max_inbound_frame_size:
+                self._terminate_connection(h2.errors.ErrorCodes.FRAME_SIZE_ERROR)
+                raise h2.exceptions.FrameTooLargeError(
+                    f"Frame of {length} bytes announced, "
+                    f"the most allowed is {self.max_inbound_frame_size}"
+                )
+        return events
+
+    def _receive(self, data: bytes) -> list[h2.events.Event]:
+        """Complete, unpadded DATA frames on a stream open for receiving, on an open
         connection, are taken from ``data`` as they are and given to the stream's
         ``receive_data`` (h2's own: state machine, window, content length); the
         frames between them go to h2 in runs, in order, and so does an unfinished one.

@@ -254,6 +254,32 @@ def test_tiny_data_frames_cost_memory_by_bytes_not_by_frame(server, tmp_path) ->
     client.close()
 
 
+@pytest.mark.parametrize("after_request", [False, True], ids=["first-frame", "in-a-request"])
+def test_a_frame_longer_than_allowed_is_refused_at_its_header(server, after_request) -> None:
+    """A frame header announcing 16 MiB - 1 bytes (far over SETTINGS_MAX_FRAME_SIZE), then
+    8 MiB of its payload: GOAWAY(FRAME_SIZE_ERROR) once the header is in, and nothing of
+    the rest held (h2 kept a frame's bytes until it was whole: up to 16 MiB per connection)."""
+    pid = server.process.pid
+    client = H2Attacker(server.port)
+    if after_request:
+        client.request(1, "/hold", end=False, method="POST")
+        client.sync()
+    rss_before = rss_bytes(pid)
+    header = ((1 << 24) - 1).to_bytes(3, "big") + bytes([0x0, 0x0]) + (1).to_bytes(4, "big")
+    client.flush(header)
+    chunk, sent = b"x" * 65536, 0
+    while sent < 8 * MIB and not client.closed and client.goaway is None:
+        client.flush(chunk)
+        sent += len(chunk)
+        client.pump(0)
+    client.pump_until(lambda: client.goaway is not None or client.closed, timeout=5)
+    grown = rss_bytes(pid) - rss_before
+    print(f"{sent} bytes of the frame sent, RSS +{grown / MIB:.1f} MiB")
+    assert client.goaway == h2.errors.ErrorCodes.FRAME_SIZE_ERROR
+    assert grown < 2 * MIB, grown
+    client.close()
+
+
 def test_pings_on_a_websocket_frame_layout() -> None:
     """The ping frames this module sends are what RFC 6455 §5.2 says (masked, zero key)."""
     data = _ping_frames(2, b"ab")

@@ -246,7 +246,8 @@ def test_data_path_matches_h2_however_the_input_is_cut(
 ) -> None:
     """The client's frames (as above, and WINDOW_UPDATE, PING, DATA of 50 bytes, DATA
     larger than the largest frame allowed) in one byte string, fed in pieces of the drawn sizes; the
-    stream window is 120 bytes, so DATA overruns it."""
+    stream window is 120 bytes, so DATA overruns it.  A frame longer than allowed ends
+    the connection as soon as its header is in (h2: once it is whole)."""
     ours, theirs = _server(False, window=120), _server(True, window=120)
     encoder = hpack.Encoder()
     # The first request opens the connection (h2's IDLE -> SERVER_OPEN, h2's path).
@@ -276,7 +277,14 @@ def test_data_path_matches_h2_however_the_input_is_cut(
         if not piece:
             break
         verdict = _events(ours, piece)
-        assert verdict == _events(theirs, piece)
+        expected = _events(theirs, piece)
+        if verdict == "FrameTooLargeError" and expected != verdict:
+            # Ours refuses a frame longer than allowed once its header is in, h2 once
+            # all of it is: h2 must come to the same end with the rest of the input.
+            assert _events(theirs, stream[offset:]) == verdict
+            assert ours.data_to_send() == theirs.data_to_send()
+            return
+        assert verdict == expected
         assert ours.data_to_send() == theirs.data_to_send()
         if isinstance(verdict, str):
             return  # a connection error: both ended the connection the same way
