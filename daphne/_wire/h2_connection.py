@@ -100,6 +100,9 @@ _STREAM_IDLE = h2.stream.StreamState.IDLE
 _STREAM_OPEN = h2.stream.StreamState.OPEN
 #: Stream states in which a DATA frame from the client is expected.
 _RECEIVING = (_STREAM_OPEN, h2.stream.StreamState.HALF_CLOSED_LOCAL)
+#: Stream states in which h2's stream state machine takes SEND_DATA without a callback
+#: or a change: the direct send path skips the call there (checked like _SERVER_OPEN).
+_SENDING = (_STREAM_OPEN, h2.stream.StreamState.HALF_CLOSED_REMOTE)
 _PROTOCOL_ERROR = h2.errors.ErrorCodes.PROTOCOL_ERROR
 
 
@@ -539,7 +542,8 @@ class ServerConnection(h2.connection.H2Connection):
         if self.state_machine.state is not _SERVER_OPEN:
             self.state_machine.process_input(_SEND_DATA)
         machine = stream.state_machine
-        machine.process_input(_STREAM_SEND_DATA)
+        if machine.state not in _SENDING:
+            machine.process_input(_STREAM_SEND_DATA)
         flags = 0
         if end_stream:
             machine.process_input(_STREAM_SEND_END)

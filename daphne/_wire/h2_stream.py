@@ -159,10 +159,17 @@ class H2Sender:
         conn = protocol.conn
         chunks = self._chunks
         sent = 0
+        # h2's stream, for its window (h2's local_flow_control_window looks it up on
+        # every call; it raises, as before, for a stream h2 no longer has).
+        h2_stream = conn.streams.get(self.stream_id)
         while self._pending_size:
-            window = min(
-                conn.local_flow_control_window(self.stream_id), conn.max_outbound_frame_size
-            )
+            if h2_stream is None:
+                window = conn.local_flow_control_window(self.stream_id)
+            else:
+                window = min(
+                    conn.outbound_flow_control_window, h2_stream.outbound_flow_control_window
+                )
+            window = min(window, conn.max_outbound_frame_size)
             if window <= 0:
                 if conn.outbound_flow_control_window <= 0:
                     protocol.wait_for_connection_window(self)

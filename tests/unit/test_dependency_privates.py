@@ -439,6 +439,30 @@ def test_what_the_direct_data_path_reads_and_calls() -> None:
     )
 
 
+def test_sending_data_on_an_open_stream_changes_nothing() -> None:
+    """ServerConnection.send_data skips h2's stream state machine for SEND_DATA in OPEN and
+    HALF_CLOSED_REMOTE, and H2Sender.pump reads a stream's window as h2's
+    ``local_flow_control_window`` computes it: both must still hold."""
+    where = "daphne/_wire/h2_connection.py (send_data), daphne/_wire/h2_stream.py (pump)"
+    table = getattr(h2.stream, "_transitions", None)
+    assert isinstance(table, dict), missing(H2, "h2.stream", "_transitions", where)
+    for state in (h2.stream.StreamState.OPEN, h2.stream.StreamState.HALF_CLOSED_REMOTE):
+        entry = table.get((state, h2.stream.StreamInputs.SEND_DATA))
+        assert entry == (None, state), f"{H2}: SEND_DATA in {state} is now {entry} ({where})"
+    client = _client()
+    server = _limited(h2.connection.H2Connection)
+    server.receive_data(client.data_to_send() + _request(client, 1, b"one"))
+    stream = server.streams[1]
+    stream.outbound_flow_control_window = 1000
+    server.outbound_flow_control_window = 5000
+    assert server.local_flow_control_window(1) == 1000
+    server.outbound_flow_control_window = 700
+    assert server.local_flow_control_window(1) == 700, (
+        f"{H2}: local_flow_control_window is no longer the smaller of the connection's "
+        f"and the stream's outbound windows ({where})"
+    )
+
+
 # -- h2: the frames of an unfinished header block ------------------------------------------------
 
 
