@@ -39,13 +39,17 @@ error code of the ``GOAWAY`` h2 queued where h2 picks too general a one.
 Speed: a request on a new stream (:meth:`ServerConnection._new_request`), a
 request's DATA, and a response's HEADERS and DATA (``send_headers``/``send_data``)
 go through h2's own state machines and windows, but skip h2's generic steps that
-cannot apply to them (on receipt, h2's frame wrapper, which formats every frame
-for a trace log that goes nowhere: a hex dump of each DATA payload), and the
-connection encodes and decodes header blocks with :mod:`daphne._wire.h2_hpack`.  Together about half of an HTTP/2 request's
-instructions; anything unusual (the first request, PRIORITY, 1xx, trailers,
-padding, unknown streams) still takes h2's own path.  Each is compared with
-h2's own path by a hypothesis test (``tests/unit/test_h2_send_paths.py``,
-``tests/unit/test_h2_receive_path.py``, ``tests/unit/test_h2_hpack.py``).
+cannot apply to them.  On receipt, :meth:`ServerConnection.receive_data` reads
+whole DATA frames and whole request header blocks from the input itself, without
+h2's frame buffer (which copies every byte twice or more) and hyperframe objects,
+and without h2's frame wrapper (which formats every frame for a trace log that
+goes nowhere: a hex dump of each DATA payload).  The connection encodes and
+decodes header blocks with :mod:`daphne._wire.h2_hpack`.  Together well over half
+of an HTTP/2 request's instructions; anything unusual (the first request,
+PRIORITY, CONTINUATION, 1xx, trailers, padding, unknown streams) still takes h2's
+own path.  Each is compared with h2's own path by a hypothesis test
+(``tests/unit/test_h2_send_paths.py``, ``tests/unit/test_h2_receive_path.py``,
+``tests/unit/test_h2_hpack.py``).
 
 Each h2 internal used here (and ``FrameBuffer._headers_buffer``, read by
 :mod:`daphne._wire.h2_lifetime`) is checked against the installed h2 by
@@ -59,8 +63,8 @@ the h2spec cases 4.3, 5.1.2, 6.5 and 6.8 in ``tests/conformance/test_h2_conforma
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Container, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import h2.config
 import h2.connection
@@ -83,7 +87,7 @@ __all__ = ["ServerConnection", "StreamMalformed", "goaway", "new_connection"]
 #: RFC 9113 §4.1: length (24 bits, as 16 + 8), type, flags, stream id.
 _FRAME_HEAD = struct.Struct(">HBBBL")
 _DATA, _HEADERS, _CONTINUATION = 0x0, 0x1, 0x9
-_END_STREAM, _END_HEADERS, _PADDED = 0x1, 0x4, 0x8
+_END_STREAM, _END_HEADERS, _PADDED, _PRIORITY = 0x1, 0x4, 0x8, 0x20
 _SEND_HEADERS = h2.connection.ConnectionInputs.SEND_HEADERS
 _SEND_DATA = h2.connection.ConnectionInputs.SEND_DATA
 #: In this state h2's connection state machine takes SEND_HEADERS and SEND_DATA
@@ -147,6 +151,35 @@ def goaway(last_stream_id: int, code: int) -> bytes:
     return frame.serialize()
 
 
+class HeadersFrameLike(Protocol):
+    """What the new-request path reads of a HEADERS frame: hyperframe's, or a :class:`_Block`."""
+
+    @property
+    def stream_id(self) -> int: ...
+
+    @property
+    def data(self) -> bytes: ...
+
+    @property
+    def flags(self) -> Container[str]: ...
+
+
+class _Block:
+    """A whole header block read from the input (END_HEADERS, no padding or priority),
+    without a hyperframe ``HeadersFrame``: its stream, its bytes and its flags by name."""
+
+    __slots__ = ("data", "flags", "stream_id")
+
+    def __init__(self, stream_id: int, data: bytes, end_stream: int) -> None:
+        self.stream_id = stream_id
+        self.data = data
+        self.flags = _ENDED_BLOCK if end_stream else _OPEN_BLOCK
+
+
+_OPEN_BLOCK = frozenset({"END_HEADERS"})
+_ENDED_BLOCK = frozenset({"END_HEADERS", "END_STREAM"})
+
+
 class StreamMalformed(h2.events.Event):
     """A request stream broke RFC 9113's message rules; the connection reset it.
 
@@ -171,7 +204,7 @@ class ServerConnection(h2.connection.H2Connection):
     #: Streams refused for going over the concurrency limit.
     refused = 0
 
-    def _opens_request(self, frame: hyperframe.frame.HeadersFrame) -> bool:
+    def _opens_request(self, frame: HeadersFrameLike) -> bool:
         """Whether ``frame`` is a request on a new client stream of an open connection,
         within the limit and without priority: :meth:`_new_request` serves it (it can
         meet none of the stream errors h2's frame wrapper handles)."""
@@ -266,6 +299,25 @@ class ServerConnection(h2.connection.H2Connection):
                     run = stop
                 else:
                     run = offset
+            elif (
+                kind == _HEADERS
+                and flags & _END_HEADERS
+                and not flags & (_PADDED | _PRIORITY)
+                and stop - offset - 9 <= limit
+            ):
+                # A whole header block: a new request is read here (see _opens_request).
+                if run < offset:
+                    events += super().receive_data(data[run:offset])
+                block = _Block(stream_id & 0x7FFFFFFF, data[offset + 9 : stop], flags & _END_STREAM)
+                if self._opens_request(block):
+                    try:
+                        events += self._new_request(block)[1]  # (it queues no frame)
+                    except h2.exceptions.ProtocolError as error:  # as h2's receive_data does
+                        self._terminate_connection(error.error_code)
+                        raise
+                    run = stop
+                else:
+                    run = offset
             offset = stop
         if run < offset:
             events += super().receive_data(data if run == 0 and offset == end else data[run:offset])
@@ -321,7 +373,7 @@ class ServerConnection(h2.connection.H2Connection):
         )
 
     def _new_request(
-        self, frame: hyperframe.frame.HeadersFrame
+        self, frame: HeadersFrameLike
     ) -> tuple[list[hyperframe.frame.Frame], list[h2.events.Event]]:
         """A request on a new stream within the limit: h2's steps for it, without its generic ones.
 

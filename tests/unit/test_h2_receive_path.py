@@ -28,7 +28,8 @@ PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
 def _server(reference: bool, window: int | None = None) -> ServerConnection:
-    conn = new_connection(ServerConfig(h2_max_concurrent_streams=3))
+    # Header lists of up to 400 octets (RFC 9113's count): the "long" step goes over.
+    conn = new_connection(ServerConfig(h2_max_concurrent_streams=3, h2_max_header_list_size=400))
     if window is not None:
         # A small stream window, so that DATA overruns it within a few frames.
         conn.local_settings = h2.settings.Settings(
@@ -80,6 +81,7 @@ fields = st.lists(
             (b"content-length", b"0"),
             (b"user-agent", b"t"),
             (b"cookie", b"a=1"),
+            (b"x-long", b"l" * 300),  # over the header list limit
         ]
     ),
     max_size=3,
@@ -91,7 +93,8 @@ requests = st.tuples(
     fields,
     st.booleans(),  # END_STREAM
     st.booleans(),  # PRIORITY
-    st.booleans(),  # padded
+    # padded (True), or the block cut in two: HEADERS then CONTINUATION ("continued")
+    st.sampled_from([False, True, "continued"]),
 )
 others = st.one_of(
     st.tuples(
@@ -105,6 +108,7 @@ others = st.one_of(
     ),
     st.tuples(st.just("reset")),
     st.tuples(st.just("answer")),
+    st.tuples(st.just("garbage")),  # a request whose header block does not decode
 )
 steps = st.lists(st.one_of(requests, requests, requests, others), min_size=1, max_size=15)
 
@@ -128,8 +132,16 @@ def _frames(step: tuple[object, ...], encoder: hpack.Encoder, last: int) -> tupl
                 *extra,
             ]  # type: ignore[misc]
         )
+        continued = b""
+        if padded == "continued":
+            padded, half = False, len(block) // 2
+            block, rest = block[:half], block[half:]
+            tail = hyperframe.frame.ContinuationFrame(stream_id, data=rest)
+            tail.flags.add("END_HEADERS")
+            continued = tail.serialize()
         frame = hyperframe.frame.HeadersFrame(stream_id, data=block)
-        frame.flags.add("END_HEADERS")
+        if not continued:
+            frame.flags.add("END_HEADERS")
         if end:
             frame.flags.add("END_STREAM")
         if priority:
@@ -138,7 +150,14 @@ def _frames(step: tuple[object, ...], encoder: hpack.Encoder, last: int) -> tupl
         if padded:
             frame.flags.add("PADDED")
             frame.pad_length = 3
-        return frame.serialize(), max(last, stream_id if stream_id % 2 else last)
+        return frame.serialize() + continued, max(last, stream_id if stream_id % 2 else last)
+    if kind == "garbage":
+        # HPACK index 0x7f + 2**28: far past both tables (a COMPRESSION_ERROR).
+        block = b"\xff\xff\xff\xff\x7f"
+        stream_id = last + 2 if last else 1
+        return hyperframe.frame.HeadersFrame(
+            stream_id, data=block, flags=["END_HEADERS"]
+        ).serialize(), stream_id
     if kind == "data":
         _, size, end, padded, target = step
         stream_id = {"last": max(last, 1), "first": 1, "idle": last + 2}[target]  # type: ignore[index]
