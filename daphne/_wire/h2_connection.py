@@ -82,7 +82,7 @@ from .h2_hpack import Decoder, Encoder
 if TYPE_CHECKING:
     from .._config import ServerConfig
 
-__all__ = ["ServerConnection", "StreamMalformed", "goaway", "new_connection"]
+__all__ = ["FrameIgnored", "ServerConnection", "StreamMalformed", "goaway", "new_connection"]
 
 #: RFC 9113 §4.1: length (24 bits, as 16 + 8), type, flags, stream id.
 _FRAME_HEAD = struct.Struct(">HBBBL")
@@ -180,6 +180,17 @@ _OPEN_BLOCK = frozenset({"END_HEADERS"})
 _ENDED_BLOCK = frozenset({"END_HEADERS", "END_STREAM"})
 
 
+class FrameIgnored(h2.events.Event):
+    """h2 took a frame and had nothing to report (on a closed stream, say): the protocol
+    counts it among the frames that make no work (a flood of them is abuse)."""
+
+    def __init__(self, stream_id: int) -> None:
+        self.stream_id = stream_id
+
+    def __repr__(self) -> str:
+        return f"<FrameIgnored stream_id:{self.stream_id}>"
+
+
 class StreamMalformed(h2.events.Event):
     """A request stream broke RFC 9113's message rules; the connection reset it.
 
@@ -226,12 +237,16 @@ class ServerConnection(h2.connection.H2Connection):
         # request (see _opens_request).  Every other frame takes h2's own path.
         if type(frame) is hyperframe.frame.DataFrame:
             frames, events = self._receive_data_frame(frame)
-        elif type(frame) is hyperframe.frame.HeadersFrame and self._opens_request(frame):
-            frames, events = self._new_request(frame)
-        else:
+            self._prepare_for_sending(frames)
+        elif type(frame) is hyperframe.frame.HeadersFrame:
+            if self._opens_request(frame):
+                return self._new_request(frame)[1]  # (it queues no frame)
             return super()._receive_frame(frame)
-        self._prepare_for_sending(frames)
-        return events
+        else:
+            events = super()._receive_frame(frame)
+        # DATA, WINDOW_UPDATE or RST_STREAM on a closed stream, ALTSVC...: h2 took the
+        # frame without a word.  (A refused HEADERS is counted as a refusal instead.)
+        return events or [FrameIgnored(frame.stream_id)]
 
     def receive_data(self, data: bytes) -> list[h2.events.Event]:  # type: ignore[override]
         """h2's ``receive_data``, with a request's DATA read here (see the module), and

@@ -8,7 +8,7 @@
   One timer of each per connection, re-armed from its own callback;
 * abuse (RFC 9113 §10.5): frames that make the server do no useful work
   (PING, SETTINGS, PRIORITY, empty DATA, a WINDOW_UPDATE that lets nothing be
-  sent) beyond an allowance that grows with useful work, streams reset before
+  sent, a frame of an unknown type or one on a closed stream) beyond an allowance that grows with useful work, streams reset before
   an answer (rapid reset, CVE-2023-44487) and streams opened past the
   concurrency limit are answered with ``GOAWAY(ENHANCE_YOUR_CALM)``;
 * a connection error: h2's ``GOAWAY`` (with the error code corrected, see
@@ -49,7 +49,8 @@ __all__ = ["RESET_ALLOWANCE", "H2Lifetime"]
 #: limit), beyond twice those it let finish (rapid reset, CVE-2023-44487).
 RESET_ALLOWANCE = 100
 #: Frames that make the server do nothing useful (empty DATA without END_STREAM, PING,
-#: SETTINGS, PRIORITY, a WINDOW_UPDATE that lets nothing be sent) a client may send
+#: SETTINGS, PRIORITY, a WINDOW_UPDATE that lets nothing be sent, a frame of an unknown
+#: type or on a closed stream) a client may send
 #: beyond this allowance, 10 per stream it opened and one per ``_BYTES_PER_IDLE_FRAME``
 #: bytes of DATA the server sent, before it is told to calm down.
 _IDLE_FRAME_ALLOWANCE = 1000
@@ -178,8 +179,8 @@ class H2Lifetime:
         )
         if self._idle_frames > allowance:
             self._calm_down(
-                "too many frames that make no work (PING, SETTINGS, PRIORITY, WINDOW_UPDATE"
-                " or empty DATA flood)"
+                "too many frames that make no work (PING, SETTINGS, PRIORITY, WINDOW_UPDATE,"
+                " empty DATA, unknown or closed-stream frame flood)"
             )
             return False
         return True

@@ -29,7 +29,7 @@ import h2.exceptions
 import h2.settings
 
 from .._asgi.scope import RequestFacts, build_http_scope
-from .h2_connection import StreamMalformed, new_connection
+from .h2_connection import FrameIgnored, StreamMalformed, new_connection
 from .h2_fields import Malformed, check_trailers, request_fields
 from .h2_lifetime import RESET_ALLOWANCE, H2Lifetime
 from .h2_stream import H2Sender, H2Stream
@@ -242,6 +242,8 @@ class H2Protocol(H2Lifetime):
                 self._count_idle_frame()  # nothing was waiting for that window
         elif isinstance(event, h2.events.PriorityUpdated):
             self._count_idle_frame()  # priorities are advisory; we do not act on them
+        elif isinstance(event, (FrameIgnored, h2.events.UnknownFrameReceived)):
+            self._count_idle_frame()  # on a closed stream, or of a type we do not know
         elif isinstance(event, h2.events.ConnectionTerminated):
             if event.error_code == h2.errors.ErrorCodes.NO_ERROR and self.streams:
                 # The client is leaving gracefully: answer what it asked first (§6.8).

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from daphne._config import ServerConfig
-from daphne._wire.h2_connection import ServerConnection, new_connection
+from daphne._wire.h2_connection import FrameIgnored, ServerConnection, new_connection
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
@@ -179,6 +179,7 @@ def _feed(conn: ServerConnection, data: bytes) -> object:
             # (a RequestReceived's repr leaves out the StreamEnded it carries)
             (repr(event), repr(getattr(event, "stream_ended", None)))
             for event in conn.receive_data(data)
+            if not isinstance(event, FrameIgnored)  # ours only: tested below
         ]
     except Exception as error:  # whatever h2 raises, ours must raise too
         return type(error).__name__
@@ -231,6 +232,7 @@ def _events(conn: ServerConnection, data: bytes) -> object:
                 getattr(event, "flow_controlled_length", None),
             )
             for event in conn.receive_data(data)
+            if not isinstance(event, FrameIgnored)  # ours only: tested below
         ]
     except Exception as error:
         return type(error).__name__
@@ -308,3 +310,24 @@ def test_data_path_matches_h2_however_the_input_is_cut(
         if isinstance(verdict, str):
             return  # a connection error: both ended the connection the same way
         assert _state(ours) == _state(theirs)
+
+
+def test_frames_h2_takes_without_a_word_are_reported() -> None:
+    """DATA, WINDOW_UPDATE and RST_STREAM on a closed stream, and ALTSVC, make h2 report
+    nothing: the connection reports FrameIgnored for each (the protocol counts them
+    among the frames that make no work); frames h2 reports on are not."""
+    conn = _server(False)
+    encoder = hpack.Encoder()
+    opening, _ = _frames(("request", "next", b"GET", [], True, False, False), encoder, 0)
+    assert not any(isinstance(e, FrameIgnored) for e in conn.receive_data(opening))
+    conn.send_headers(1, [(b":status", b"200")], end_stream=True)  # stream 1 closed
+    window = hyperframe.frame.WindowUpdateFrame(1, window_increment=10)
+    reset = hyperframe.frame.RstStreamFrame(1, error_code=8)
+    altsvc = hyperframe.frame.AltSvcFrame(0, origin=b"a", field=b'h2=":1"')
+    for frame in (hyperframe.frame.DataFrame(1, data=b"x"), window, reset, altsvc):
+        events = conn.receive_data(frame.serialize())
+        assert [repr(e) for e in events] == [f"<FrameIgnored stream_id:{frame.stream_id}>"]
+    ping = hyperframe.frame.PingFrame(0, opaque_data=b"12345678")
+    assert not any(isinstance(e, FrameIgnored) for e in conn.receive_data(ping.serialize()))
+    window = hyperframe.frame.WindowUpdateFrame(0, window_increment=10)
+    assert not any(isinstance(e, FrameIgnored) for e in conn.receive_data(window.serialize()))
