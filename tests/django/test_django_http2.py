@@ -14,6 +14,7 @@ client sees as a 500.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -163,6 +164,37 @@ def test_pages(served: Served) -> None:
         assert "pid" in posted.json()
         assert client.post("/broadcast/nobody").status_code == 200, served.log()
     assert "Invalid ASGI message" not in served.log()
+
+
+@pytest.mark.parametrize("version", ["HTTP/2", "HTTP/1.1"])
+def test_file_upload(served: Served, version: str) -> None:
+    """A multipart upload of 1.5 MiB and a form field, to the same server over HTTP/2 (many
+    DATA frames, well past the 64 KiB stream window, so the client waits on WINDOW_UPDATEs)
+    and over HTTP/1.1: Django sees every byte."""
+    data = os.urandom(1536 * 1024 + 123)
+    if version == "HTTP/2":
+        client = served.client()
+    else:
+        verify = served.tls.client_context() if served.tls is not None else True
+        client = httpx.Client(base_url=served.base, verify=verify, timeout=WAIT)
+    with client:
+        response = client.post(
+            "/upload",
+            files={"document": ("report.bin", data, "application/octet-stream")},
+            data={"title": "quarterly"},
+        )
+        assert response.http_version == version
+        assert response.status_code == 200, served.log()
+        assert response.json() == {
+            "files": {
+                "document": {
+                    "name": "report.bin",
+                    "size": len(data),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                }
+            },
+            "fields": {"title": "quarterly"},
+        }
 
 
 def csrf_form_token(html: str) -> str:

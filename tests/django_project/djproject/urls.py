@@ -8,6 +8,7 @@ urlpatterns = [
     path("info", views.info),
     path("whoami", views.whoami),
     path("broadcast/<slug:room>", views.broadcast),
+    path("upload", views.upload),
     path("websocket-page/", views.websocket_page),
     path("admin/", admin.site.urls),
 ]

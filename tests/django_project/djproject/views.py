@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 from channels.layers import get_channel_layer
@@ -50,3 +51,17 @@ async def broadcast(request: HttpRequest, room: str) -> HttpResponse:
 def websocket_page(request: HttpRequest) -> HttpResponse:
     """A page whose script talks to the echo and room consumers and writes what it gets."""
     return render(request, "djproject/websocket_page.html", {"room": "live"})
+
+
+@csrf_exempt
+def upload(request: HttpRequest) -> JsonResponse:
+    """POST multipart/form-data: each file's name, size and SHA-256, and the form's fields."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    files = {}
+    for name, uploaded in request.FILES.items():
+        digest = hashlib.sha256()
+        for chunk in uploaded.chunks():
+            digest.update(chunk)
+        files[name] = {"name": uploaded.name, "size": uploaded.size, "sha256": digest.hexdigest()}
+    return JsonResponse({"files": files, "fields": request.POST.dict()})
