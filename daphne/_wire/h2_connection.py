@@ -302,13 +302,15 @@ class ServerConnection(h2.connection.H2Connection):
                 break
             if kind == _DATA and not flags & _PADDED and stop - offset - 9 <= limit:
                 if run < offset:
-                    # The frames before it first: they may open, end or reset its stream.
+                    # The frames before it first: they may open, end or reset its stream,
+                    # or start a header block (which only CONTINUATION may follow).
                     events += super().receive_data(data[run:offset])
                 stream = self.streams.get(stream_id & 0x7FFFFFFF)
                 if (
                     stream is not None
                     and stream.state_machine.state in _RECEIVING
                     and self.state_machine.state is _SERVER_OPEN
+                    and not buffer._headers_buffer
                 ):
                     events += self._data(stream, data[offset + 9 : stop], flags & _END_STREAM)
                     run = stop
@@ -324,7 +326,7 @@ class ServerConnection(h2.connection.H2Connection):
                 if run < offset:
                     events += super().receive_data(data[run:offset])
                 block = _Block(stream_id & 0x7FFFFFFF, data[offset + 9 : stop], flags & _END_STREAM)
-                if self._opens_request(block):
+                if not buffer._headers_buffer and self._opens_request(block):
                     try:
                         events += self._new_request(block)[1]  # (it queues no frame)
                     except h2.exceptions.ProtocolError as error:  # as h2's receive_data does

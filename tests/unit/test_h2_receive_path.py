@@ -244,6 +244,7 @@ others_cut = st.one_of(
     st.tuples(st.just("ping")),
     st.tuples(st.just("big")),
     st.tuples(st.just("fifty")),
+    st.tuples(st.just("unfinished")),  # HEADERS without END_HEADERS, no CONTINUATION after it
 )
 
 
@@ -258,6 +259,7 @@ others_cut = st.one_of(
     [7, 1000],
 )
 @example([("fifty",)] * 3, [30])  # the stream window overrun: a connection error
+@example([("unfinished",), ("data", 3, False, False, "first")], [1000])  # DATA in a header block
 @given(
     st.lists(st.one_of(requests, others_cut, others_cut), min_size=1, max_size=15),
     st.lists(st.one_of(st.integers(1, 40), st.integers(1, 20000)), min_size=1, max_size=30),
@@ -283,6 +285,10 @@ def test_data_path_matches_h2_however_the_input_is_cut(
             stream += frame.serialize()
         elif step[0] == "ping":
             stream += hyperframe.frame.PingFrame(0, opaque_data=b"12345678").serialize()
+        elif step[0] == "unfinished":  # what follows is a protocol error (RFC 9113 §6.10)
+            last += 2
+            block = encoder.encode([(b":method", b"GET"), (b":path", b"/")])
+            stream += hyperframe.frame.HeadersFrame(last, data=block).serialize()
         elif step[0] == "fifty":  # three of them overrun the stream window
             stream += hyperframe.frame.DataFrame(max(last, 1), data=b"z" * 50).serialize()
         elif step[0] == "big":
