@@ -249,8 +249,9 @@ class ServerConnection(h2.connection.H2Connection):
         return events or [FrameIgnored(frame.stream_id)]
 
     def receive_data(self, data: bytes) -> list[h2.events.Event]:  # type: ignore[override]
-        """h2's ``receive_data``, with a request's DATA read here (see the module), and
-        a frame longer than ``SETTINGS_MAX_FRAME_SIZE`` refused as soon as its header is in.
+        """h2's ``receive_data``, with a request's DATA and header block read here (see
+        :meth:`_receive`), and a frame longer than ``SETTINGS_MAX_FRAME_SIZE`` refused as
+        soon as its header is in.
 
         h2 checks a frame's length only once the whole frame arrived, and keeps its
         bytes until then: a client announcing a 16 MiB frame could make every
@@ -272,8 +273,10 @@ class ServerConnection(h2.connection.H2Connection):
     def _receive(self, data: bytes) -> list[h2.events.Event]:
         """Complete, unpadded DATA frames on a stream open for receiving, on an open
         connection, are taken from ``data`` as they are and given to the stream's
-        ``receive_data`` (h2's own: state machine, window, content length); the
-        frames between them go to h2 in runs, in order, and so does an unfinished one.
+        ``receive_data`` (h2's own: state machine, window, content length); a whole
+        header block that opens a request goes to :meth:`_new_request` the same way
+        (neither while a header block waits for its CONTINUATION).  The frames between
+        them go to h2 in runs, in order, and an unfinished one waits in h2's buffer.
         """
         buffer = self.incoming_buffer
         if (
