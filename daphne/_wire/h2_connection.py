@@ -94,6 +94,7 @@ _SEND_DATA = h2.connection.ConnectionInputs.SEND_DATA
 #: without a callback or a change, so the direct paths skip the call there
 #: (tests/unit/test_dependency_privates.py checks h2's table says so).
 _SERVER_OPEN = h2.connection.ConnectionState.SERVER_OPEN
+_CLOSED = h2.connection.ConnectionState.CLOSED
 _STREAM_RECV_HEADERS = h2.stream.StreamInputs.RECV_HEADERS
 _STREAM_RECV_END = h2.stream.StreamInputs.RECV_END_STREAM
 _CLIENT_STREAMS = h2.connection.AllowedStreamIDs.ODD
@@ -258,16 +259,22 @@ class ServerConnection(h2.connection.H2Connection):
         connection hold 16 MiB.  Its header is enough to know (RFC 9113 §4.2:
         ``FRAME_SIZE_ERROR``, a connection error here as in h2).
         """
-        events = self._receive(data)
-        pending = self.incoming_buffer._data
-        if len(pending) >= 9:
-            length = int.from_bytes(pending[:3], "big")
-            if length > self.max_inbound_frame_size:
-                self._terminate_connection(h2.errors.ErrorCodes.FRAME_SIZE_ERROR)
-                raise h2.exceptions.FrameTooLargeError(
-                    f"Frame of {length} bytes announced, "
-                    f"the most allowed is {self.max_inbound_frame_size}"
-                )
+        try:
+            events = self._receive(data)
+            pending = self.incoming_buffer._data
+            if len(pending) >= 9:
+                length = int.from_bytes(pending[:3], "big")
+                if length > self.max_inbound_frame_size:
+                    raise h2.exceptions.FrameTooLargeError(
+                        f"Frame of {length} bytes announced, "
+                        f"the most allowed is {self.max_inbound_frame_size}"
+                    )
+        except h2.exceptions.ProtocolError as error:
+            # A connection error ends the connection with a GOAWAY, as h2's receive_data
+            # does; h2's own already did (its GOAWAY closed the state machine).
+            if self.state_machine.state is not _CLOSED:
+                self._terminate_connection(error.error_code)
+            raise
         return events
 
     def _receive(self, data: bytes) -> list[h2.events.Event]:
@@ -330,11 +337,7 @@ class ServerConnection(h2.connection.H2Connection):
                     events += super().receive_data(data[run:offset])
                 block = _Block(stream_id & 0x7FFFFFFF, data[offset + 9 : stop], flags & _END_STREAM)
                 if not buffer._headers_buffer and self._opens_request(block):
-                    try:
-                        events += self._new_request(block)[1]  # (it queues no frame)
-                    except h2.exceptions.ProtocolError as error:  # as h2's receive_data does
-                        self._terminate_connection(error.error_code)
-                        raise
+                    events += self._new_request(block)[1]  # (it queues no frame)
                     run = stop
                 else:
                     run = offset
@@ -348,16 +351,12 @@ class ServerConnection(h2.connection.H2Connection):
     def _data(self, stream: h2.stream.H2Stream, payload: bytes, end: int) -> list[h2.events.Event]:
         """A DATA frame's ``payload`` for ``stream``: h2's steps for it, as h2 takes them."""
         size = len(payload)
+        self._inbound_flow_control_window_manager.window_consumed(size)
         try:
-            self._inbound_flow_control_window_manager.window_consumed(size)
-            try:
-                return stream.receive_data(payload, bool(end), size)[1]
-            except h2.exceptions.InvalidBodyLengthError as error:
-                # Raised once h2 counted the frame against both windows.
-                return self._malformed(stream.stream_id, str(error), size)[1]
-        except h2.exceptions.ProtocolError as error:
-            self._terminate_connection(error.error_code)
-            raise
+            return stream.receive_data(payload, bool(end), size)[1]
+        except h2.exceptions.InvalidBodyLengthError as error:
+            # Raised once h2 counted the frame against both windows.
+            return self._malformed(stream.stream_id, str(error), size)[1]
 
     def _receive_data_frame(
         self, frame: hyperframe.frame.DataFrame

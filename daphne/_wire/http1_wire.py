@@ -264,20 +264,15 @@ class WebRequest:
                 parts = [prefix, body]
         channel = self.channel
         if data:
-            if end:
-                # The last write goes out at once, unless the app still has input queued:
-                # it takes that before it next yields, so the write waits for the loop, and
-                # the client sees the response only after the app saw what was queued.
-                stream = self.stream
-                flush = stream is not None and not stream.input_pending
-                if parts is None:
-                    channel.write(data, flush)
-                else:
-                    channel.write_parts(parts, flush)
-            elif parts is None:
-                channel.write(data)
+            # The last write goes out at once, unless the app still has input queued:
+            # it takes that before it next yields, so the write waits for the loop, and
+            # the client sees the response only after the app saw what was queued.
+            stream = self.stream
+            flush = end and stream is not None and not stream.input_pending
+            if parts is None:
+                channel.write(data, flush)
             else:
-                channel.write_parts(parts)
+                channel.write_parts(parts, flush)
         if end:
             self._finish()
             return None
