@@ -46,6 +46,8 @@ from __future__ import annotations
 
 import inspect
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from importlib.metadata import version
 
@@ -558,24 +560,29 @@ def test_goaway_after_a_protocol_error(
 
 
 def test_autobahn_native_masker_is_found_and_agrees() -> None:
-    """autobahn's native XOR masker (``xormasker.create_xor_masker``, found at run time and
-    not declared by autobahn's types; ``daphne/_asgi/ws_frames.py``) is what daphne unmasks
-    large frames with: where autobahn says it runs natively (``USES_NVX``), the factory must
-    be there and mask exactly as RFC 6455 §5.3 says, or large WebSocket frames would fall
-    back to the slower pure-Python path without anyone noticing."""
+    """autobahn's compiled XOR masker (the CFFI module ``_nvx_xormasker``: ``nvx_xormask_new``,
+    ``nvx_xormask_process``, ``nvx_xormask_free``; ``daphne/_asgi/ws_frames.py`` calls it
+    directly) is what daphne unmasks large frames with: where autobahn says it runs natively
+    (``USES_NVX``), the module must be there and mask exactly as RFC 6455 §5.3 says, or large
+    WebSocket frames would fall back to the slower pure-Python path without anyone noticing.
+    Checked in a fresh interpreter, which must not load autobahn's Python package (nor
+    pyOpenSSL, which it imports) to do it."""
     import autobahn.websocket
-    from autobahn.websocket import xormasker
-
-    from daphne._asgi import ws_frames
 
     where = f"autobahn {version('autobahn')}"
     if not autobahn.websocket.USES_NVX:
         pytest.skip(f"{where} has no native masker on this machine")
-    assert hasattr(xormasker, "create_xor_masker"), f"{where}: xormasker.create_xor_masker is gone"
-    payload = bytes(range(256)) * 16
-    mask = b"\x01\x80\x7f\xff"
-    expected = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
-    masker = xormasker.create_xor_masker(mask, len(payload))
-    assert masker.process(payload) == expected, f"{where}: the native masker masks differently"
-    assert ws_frames.unmask(payload, mask) == expected
-    assert ws_frames._load_native_masker() is not None, f"{where}: daphne did not find it"
+    code = (
+        "import sys\n"
+        "from daphne._asgi import ws_frames\n"
+        "payload = bytes(range(256)) * 16\n"
+        "mask = bytearray(b'\\x01\\x80\\x7f\\xff')\n"
+        "expected = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))\n"
+        "assert ws_frames._load_native_masker() is not None, 'not found'\n"
+        "assert ws_frames.unmask(payload, mask) == expected, 'masks differently'\n"
+        "assert ws_frames.unmask(bytearray(payload), mask) == expected\n"
+        "late = [m for m in ('autobahn', 'OpenSSL') if m in sys.modules]\n"
+        "assert not late, late\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, f"{where}: {done.stderr}"
