@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from OpenSSL import crypto
 from twisted.python.failure import Failure
 
 from ._process.listen import split_description
@@ -53,6 +52,8 @@ def tls_files_problem(description: str) -> str | None:
         ("privateKey", private_key, _load_private_key, "private key"),
         ("certKey", kwargs.get("certKey", private_key), _load_certificate, "certificate"),
     ]
+    from OpenSSL import crypto  # only for an ssl: listener that failed: not at start-up
+
     for option, path, load, what in files:
         try:
             with open(path, "rb") as handle:
@@ -67,8 +68,12 @@ def tls_files_problem(description: str) -> str | None:
 
 
 def _load_private_key(data: bytes) -> object:
+    from OpenSSL import crypto
+
     return crypto.load_privatekey(crypto.FILETYPE_PEM, data)
 
 
 def _load_certificate(data: bytes) -> object:
+    from OpenSSL import crypto
+
     return crypto.load_certificate(crypto.FILETYPE_PEM, data)

@@ -114,12 +114,16 @@ def set_thread_pool_size(loop: asyncio.AbstractEventLoop, max_workers: int | Non
     loop.set_default_executor(ThreadPoolExecutor(max_workers=max_workers))
 
 
-def install_asyncio_reactor(loop: str | None = None) -> asyncio.AbstractEventLoop:
+def install_asyncio_reactor(
+    loop: str | None = None, *, tls: bool = True
+) -> asyncio.AbstractEventLoop:
     """Make sure Twisted runs on an asyncio loop and return that loop.
 
     ``loop`` (else the ``DAPHNE_LOOP`` environment variable, else ``"auto"``)
     chooses the kind of a new loop (:func:`new_event_loop`); a reactor that is
-    already installed keeps its loop, whatever the choice.
+    already installed keeps its loop, whatever the choice.  ``tls=False`` (no
+    listener needs TLS) imports Twisted without pyOpenSSL, which loads on first
+    use (:mod:`daphne._twisted_tls`).
 
     * no reactor yet: install a :class:`~daphne._asyncio_reactor.DaphneReactor` (Twisted's
       ``AsyncioSelectorReactor`` with a cheaper socket-ready callback) on a fresh loop;
@@ -129,12 +133,17 @@ def install_asyncio_reactor(loop: str | None = None) -> asyncio.AbstractEventLoo
     :raises LoopUnavailable: the choice is unknown, or is uvloop and uvloop is
         not installed.
     """
+    choice = loop or os.environ.get(LOOP_ENV) or "auto"
+    _uvloop_factory(choice)  # an impossible choice is an error even when a reactor exists
+    if not tls:
+        from ._twisted_tls import import_twisted_without_tls
+
+        import_twisted_without_tls()
+
     from twisted.internet import asyncioreactor
 
     from . import _asyncio_reactor
 
-    choice = loop or os.environ.get(LOOP_ENV) or "auto"
-    _uvloop_factory(choice)  # an impossible choice is an error even when a reactor exists
     existing = sys.modules.get("twisted.internet.reactor")
     if existing is not None:
         if isinstance(existing, asyncioreactor.AsyncioSelectorReactor):

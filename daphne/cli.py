@@ -25,6 +25,7 @@ from ._process.log_stream import LoopBatchedStream
 from ._process.supervisor import SupervisorError, supervise, supervisor_requested
 from ._process.worker import WorkerSettings
 from ._reactor import LoopUnavailable, install_asyncio_reactor, loop_name
+from ._twisted_tls import needs_tls
 from ._types import ActionLogger, KeywordASGIApp
 from .access import AccessLogGenerator
 from .endpoints import build_endpoint_description_strings
@@ -130,10 +131,12 @@ class CommandLineInterface:
         self._argv = list(args)
         options = self._parse(self._argv)
         action_logger = self._access_logger(options)
-        self._prepare_loop(options)
         endpoints = self._endpoints(options)
+        worker = WorkerSettings.from_environment()
+        # Twisted without pyOpenSSL (loaded on first use) unless a listener needs TLS.
+        self._prepare_loop(options, tls=needs_tls(worker.endpoints if worker else endpoints))
         endpoints, action_logger, ready_callable = self._process_role(
-            options, endpoints, action_logger
+            options, endpoints, action_logger, worker
         )
         sys.path.insert(0, ".")
         application = self._load_application(options.application)
@@ -169,9 +172,12 @@ class CommandLineInterface:
         stream = self._access_log_stream(options)
         return AccessLogGenerator(stream, **access_log_options) if stream else None
 
-    def _prepare_loop(self, options: argparse.Namespace) -> None:
-        """Install the reactor on the chosen event loop and size its thread pool."""
-        self._install_reactor(options.loop)
+    def _prepare_loop(self, options: argparse.Namespace, *, tls: bool = True) -> None:
+        """Install the reactor on the chosen event loop and size its thread pool.
+
+        ``tls=False``: no listener needs TLS (see :mod:`daphne._twisted_tls`).
+        """
+        self._install_reactor(options.loop, tls=tls)
         if options.threads is not None:
             from ._reactor import reactor_loop, set_thread_pool_size
 
@@ -214,12 +220,14 @@ class CommandLineInterface:
         options: argparse.Namespace,
         endpoints: list[str],
         action_logger: ActionLogger | None,
+        worker: WorkerSettings | None,
     ) -> tuple[list[str], ActionLogger | None, Callable[[], None] | None]:
         """Supervise worker processes (and exit), or serve as one process or one worker.
 
+        ``worker``: this process's settings if it is a worker.
+
         :returns: the endpoints to serve, the access logger and the ``ready_callable``.
         """
-        worker = WorkerSettings.from_environment()
         if worker is not None:
             return worker.endpoints, worker.count_requests(action_logger), worker.report_ready
         try:
@@ -256,7 +264,7 @@ class CommandLineInterface:
     # -- helpers -------------------------------------------------------------
 
     @staticmethod
-    def _install_reactor(choice: str | None) -> None:
+    def _install_reactor(choice: str | None, *, tls: bool = True) -> None:
         """Install the reactor on the ``--loop`` event loop, unless one is installed.
 
         ``None`` (no ``--loop``): ``DAPHNE_LOOP``, else ``auto``.  Worker
@@ -264,7 +272,7 @@ class CommandLineInterface:
         choose the same way.
         """
         try:
-            loop = install_asyncio_reactor(choice)
+            loop = install_asyncio_reactor(choice, tls=tls)
         except LoopUnavailable as error:
             raise CLIError(str(error)) from None
         if choice in ("asyncio", "uvloop") and loop_name(loop) != choice:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import socket
 from typing import TYPE_CHECKING, Protocol, cast
 
-from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
 from twisted.internet.interfaces import IStreamServerEndpoint
 from zope.interface import implementer
 
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IReactorCore
     from twisted.internet.ssl import CertificateOptions
 
-__all__ = ["server_endpoint", "socket_family", "split_description"]
+__all__ = ["FD_TLS_OPTIONS", "server_endpoint", "socket_family", "split_description"]
 
 _FAMILIES = {"INET": socket.AF_INET, "INET6": socket.AF_INET6, "UNIX": socket.AF_UNIX}
 
@@ -69,7 +68,7 @@ def split_description(description: str) -> tuple[str, list[str], dict[str, str]]
 
 
 #: TLS options an ``fd:`` endpoint may carry (worker processes serving an ``ssl:`` socket).
-_TLS_OPTIONS = ("privateKey", "certKey", "extraCertChain", "sslmethod", "dhParameters")
+FD_TLS_OPTIONS = ("privateKey", "certKey", "extraCertChain", "sslmethod", "dhParameters")
 
 
 def _parse_fd_description(description: str) -> tuple[int, int | None, dict[str, str]]:
@@ -86,7 +85,7 @@ def _parse_fd_description(description: str) -> tuple[int, int | None, dict[str, 
                 family = _FAMILIES[value.upper()]
             except KeyError:
                 raise ValueError(f"unknown fd domain {value!r} (INET, INET6 or UNIX)") from None
-        elif key in _TLS_OPTIONS:
+        elif key in FD_TLS_OPTIONS:
             tls[key] = value
         elif key != "fileno":
             raise ValueError(f"unknown fd endpoint argument {key!r}")
@@ -167,6 +166,8 @@ def _tls_context(reactor: IReactorCore, options: dict[str, str]) -> CertificateO
     # extraCertChain, sslmethod, dhParameters) into CertificateOptions; rebuilding them here
     # would let an ``fd:`` TLS worker drift from the ``ssl:`` endpoint it stands in for.
     # tests/unit/test_twisted_privates.py checks it.
+    from twisted.internet.endpoints import serverFromString
+
     context_factory: CertificateOptions = serverFromString(reactor, text)._sslContextFactory
     return context_factory
 
@@ -180,6 +181,10 @@ def server_endpoint(reactor: IReactorCore, description: str) -> IStreamServerEnd
     :raises ValueError: for an unknown endpoint type or bad arguments.
     :raises OSError: e.g. a certificate file that does not exist, a bad fd.
     """
+    # Imported here, not at the top: the command line reads split_description before the
+    # reactor is installed, and endpoints must then be imported as daphne._twisted_tls says.
+    from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
+
     if description.startswith("fd:"):
         fileno, family, tls = _parse_fd_description(description)
         if family is None:

@@ -118,6 +118,12 @@ class DaphneCommand:
             self._output.close()
 
 
+def loads_pyopenssl(pid: int) -> bool:
+    """Whether process ``pid`` has cryptography's compiled module mapped (pyOpenSSL needs it)."""
+    with open(f"/proc/{pid}/maps") as maps:
+        return "cryptography/hazmat/bindings" in maps.read()
+
+
 def run_daphne(args: Sequence[str], timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
     """Run ``daphne`` to completion (for commands that should exit by themselves)."""
     return subprocess.run(

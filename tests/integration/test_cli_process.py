@@ -13,7 +13,8 @@ import sys
 import httpx
 import pytest
 import trustme
-from processes import DaphneCommand, run_daphne
+import websockets.sync.client
+from processes import DaphneCommand, loads_pyopenssl, run_daphne
 
 # slow: a daphne process per test (`pytest -m "not slow"` leaves it out).
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
@@ -218,9 +219,37 @@ def test_tls_endpoint(tmp_path) -> None:
         context = ssl.create_default_context()
         ca.configure_trust(context)
         response = httpx.get(f"https://127.0.0.1:{daphne.port}/tls", verify=context, timeout=5)
+        assert daphne.process is not None and loads_pyopenssl(daphne.process.pid)
     assert response.status_code == 200
     assert response.json()["scheme"] == "https"
     assert response.json()["path"] == "/tls"
+
+
+@pytest.mark.parametrize("listener", [["-p", "0"], ["-u", "{tmp}/d.sock"]])
+def test_plain_listeners_start_without_pyopenssl(tmp_path, listener: list[str]) -> None:
+    """No ssl: listener: pyOpenSSL (and cryptography, ~13 MiB) is not loaded at all.
+
+    Not by HTTP/1.1, h2c, nor a large compressed WebSocket message (unmasked natively).
+    """
+    args = [arg.format(tmp=tmp_path) for arg in listener]
+    with DaphneCommand([*args, "apps.ws_apps:app"]) as daphne:
+        if daphne.port is not None:
+            transport = httpx.HTTPTransport()
+            base, ws_url = f"http://127.0.0.1:{daphne.port}", f"ws://127.0.0.1:{daphne.port}/"
+        else:
+            transport = httpx.HTTPTransport(uds=f"{tmp_path}/d.sock")
+            base, ws_url = "http://localhost", None
+        with httpx.Client(transport=transport, base_url=base) as client:
+            assert client.get("/").text == "http"
+        if ws_url is not None:
+            with httpx.Client(http1=False, http2=True, base_url=base) as client:
+                response = client.get("/")
+                assert (response.http_version, response.text) == ("HTTP/2", "http")
+            message = os.urandom(32 * 1024)
+            with websockets.sync.client.connect(ws_url, compression="deflate") as websocket:
+                websocket.send(message)
+                assert websocket.recv(timeout=10) == message
+        assert daphne.process is not None and not loads_pyopenssl(daphne.process.pid)
 
 
 def test_access_log_file(tmp_path) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import trustme
-from processes import DaphneCommand, run_daphne
+from processes import DaphneCommand, loads_pyopenssl, run_daphne
 
 # slow: a supervisor and worker processes per test (`pytest -m "not slow"` leaves it out).
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
@@ -55,6 +55,8 @@ def test_workers_share_the_port_and_sigterm_drains() -> None:
         seen = pids_until(base, lambda pids: len(pids) >= 2)
         assert seen <= set(worker_pids(daphne))
         assert daphne.process.pid not in seen
+        # No ssl: listener: neither the supervisor nor a worker loads pyOpenSSL.
+        assert not any(loads_pyopenssl(pid) for pid in {daphne.process.pid, *seen})
         # A streaming response in flight when SIGTERM arrives still completes.
         result: dict[str, str] = {}
         started = threading.Event()
@@ -219,7 +221,8 @@ def test_workers_with_tls(tmp_path: Path) -> None:
         with httpx.Client(verify=context, http2=True, base_url=base) as client:
             response = client.get("/")
             assert response.http_version == "HTTP/2"
-        pids_until(base, lambda pids: len(pids) >= 2, verify=context)
+        pids = pids_until(base, lambda pids: len(pids) >= 2, verify=context)
+        assert all(loads_pyopenssl(pid) for pid in pids)
         assert daphne.stop(signal.SIGTERM, timeout=30) == 0
 
 

@@ -93,15 +93,19 @@ def test_server_class_is_the_server() -> None:
 
 
 def test_loop_option_default_and_choices(monkeypatch: pytest.MonkeyPatch) -> None:
-    chosen: list[str] = []
+    chosen: list[tuple[str | None, bool]] = []
     monkeypatch.setattr(
         "daphne.cli.install_asyncio_reactor",
-        lambda choice: chosen.append(choice) or asyncio.get_event_loop_policy().new_event_loop(),
+        lambda choice, tls=True: (
+            chosen.append((choice, tls)) or asyncio.get_event_loop_policy().new_event_loop()
+        ),
     )
-    for args in ([], ["--loop", "asyncio"], ["--loop", "auto"]):
+    ssl = ["-e", "ssl:8443:privateKey=key.pem:certKey=cert.pem"]
+    for args in ([], ["--loop", "asyncio"], ["--loop", "auto", *ssl], ["-u", "d.sock", *ssl]):
         RecordingCLI().run([*args, "apps.basic:scope_json"])
     # No --loop: None, which install_asyncio_reactor reads as DAPHNE_LOOP, else auto.
-    assert chosen == [None, "asyncio", "auto"]
+    # tls: whether a listener needs TLS (daphne._twisted_tls loads it late otherwise).
+    assert chosen == [(None, False), ("asyncio", False), ("auto", True), (None, True)]
 
 
 def test_daphne_loop_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -127,7 +131,9 @@ def test_loop_from_the_config_file(monkeypatch: pytest.MonkeyPatch, tmp_path: An
     chosen: list[str] = []
     monkeypatch.setattr(
         "daphne.cli.install_asyncio_reactor",
-        lambda choice: chosen.append(choice) or asyncio.get_event_loop_policy().new_event_loop(),
+        lambda choice, tls=True: (
+            chosen.append(choice) or asyncio.get_event_loop_policy().new_event_loop()
+        ),
     )
     config = tmp_path / "daphne.toml"
     config.write_text('loop = "asyncio"\n')
@@ -164,7 +170,7 @@ def test_a_loop_that_cannot_be_honoured_is_logged(
 ) -> None:
     """The reactor exists already (``daphne.server`` imported first): a warning says so."""
     loop = asyncio.new_event_loop()
-    monkeypatch.setattr("daphne.cli.install_asyncio_reactor", lambda choice: loop)
+    monkeypatch.setattr("daphne.cli.install_asyncio_reactor", lambda choice, tls=True: loop)
     try:
         with caplog.at_level(logging.WARNING, logger="daphne.cli"):
             RecordingCLI().run(["--loop", "uvloop", "apps.basic:scope_json"])
