@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Draw a bench/run.py JSON result as a PNG: req/s per scenario, one bar per server.
 
+Then two panels per server: start-up to the first response and idle RSS.
+
     bench/.venv-chart/bin/python bench/chart.py RESULT.json CHART.png
 
 bench/run.py calls it after each run (matplotlib lives in bench/.venv-chart,
@@ -27,6 +29,11 @@ TITLES = {
     "h2tls": "HTTP/2 TLS",
     "h2c": "HTTP/2 cleartext",
 }
+#: Per-server measurements drawn after the scenarios (lower is better), and their units.
+EXTRAS = {
+    "startup_ms": ("start-up to first 200\n(ms, lower is better)", 1.0, "{:.0f}"),
+    "idle_rss": ("idle RSS\n(MiB, lower is better)", 1 / 2**20, "{:.1f}"),
+}
 LABELS = {
     "ours": "daphne (this, --loop auto)",
     "ours-asyncio": "daphne (this, asyncio)",
@@ -51,27 +58,37 @@ def draw(results: dict, title: str, path: str, ours_loop: str | None = None) -> 
     scenarios = [
         name for name in TITLES if any(name in results[server]["scenarios"] for server in servers)
     ]
-    figure, axes = plt.subplots(
-        1, len(scenarios), figsize=(2.3 * len(scenarios) + 1, 3.8), squeeze=False
-    )
-    for axis, scenario in zip(axes[0], scenarios, strict=True):
-        shown = [s for s in servers if results[s]["scenarios"].get(scenario, {}).get("rps")]
-        values = [results[s]["scenarios"][scenario]["rps"] for s in shown]
+    extras = [name for name in EXTRAS if all(name in results[server] for server in servers)]
+    panels = len(scenarios) + len(extras)
+    figure, axes = plt.subplots(1, panels, figsize=(2.3 * panels + 1, 3.8), squeeze=False)
+    for index, axis in enumerate(axes[0]):
+        if index < len(scenarios):
+            scenario = scenarios[index]
+            shown = [s for s in servers if results[s]["scenarios"].get(scenario, {}).get("rps")]
+            values = [results[s]["scenarios"][scenario]["rps"] for s in shown]
+            texts = [f"{v / 1000:.1f}k" if v >= 1000 else f"{v:.0f}" for v in values]
+            panel_title = TITLES[scenario]
+        else:
+            name = extras[index - len(scenarios)]
+            panel_title, scale, text_format = EXTRAS[name]
+            shown = servers
+            values = [results[s][name] * scale for s in shown]
+            texts = [text_format.format(v) for v in values]
         bars = axis.bar(
             range(len(shown)),
             values,
             color=[COLOURS.get(s, "#444444") for s in shown],
             width=0.8,
         )
-        for bar, value in zip(bars, values, strict=True):
+        for bar, text in zip(bars, texts, strict=True):
             axis.annotate(
-                f"{value / 1000:.1f}k" if value >= 1000 else f"{value:.0f}",
+                text,
                 (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                 ha="center",
                 va="bottom",
                 fontsize=7,
             )
-        axis.set_title(TITLES[scenario], fontsize=9)
+        axis.set_title(panel_title, fontsize=9)
         axis.set_xticks([])
         axis.tick_params(axis="y", labelsize=7)
         axis.set_ylim(0, max(values, default=1) * 1.15)
@@ -99,7 +116,7 @@ def main() -> None:
     seconds = saved.get("args", {}).get("duration", "?")
     title = (
         "One server process pinned to one core, load generator on the other "
-        f"({seconds} s per scenario); higher is better"
+        f"({seconds} s per scenario); req/s: higher is better"
     )
     draw(saved["results"], title, sys.argv[2], saved.get("ours_loop"))
 

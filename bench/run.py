@@ -10,6 +10,7 @@ matplotlib in its own venv). See bench/README.md.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import re
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 import venv
+from typing import NoReturn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -67,7 +69,7 @@ LUA = {
 }
 
 
-def die(message: str) -> None:
+def die(message: str) -> NoReturn:
     print(f"bench: {message}", file=sys.stderr)
     sys.exit(2)
 
@@ -304,9 +306,59 @@ def run_ws_idle(port: int, pids: list[int], connections: int = 2000) -> dict[str
     return {"rps": 0.0, "per_connection_kib": (after - before) / connections / 1024}
 
 
+def first_response_ms(port: int, process: subprocess.Popen, started: float) -> float:
+    """Poll ``GET /`` until a 200; milliseconds from ``started`` (perf_counter) to it."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            die(f"server exited early with status {process.returncode}")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            connection.request("GET", "/")
+            if connection.getresponse().status == 200:
+                return (time.perf_counter() - started) * 1000
+        except OSError:
+            time.sleep(0.002)
+        finally:
+            connection.close()
+    die(f"no 200 on {port} within 30 s")
+
+
+def fresh_starts(name: str, pythons: dict[str, str], starts: int = 3) -> dict:
+    """Start-up to the first 200 and idle RSS of ``starts`` fresh processes (best of each).
+
+    The server listens on plain TCP only, as in the HTTP/1.1 scenarios: a TLS listener
+    (for ``h2tls``) would make this server load its TLS stack, which a plain one does not.
+    Bytecode is cached as in an installed package (see bench/startup.py).
+    """
+    env = {**os.environ, "PYTHONPATH": HERE}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    times, memory = [], []
+    for _ in range(starts):
+        port = free_port()
+        command = ["taskset", "-c", "0", *server_command(name, pythons, port)]
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, cwd=HERE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            times.append(first_response_ms(port, process, started))
+            time.sleep(0.5)
+            memory.append(sum(proc_status(pid, "VmRSS") for pid in process_tree(process.pid)))
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+    return {"startup_ms": min(times), "idle_rss": min(memory)}
+
+
 def bench_server(
     name: str, pythons: dict[str, str], scenarios: list[str], args: argparse.Namespace, lua_dir: str
 ) -> dict:
+    fresh = fresh_starts(name, pythons)
     port = free_port()
     tls_port = free_port()
     wants_h2 = any(s in H2_SCENARIOS for s in scenarios) and name in (
@@ -334,8 +386,8 @@ def bench_server(
         def memory(field: str) -> int:
             return sum(proc_status(pid, field) for pid in tree)
 
-        results: dict = {"idle_rss": memory("VmRSS"), "scenarios": {}}
-        # Idle memory is measured first, on a fresh process: after load, freed
+        results: dict = {**fresh, "scenarios": {}}
+        # Per-WebSocket memory is measured first, on a fresh process: after load, freed
         # heap is reused and per-connection growth would be under-counted.
         for scenario in sorted(scenarios, key=lambda name: name != "ws_idle"):
             if scenario == "ws_idle":
@@ -538,24 +590,37 @@ def table(all_results: dict, scenarios: list[str]) -> str:
             lines.append(f"- {server}: {row['client_cpu_percent']:.0f} %")
     lines.append("")
     with_idle = "ws_idle" in scenarios
-    lines.append("| server | idle RSS MiB |" + (" KiB per idle WebSocket |" if with_idle else ""))
-    lines.append("|---|---:|" + ("---:|" if with_idle else ""))
+    lines.append(
+        "| server | start-up ms | idle RSS MiB |"
+        + (" KiB per idle WebSocket |" if with_idle else "")
+    )
+    lines.append("|---|---:|---:|" + ("---:|" if with_idle else ""))
     for server, results in all_results.items():
         extra = (
             f" {results['scenarios']['ws_idle']['per_connection_kib']:.1f} |" if with_idle else ""
         )
-        lines.append(f"| {server} | {results['idle_rss'] / 2**20:.1f} |{extra}")
+        lines.append(
+            f"| {server} | {results['startup_ms']:.0f} | {results['idle_rss'] / 2**20:.1f} |{extra}"
+        )
     return "\n".join(lines)
 
 
 def best_of(rounds: list[dict]) -> dict:
     """Each server's best run per scenario over ``rounds`` (most req/s; for ``ws_idle``,
-    the least memory per connection), and its least idle RSS."""
+    the least memory per connection), and its least idle RSS and shortest start-up."""
     best: dict = {}
     for this_round in rounds:
         for server, results in this_round.items():
-            kept = best.setdefault(server, {"idle_rss": results["idle_rss"], "scenarios": {}})
+            kept = best.setdefault(
+                server,
+                {
+                    "idle_rss": results["idle_rss"],
+                    "startup_ms": results["startup_ms"],
+                    "scenarios": {},
+                },
+            )
             kept["idle_rss"] = min(kept["idle_rss"], results["idle_rss"])
+            kept["startup_ms"] = min(kept["startup_ms"], results["startup_ms"])
             for scenario, measured in results["scenarios"].items():
                 previous = kept["scenarios"].get(scenario)
                 if previous is None:
