@@ -22,6 +22,7 @@ from ._compat import single_callable
 from ._process.config_file import ConfigFileError, parse_with_config_file
 from ._process.log_setup import configure_from_args
 from ._process.log_stream import LoopBatchedStream
+from ._process.malloc import tune_malloc
 from ._process.supervisor import SupervisorError, supervise, supervisor_requested
 from ._process.worker import WorkerSettings
 from ._reactor import LoopUnavailable, install_asyncio_reactor, loop_name
@@ -117,6 +118,7 @@ class CommandLineInterface:
     @classmethod
     def entrypoint(cls) -> None:
         """Main entrypoint for external starts: ``daphne ...`` and ``python -m daphne``."""
+        tune_malloc()  # the process is the server's (daphne._process.malloc)
         interface = cls()
         try:
             interface.run(sys.argv[1:])
