@@ -10,12 +10,10 @@ matplotlib in its own venv). See bench/README.md.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +21,8 @@ import tempfile
 import time
 import venv
 from typing import NoReturn
+
+from startup import first_response, stop_server
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -306,24 +306,6 @@ def run_ws_idle(port: int, pids: list[int], connections: int = 2000) -> dict[str
     return {"rps": 0.0, "per_connection_kib": (after - before) / connections / 1024}
 
 
-def first_response_ms(port: int, process: subprocess.Popen, started: float) -> float:
-    """Poll ``GET /`` until a 200; milliseconds from ``started`` (perf_counter) to it."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            die(f"server exited early with status {process.returncode}")
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        try:
-            connection.request("GET", "/")
-            if connection.getresponse().status == 200:
-                return (time.perf_counter() - started) * 1000
-        except OSError:
-            time.sleep(0.002)
-        finally:
-            connection.close()
-    die(f"no 200 on {port} within 30 s")
-
-
 def fresh_starts(name: str, pythons: dict[str, str], starts: int = 3) -> dict:
     """Start-up to the first 200 and idle RSS of ``starts`` fresh processes (best of each).
 
@@ -342,16 +324,12 @@ def fresh_starts(name: str, pythons: dict[str, str], starts: int = 3) -> dict:
             command, cwd=HERE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         try:
-            times.append(first_response_ms(port, process, started))
+            first_response(port, process)
+            times.append((time.perf_counter() - started) * 1000)
             time.sleep(0.5)
             memory.append(sum(proc_status(pid, "VmRSS") for pid in process_tree(process.pid)))
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+            stop_server(process)
     return {"startup_ms": min(times), "idle_rss": min(memory)}
 
 
@@ -440,12 +418,7 @@ def bench_server(
         return results
     finally:
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+            stop_server(process)
 
 
 # -- workers: one process against a supervisor with two worker processes -----------
@@ -529,12 +502,7 @@ def bench_workers(python: str, args: argparse.Namespace, lua_dir: str) -> list[d
             measured["label"] = label  # type: ignore[assignment]
             rows.append(measured)
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+            stop_server(process, timeout=30)
     return rows
 
 

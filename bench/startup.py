@@ -49,6 +49,16 @@ def first_response(port: int, process: subprocess.Popen, timeout: float = 30) ->
     sys.exit(f"startup: no 200 within {timeout}s")
 
 
+def stop_server(process: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM, then SIGKILL if the server has not exited within ``timeout`` seconds."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
 def vm_rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as handle:
         for line in handle:
@@ -82,12 +92,7 @@ def one_run(python: str, extra: list[str]) -> tuple[float, float, int]:
         time.sleep(0.3)
         return elapsed, cpu, vm_rss_kib(process.pid)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_server(process)
 
 
 def main() -> None:
