@@ -22,7 +22,7 @@ import time
 import venv
 from typing import NoReturn
 
-from startup import first_response, stop_server
+from startup import first_response, start_env, stop_server
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -311,10 +311,9 @@ def fresh_starts(name: str, pythons: dict[str, str], starts: int = 3) -> dict:
 
     The server listens on plain TCP only, as in the HTTP/1.1 scenarios: a TLS listener
     (for ``h2tls``) would make this server load its TLS stack, which a plain one does not.
-    Bytecode is cached as in an installed package (see bench/startup.py).
+    Bytecode is cached as in an installed package (``startup.start_env``).
     """
-    env = {**os.environ, "PYTHONPATH": HERE}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env = start_env()
     times, memory = [], []
     for _ in range(starts):
         port = free_port()

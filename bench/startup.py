@@ -49,6 +49,18 @@ def first_response(port: int, process: subprocess.Popen, timeout: float = 30) ->
     sys.exit(f"startup: no 200 within {timeout}s")
 
 
+def start_env() -> dict[str, str]:
+    """The environment a server is started with to time its start-up."""
+    env = {**os.environ, "PYTHONPATH": HERE}
+    # Measure what an installed server does: pip compiles a package's modules when it
+    # installs it, and Python caches the bytecode of an editable one on its first start.
+    # With PYTHONDONTWRITEBYTECODE set (some shells and CI images set it), this repo's
+    # modules would be compiled at every start (about 55 ms here) and the reference
+    # servers' would not.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def stop_server(process: subprocess.Popen, timeout: float = 10) -> None:
     """SIGTERM, then SIGKILL if the server has not exited within ``timeout`` seconds."""
     process.send_signal(signal.SIGTERM)
@@ -76,13 +88,7 @@ def cpu_ms(pid: int) -> float:
 def one_run(python: str, extra: list[str]) -> tuple[float, float, int]:
     port = free_port()
     command = [python, "-m", "daphne", "-v", "0", "-p", str(port), *extra, "apps:app"]
-    env = {**os.environ, "PYTHONPATH": HERE}
-    # Measure what an installed server does: pip compiles a package's modules when it
-    # installs it, and Python caches the bytecode of an editable one on its first start.
-    # With PYTHONDONTWRITEBYTECODE set (some shells and CI images set it), this repo's
-    # modules would be compiled at every start (about 55 ms here) and the reference
-    # servers' would not.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env = start_env()
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=HERE, env=env, stdout=subprocess.DEVNULL)
     try:

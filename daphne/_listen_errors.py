@@ -47,13 +47,13 @@ def tls_files_problem(description: str) -> str | None:
         return None
     if kind != "ssl" or "privateKey" not in kwargs:
         return None
-    private_key = kwargs["privateKey"]
-    files: list[tuple[str, str, Callable[[bytes], object], str]] = [
-        ("privateKey", private_key, _load_private_key, "private key"),
-        ("certKey", kwargs.get("certKey", private_key), _load_certificate, "certificate"),
-    ]
     from OpenSSL import crypto  # only for an ssl: listener that failed: not at start-up
 
+    private_key = kwargs["privateKey"]
+    files: list[tuple[str, str, Callable[[int, bytes], object], str]] = [
+        ("privateKey", private_key, crypto.load_privatekey, "private key"),
+        ("certKey", kwargs.get("certKey", private_key), crypto.load_certificate, "certificate"),
+    ]
     for option, path, load, what in files:
         try:
             with open(path, "rb") as handle:
@@ -61,19 +61,7 @@ def tls_files_problem(description: str) -> str | None:
         except OSError as error:
             return f"{option}={path}: cannot read the file: {error.strerror or error}"
         try:
-            load(data)
+            load(crypto.FILETYPE_PEM, data)
         except crypto.Error:
             return f"{option}={path}: not a PEM {what} (or one OpenSSL cannot load)"
     return None
-
-
-def _load_private_key(data: bytes) -> object:
-    from OpenSSL import crypto
-
-    return crypto.load_privatekey(crypto.FILETYPE_PEM, data)
-
-
-def _load_certificate(data: bytes) -> object:
-    from OpenSSL import crypto
-
-    return crypto.load_certificate(crypto.FILETYPE_PEM, data)

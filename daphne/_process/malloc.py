@@ -5,11 +5,12 @@ threshold* get their own mapping, and free memory above the *trim threshold* at 
 of the heap is given back to the kernel.  Under uploads (a 256 KiB read buffer,
 ``http1.READ_SIZE``, and 8 KiB body messages, allocated and freed for every request) the
 heap's top was given back with ``brk`` every dozen requests or so and taken again at
-once, and the kernel faulted every page back in: about two page faults per 64 KiB upload,
-and 40 % of the server's CPU time in the kernel.  Fixed thresholds stop it: blocks under
-512 KiB come from the heap, and the heap's top is trimmed once 2 MiB of it are free.
-Measured with ``wrk`` (64 connections, POST 64 KiB echo): page faults 120,000-170,000 ->
-under 50 in 5 s, 12.2-13.6k -> 13.8-14.7k requests/s; GET and idle RSS unchanged.
+once, and the kernel faulted every page back in: 2 to 10 page faults per 64 KiB upload
+(``wrk`` with 64 connections; 8 connections in flight together), and 40 % of the
+server's CPU time in the kernel.  Fixed thresholds stop it: blocks under 512 KiB come from
+the heap, and the heap's top is trimmed once 2 MiB of it are free.  Measured with ``wrk``
+(64 connections, POST 64 KiB echo): page faults 120,000-170,000 -> under 50 in 5 s,
+12.2-13.6k -> 13.8-14.7k requests/s; GET and idle RSS unchanged.
 
 Only the ``daphne`` command calls :func:`tune_malloc` (its process is the server's; an
 application that embeds ``Server`` keeps its own allocator settings), only on glibc, and
